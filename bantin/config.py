@@ -1,0 +1,101 @@
+"""All configuration in one place: environment variables with the BANTIN_ prefix.
+
+Every knob an operator may turn is read here and nowhere else, so the README's
+table of settings and this file cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(f"BANTIN_{name}", "").strip()
+    return value or default
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _paths_under(home: Path) -> dict[str, Path]:
+    return {
+        "landing": home / "landing",
+        "archive": home / "archive",
+        "feedback": home / "feedback",
+        "warehouse_dir": home / "warehouse",
+        "bulletins": home / "bulletins",
+        "outbox": home / "outbox",
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    province_code: int
+    timezone: ZoneInfo
+    cutoff: time
+    deadline: time
+    max_file_bytes: int
+    backdate_days: int
+    mail_to: tuple[str, ...]
+    alert_to: tuple[str, ...]
+    smtp_conn_id: str
+    paths: dict[str, Path] = field(repr=False)
+
+    @property
+    def landing(self) -> Path:
+        return self.paths["landing"]
+
+    @property
+    def archive(self) -> Path:
+        return self.paths["archive"]
+
+    @property
+    def feedback(self) -> Path:
+        return self.paths["feedback"]
+
+    @property
+    def bulletins(self) -> Path:
+        return self.paths["bulletins"]
+
+    @property
+    def outbox(self) -> Path:
+        return self.paths["outbox"]
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.paths["warehouse_dir"] / "bantin.duckdb"
+
+    @property
+    def analytics_path(self) -> Path:
+        return self.paths["warehouse_dir"] / "analytics.duckdb"
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in text.replace(";", ",").split(",") if a.strip())
+
+
+def load_settings() -> Settings:
+    """Read the environment now (not at import), so tests can point BANTIN_HOME elsewhere."""
+    home = Path(_env("HOME", str(REPO_ROOT / "var"))).expanduser().resolve()
+    return Settings(
+        home=home,
+        province_code=int(_env("PROVINCE", "22")),
+        timezone=ZoneInfo(_env("TIMEZONE", "Asia/Ho_Chi_Minh")),
+        cutoff=_hhmm(_env("CUTOFF", "17:00")),
+        deadline=_hhmm(_env("DEADLINE", "20:00")),
+        max_file_bytes=int(float(_env("MAX_FILE_MB", "10")) * 1024 * 1024),
+        backdate_days=int(_env("BACKDATE_DAYS", "7")),
+        mail_to=_addresses(_env("MAIL_TO", "")),
+        alert_to=_addresses(_env("ALERT_TO", "")),
+        smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
+        paths=_paths_under(home),
+    )
