@@ -1,0 +1,201 @@
+"""Reference data: unit counts, census figures, cross-level sums, real series, reproducibility."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date
+
+import pytest
+
+from bantin import reference as ref
+
+POPULATION_COLUMNS = ("population", "population_18plus", "population_65plus")
+QUANG_NINH, THANH_HOA = 22, 38
+
+
+def test_unit_counts():
+    assert len(ref.provinces()) == 63
+    assert len(ref.districts()) == 696
+    assert len(ref.communes()) == 10_051
+
+
+def test_codes_are_unique_and_sorted():
+    for units in (ref.provinces(), ref.districts(), ref.communes()):
+        codes = [u.code for u in units]
+        assert codes == sorted(set(codes))
+
+
+def test_quang_ninh_units():
+    assert ref.province(QUANG_NINH).name == "Quảng Ninh"
+    assert ref.province(QUANG_NINH).name_full == "Tỉnh Quảng Ninh"
+    assert len(ref.districts(QUANG_NINH)) == 13
+    assert len(ref.communes(province_code=QUANG_NINH)) == 171
+    assert sum(len(ref.communes(district_code=d.code)) for d in ref.districts(QUANG_NINH)) == 171
+
+
+def test_province_census_figures():
+    qn, th = ref.province(QUANG_NINH), ref.province(THANH_HOA)
+    assert (qn.population, qn.population_18plus) == (1_320_324, 935_854)
+    assert (th.population, th.population_18plus) == (3_640_128, 2_605_729)
+    # 65+ is the national share, rounded half up.
+    assert qn.population_65plus == round(1_320_324 * 0.077)
+
+
+@pytest.mark.parametrize(
+    "name, population",
+    [
+        ("Thành phố Cẩm Phả", 190_232),
+        ("Thành phố Uông Bí", 120_982),
+        ("Thành phố Móng Cái", 108_553),
+        ("Huyện Cô Tô", 6_285),
+    ],
+)
+def test_census_districts_are_exact(name, population):
+    (district,) = [d for d in ref.districts(QUANG_NINH) if d.name == name]
+    assert district.population == population
+    assert district.source == "census2019"
+
+
+def test_types_come_from_name_prefixes():
+    assert {d.district_type for d in ref.districts()} == {"quan", "thanh_pho", "thi_xa", "huyen"}
+    assert {c.commune_type for c in ref.communes()} == {"phuong", "thi_tran", "xa"}
+    assert ref.district(193).name == "Thành phố Hạ Long"
+    assert ref.district(193).district_type == "thanh_pho"
+    hk = [c for c in ref.communes(district_code=193) if c.name == "Phường Hà Khánh"]
+    assert len(hk) == 1 and hk[0].commune_type == "phuong"
+
+
+@pytest.mark.parametrize("column", POPULATION_COLUMNS)
+def test_communes_sum_to_districts_sum_to_provinces(column):
+    by_district, by_province = defaultdict(int), defaultdict(int)
+    for c in ref.communes():
+        by_district[c.district_code] += getattr(c, column)
+        assert ref.district(c.district_code).province_code == c.province_code
+    for d in ref.districts():
+        # A district without communes (island districts) has population 0.
+        assert by_district[d.code] == getattr(d, column), (d.code, d.name)
+        by_province[d.province_code] += getattr(d, column)
+    for p in ref.provinces():
+        assert by_province[p.code] == getattr(p, column), (p.code, p.name)
+
+
+def test_age_groups_are_nested_everywhere():
+    for unit in (*ref.provinces(), *ref.districts(), *ref.communes()):
+        assert 0 <= unit.population_65plus <= unit.population_18plus <= unit.population, unit
+    assert all(c.population >= 1 for c in ref.communes())
+
+
+def test_portal_ids_are_complete_and_unique():
+    ids = [p.ncsc_portal_id for p in ref.provinces()]
+    assert len(set(ids)) == 63
+    assert set(ids) == set(range(1, 65)) - {20}
+    assert ref.province(93).ncsc_portal_id == 64  # Hậu Giang, by elimination
+    assert ref.province(QUANG_NINH).ncsc_portal_id == 17
+    assert ref.province(THANH_HOA).ncsc_portal_id == 28
+
+
+def test_real_daily_cases_spot_checks():
+    qn = ref.real_daily_cases(QUANG_NINH)
+    assert qn[date(2021, 10, 2)] == 2
+    assert qn[date(2021, 10, 19)] == 0
+    th = ref.real_daily_cases(THANH_HOA)  # published in the Ministry's and the province's bulletins
+    assert th[date(2021, 10, 14)] == 6
+    assert th[date(2021, 10, 21)] == 21
+
+
+def test_real_series_shape():
+    cases = ref.real_daily_cases(QUANG_NINH)
+    deaths = ref.real_daily_deaths(QUANG_NINH)
+    assert min(cases) == date(2020, 3, 18) and max(cases) == date(2022, 1, 22)
+    assert all(isinstance(v, int) and v >= 0 for v in (*cases.values(), *deaths.values()))
+    # Continuous from 1/1/2021 (empty cells aside, which are omitted).
+    all_dates = set(ref._wide_series("ncsc_province_daily_cases.csv")[0])
+    assert all(date.fromordinal(n) in all_dates for n in range(date(2021, 1, 1).toordinal(), date(2022, 1, 23).toordinal()))
+    # Callers get their own copy.
+    cases.clear()
+    assert ref.real_daily_cases(QUANG_NINH)
+
+
+def test_treatment_capacity_is_complete_and_meets_criterion_3():
+    capacity = ref.treatment_capacity()
+    assert len(capacity) == 696 + 63
+    for d in ref.districts():
+        beds, icu = capacity[("district", d.code)]
+        assert beds > 0 and icu > 0
+    for p in ref.provinces():
+        beds, icu = capacity[("province", p.code)]
+        assert icu * 100_000 >= 4 * p.population
+        assert beds == sum(capacity[("district", d.code)][0] for d in ref.districts(p.code)) + round(p.population * 40 / 100_000)
+
+
+def test_unknown_codes_raise_clear_key_errors():
+    with pytest.raises(KeyError, match="unknown province code 99"):
+        ref.province(99)
+    with pytest.raises(KeyError, match="unknown district code"):
+        ref.district(0)
+    with pytest.raises(KeyError, match="unknown commune code"):
+        ref.commune(-1)
+
+
+def test_loader_does_not_import_pandas():
+    code = "import sys, bantin.reference as r; r.communes(); r.real_daily_cases(22); print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_build_script_reproduces_committed_csvs(tmp_path):
+    script = ref.REFERENCE_DIR / "build_reference.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
+    names = ["provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (ref.REFERENCE_DIR / name).read_bytes(), name
+
+
+@functools.lru_cache(maxsize=None)
+def _build_module():
+    """The build script, imported as a module (reference/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("build_reference", ref.REFERENCE_DIR / "build_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_province_names_normalise_across_sources():
+    build = _build_module()
+    n = build.normalise_name
+    assert n("Tỉnh Hoà Bình") == n("Hòa Bình")
+    assert n("Thành phố Hồ Chí Minh") == n("TP Hồ Chí Minh") == n("Hồ Chí Minh")
+    assert n("Tỉnh Bà Rịa - Vũng Tàu") == n("Bà Rịa–Vũng Tàu")
+    assert n("Thành phố Huế") == n("Thừa Thiên Huế")  # the one alias
+    assert n("Tỉnh Đắk Nông") != n("Tỉnh Đắk Lắk")
+
+
+def test_portal_mapping_fails_loudly_when_a_name_does_not_match():
+    build = _build_module()
+    provinces = [{"code": code, "name": name} for code, name in [(1, "Thành phố Hà Nội"), (2, "Tỉnh Hà Giang")]]
+    ids = set(build.NCSC_PORTAL_NAMES)
+    with pytest.raises(build.BuildError, match="matched no province"):
+        build.map_portal_ids(provinces, ids)
+    provinces.append({"code": 99, "name": "Tỉnh Không Có"})
+    with pytest.raises(build.BuildError, match="no portal id for province 99"):
+        build.map_portal_ids(provinces, ids)
+    with pytest.raises(build.BuildError, match="differ"):
+        build.map_portal_ids(provinces, ids - {64})
+
+
+def test_largest_remainder_sums_exactly():
+    from fractions import Fraction
+
+    build = _build_module()
+    weights = [Fraction(16, 10), Fraction(12, 10), Fraction(1), Fraction(1)]
+    for total in (0, 1, 7, 1_320_324):
+        parts = build.largest_remainder(total, weights)
+        assert sum(parts) == total
+        assert all(abs(p - total * w / sum(weights)) < 1 for p, w in zip(parts, weights))
+    assert build.largest_remainder(0, []) == []
