@@ -1,0 +1,303 @@
+"""The demo-data generator: real province totals, contract-valid rows, reproducible files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bantin import demo_data, reference
+from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS
+
+# The plain reader lives with the writer tests (csv module and openpyxl only).
+from test_submission_files import read_back
+
+QN, TH = 22, 38
+QN_RANGE = (date(2021, 10, 1), date(2021, 10, 19))
+TH_RANGE = (date(2021, 10, 10), date(2021, 10, 21))
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def qn_rows():
+    return demo_data.generate_rows(QN, *QN_RANGE)
+
+
+@pytest.fixture(scope="module")
+def th_rows():
+    return demo_data.generate_rows(TH, *TH_RANGE)
+
+
+@pytest.fixture(scope="module")
+def hcm_rows():
+    return demo_data.generate_rows(79, date(2021, 10, 1), date(2021, 10, 2))  # ~100 deaths a day
+
+
+@pytest.fixture(scope="module")
+def qn_files(tmp_path_factory):
+    landing = tmp_path_factory.mktemp("landing")
+    return landing, demo_data.generate(QN, *QN_RANGE, landing)
+
+
+@pytest.fixture(scope="module")
+def qn_read(qn_files):
+    """Each QN file read back once: (path, rows, info)."""
+    return [(path, *read_back(path)) for path in qn_files[1]]
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _province_totals(rows_by_key, column="new_cases") -> dict[date, int]:
+    totals: Counter = Counter()
+    for (day, _district), rows in rows_by_key.items():
+        totals[day] += sum(r[column] for r in rows)
+    return dict(totals)
+
+
+def _by_commune(rows_by_key) -> dict[int, list[dict]]:
+    """Each commune's rows in date order."""
+    out = defaultdict(list)
+    for key in sorted(rows_by_key):
+        for row in rows_by_key[key]:
+            out[row["commune_code"]].append(row)
+    return out
+
+
+def contract_violations(rows_by_key, province_code: int) -> list[str]:
+    """Every rule of docs/spec/submission-format.md a row set can break, as messages."""
+    problems = []
+    communes = {c.code: c for c in reference.communes(province_code=province_code)}
+    for (day, district_code), rows in rows_by_key.items():
+        where = f"{day} district {district_code}"
+        codes = [r["commune_code"] for r in rows]
+        if len(set(codes)) != len(codes):
+            problems.append(f"{where}: duplicate commune codes")
+        expected = {c.code for c in reference.communes(district_code=district_code)}
+        if set(codes) != expected:
+            problems.append(f"{where}: communes {sorted(set(codes) ^ expected)} missing or foreign")
+        for r in rows:
+            at = f"{where} commune {r['commune_code']}"
+            ref = communes[r["commune_code"]]
+            if r["report_date"] != day or r["district_code"] != district_code:
+                problems.append(f"{at}: wrong date or district")
+            if r["commune_name"] != ref.name:
+                problems.append(f"{at}: name {r['commune_name']!r} != {ref.name!r}")
+            for name in COUNT_COLUMNS:
+                if not isinstance(r[name], int) or isinstance(r[name], bool) or r[name] < 0:
+                    problems.append(f"{at}: {name}={r[name]!r} not a count")
+            checks = {
+                "community <= new": r["new_cases_community"] <= r["new_cases"],
+                "positive <= performed": r["tests_positive"] <= r["tests_performed"],
+                "severe <= in_treatment": r["severe"] <= r["in_treatment"],
+                "dose1 <= pop18": r["vaccinated_18plus_dose1"] <= ref.population_18plus,
+                "full <= dose1": r["vaccinated_18plus_full"] <= r["vaccinated_18plus_dose1"],
+                "65 full <= pop65": r["vaccinated_65plus_full"] <= ref.population_65plus,
+                "1-3 mobile stations": 1 <= r["mobile_medical_stations"] <= 3,
+            }
+            problems += [f"{at}: {rule}" for rule, ok in checks.items() if not ok]
+    for code, series in _by_commune(rows_by_key).items():
+        for before, after in zip(series, series[1:]):
+            for name in CUMULATIVE_COLUMNS:
+                if after[name] < before[name]:
+                    problems.append(f"commune {code} {after['report_date']}: {name} decreased")
+    return problems
+
+
+# ---------------------------------------------------------------- real totals
+
+
+@pytest.mark.parametrize("province_code, start, end", [(QN, *QN_RANGE), (TH, *TH_RANGE)])
+def test_province_daily_totals_are_the_real_series(province_code, start, end):
+    totals = _province_totals(demo_data.generate_rows(province_code, start, end))
+    real = reference.real_daily_cases(province_code)
+    assert totals == {day: real.get(day, 0) for day in _days(start, end)}
+
+
+def test_known_published_days(qn_rows, th_rows):
+    qn, th = _province_totals(qn_rows), _province_totals(th_rows)
+    assert qn[date(2021, 10, 2)] == 2 and qn[date(2021, 10, 19)] == 0
+    assert th[date(2021, 10, 14)] == 6 and th[date(2021, 10, 21)] == 21
+
+
+def test_a_day_missing_from_the_series_counts_zero():
+    missing = date(2020, 4, 11)  # the NCSC file has no column for it
+    assert missing not in reference.real_daily_cases(QN)
+    assert _province_totals(demo_data.generate_rows(QN, missing, missing)) == {missing: 0}
+
+
+def test_deaths_are_the_real_series(hcm_rows):
+    deaths, cases = _province_totals(hcm_rows, "deaths"), _province_totals(hcm_rows)
+    for day in deaths:
+        assert deaths[day] == reference.real_daily_deaths(79)[day] > 50
+        assert cases[day] == reference.real_daily_cases(79)[day]
+
+
+def test_a_death_with_no_one_in_treatment_goes_to_the_biggest_district():
+    """The fallback the real series never triggers: a death the demo never admitted."""
+    rng = random.Random(1)
+    communes = [demo_data._Commune(c, rng) for c in reference.communes(province_code=QN)]
+    placed = demo_data._place_deaths(communes, 2, rng)
+    biggest = max(reference.districts(QN), key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code))
+    in_biggest = [i for i, c in enumerate(communes) if c.ref.district_code == biggest.code]
+    assert placed[max(in_biggest, key=lambda i: communes[i].ref.population)] == 2 and sum(placed) == 2
+    assert all(c.treatment.level == 0 for c in communes)
+
+
+def test_national_day_matches_every_province():
+    day = date(2021, 10, 19)
+    rows = 0
+    for province in reference.provinces():
+        generated = demo_data.generate_rows(province.code, day, day)
+        rows += sum(len(r) for r in generated.values())
+        assert _province_totals(generated) == {day: reference.real_daily_cases(province.code).get(day, 0)}
+    assert rows == len(reference.communes()) == 10_051
+
+
+# ---------------------------------------------------------------- contract and plausibility
+
+
+@pytest.mark.parametrize("fixture, province_code", [("qn_rows", QN), ("th_rows", TH), ("hcm_rows", 79)])
+def test_every_row_keeps_every_contract_rule(request, fixture, province_code):
+    assert contract_violations(request.getfixturevalue(fixture), province_code) == []
+
+
+@pytest.mark.parametrize("fixture", ["qn_rows", "th_rows", "hcm_rows"])
+def test_in_treatment_is_a_consistent_stock(request, fixture):
+    """Yesterday's patients + new cases - recovered - deaths = today's patients, commune by commune.
+
+    With deaths (HCMC), this also shows each death was placed on a commune
+    that had the patient in treatment.
+    """
+    for code, series in _by_commune(request.getfixturevalue(fixture)).items():
+        for before, after in zip(series, series[1:]):
+            flow = before["in_treatment"] + after["new_cases"] - after["recovered"] - after["deaths"]
+            assert after["in_treatment"] == flow, (code, after["report_date"])
+
+
+def test_cases_before_the_range_are_already_in_treatment(qn_rows):
+    # 2 cases on 27/9 and 2 on 28/9 (real series) are still in treatment on 1/10.
+    first_day = _province_totals(qn_rows, "in_treatment")[QN_RANGE[0]]
+    assert first_day == 4
+
+
+def test_quang_ninh_has_no_community_case(qn_rows):
+    assert sum(_province_totals(qn_rows, "new_cases_community").values()) == 0
+
+
+def test_quang_ninh_coverage_above_thresholds_in_every_commune(qn_rows):
+    communes = {c.code: c for c in reference.communes(province_code=QN)}
+    for rows in qn_rows.values():
+        for r in rows:
+            ref = communes[r["commune_code"]]
+            assert r["vaccinated_18plus_dose1"] >= 0.70 * ref.population_18plus
+            assert r["vaccinated_65plus_full"] >= 0.80 * ref.population_65plus
+
+
+def test_thanh_hoa_first_dose_below_seventy_percent(th_rows):
+    day = TH_RANGE[1]
+    dose1 = sum(r["vaccinated_18plus_dose1"] for (d, _), rows in th_rows.items() if d == day for r in rows)
+    share = dose1 / sum(c.population_18plus for c in reference.communes(province_code=TH))
+    assert 0.58 <= share < 0.70
+
+
+def test_assumptions_are_data():
+    rows = demo_data.load_assumptions()
+    qn = demo_data.assumptions_for(QN, date(2021, 10, 19))
+    assert qn.dose1_18plus_share >= 0.95 and qn.full_65plus_share >= 0.88 and qn.community_share == 0.0
+    assert demo_data.assumptions_for(TH, date(2021, 10, 19)).dose1_18plus_share < 0.70
+    default = demo_data.assumptions_for(1, date(2021, 10, 19))
+    assert default.province_code is None and default.dose1_18plus_share == 0.75
+    assert all(a.note for a in rows)
+
+
+def test_same_seed_same_figures_other_seed_other_figures():
+    day = (date(2021, 10, 10), date(2021, 10, 12))
+    assert demo_data.generate_rows(TH, *day) == demo_data.generate_rows(TH, *day)
+    assert demo_data.generate_rows(TH, *day, seed=7) != demo_data.generate_rows(TH, *day)
+
+
+# ---------------------------------------------------------------- files
+
+
+def _digests(landing: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(p.relative_to(landing)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(landing.rglob("*")) if p.is_file()
+    }
+
+
+def test_one_file_per_district_per_day_in_its_folder(qn_files, qn_read):
+    landing, paths = qn_files
+    districts = {d.code for d in reference.districts(QN)}
+    assert {int(p.name) for p in landing.iterdir()} == districts
+    assert len(paths) == len(set(paths)) == len(districts) * len(_days(*QN_RANGE))
+    seen = Counter()
+    for path, rows, _ in qn_read:
+        assert {r["district_code"] for r in rows} == {int(path.parent.name)}
+        seen[(rows[0]["report_date"], int(path.parent.name))] += 1
+    assert set(seen.values()) == {1}
+
+
+def test_files_hold_exactly_the_generated_rows(qn_read, qn_rows):
+    for path, rows, info in qn_read:
+        assert rows == qn_rows[(rows[0]["report_date"], rows[0]["district_code"])], path
+        if info["format"] == "xlsx" and info["totals"] is not None:
+            assert info["totals"] == {n: sum(r[n] for r in rows) for n in COUNT_COLUMNS}
+
+
+def test_files_are_valid_for_the_pipeline(qn_files):
+    """The pipeline's own reader finds no error in any demo file."""
+    intake = pytest.importorskip("bantin.intake")
+    _, paths = qn_files
+    for path in paths:
+        parsed = intake.read_submission(path, int(path.parent.name), as_of=QN_RANGE[1],
+                                        max_bytes=10 * 1024 * 1024, backdate_days=60)
+        errors = [f for f in parsed.findings if f.severity == "error"]
+        assert errors == [], (path, errors)
+
+
+def test_receipt_times_are_on_the_report_date_before_the_cutoff(qn_read):
+    for path, rows, _ in qn_read:
+        received = datetime.fromtimestamp(path.stat().st_mtime, tz=ZONE)
+        assert received.date() == rows[0]["report_date"], path
+        assert time(14, 0) <= received.time() <= time(16, 55), path
+
+
+def test_a_realistic_mix_of_variants(qn_read):
+    infos = [info for _, _, info in qn_read]
+    xlsx = [i for i in infos if i["format"] == "xlsx"]
+    csvs = [i for i in infos if i["format"] == "csv"]
+    assert 0.35 <= len(xlsx) / len(infos) <= 0.65
+    assert any(i["totals"] and i["merged"] for i in xlsx)
+    assert any(i["numbers_as_text"] for i in xlsx)
+    assert any(i["header_row"] == 1 for i in xlsx)
+    assert {(i["encoding"], i["separator"]) for i in csvs} == {
+        ("utf-8", ","), ("utf-8-sig", ";"), ("utf-16", "\t"), ("cp1258", ",")}
+    assert any(i["headers"] == "machine" for i in csvs) and any(i["headers"] == "vietnamese" for i in csvs)
+    assert any(i["thousands"] for i in csvs)
+    assert any(r["notes"] for _, rows, _ in qn_read for r in rows)
+
+
+def test_same_inputs_same_bytes_in_another_process(tmp_path):
+    """Byte-identical files and mtimes from a fresh interpreter with another hash seed and clock zone."""
+    start, end = date(2021, 10, 1), date(2021, 10, 3)
+    here = tmp_path / "here"
+    demo_data.generate(QN, start, end, here)
+    there = tmp_path / "there"
+    script = (f"from datetime import date; from pathlib import Path; from bantin import demo_data; "
+              f"demo_data.generate({QN}, date(2021, 10, 1), date(2021, 10, 3), Path({str(there)!r}))")
+    env = os.environ | {"PYTHONHASHSEED": "12345", "TZ": "America/New_York"}
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, env=env)
+    assert _digests(here) == _digests(there)
+    assert len(_digests(here)) == 3 * len(reference.districts(QN))
