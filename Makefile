@@ -1,0 +1,69 @@
+# bantin — every command an engineer or CI needs. `make demo`, `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION   := 0.13.8
+VENV         := $(CURDIR)/.venv
+BIN          := $(VENV)/bin
+PYTHON       ?= python3
+UV           := $(PYTHON) -m uv
+
+# Embedded defaults: data under ./var, Airflow metadata in SQLite under ./airflow_home.
+export BANTIN_HOME ?= $(CURDIR)/var
+export AIRFLOW_HOME ?= $(CURDIR)/airflow_home
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT := 60
+export PYTHONUNBUFFERED := 1
+
+DEMO_PROVINCE := 22
+DEMO_START    := 2021-10-01
+DEMO_END      := 2021-10-19
+DEMO_WARM_END := 2021-10-18
+
+.PHONY: help install system-deps airflow-db demo test bench clean
+
+help:
+	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
+	@echo "make test    the whole test suite"
+	@echo "make bench   benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make clean   remove var/ and airflow_home/ (keeps .venv)"
+
+# uv from PyPI when the machine has none; then the locked dependencies into .venv.
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --python 3.11
+	@touch $@
+
+# WeasyPrint needs Pango; present on our base image, installed here if a machine lacks it.
+system-deps:
+	@if ! ldconfig -p | grep -q libpango-1.0; then \
+	  echo "installing Pango for WeasyPrint"; \
+	  apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; fi
+
+airflow-db: install
+	@mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+
+demo: install system-deps airflow-db
+	@echo "== 1/3 demo submissions for Quảng Ninh $(DEMO_START)..$(DEMO_END), built from the real published series"
+	$(BIN)/bantin demo-data --province $(DEMO_PROVINCE) --start $(DEMO_START) --end $(DEMO_END)
+	@echo "== 2/3 loading $(DEMO_START)..$(DEMO_WARM_END) in one process (same code path), so 7-day figures are real"
+	BANTIN_PROVINCE=$(DEMO_PROVINCE) $(BIN)/bantin run --start $(DEMO_START) --end $(DEMO_WARM_END) --load-only
+	@echo "== 3/3 airflow dags test daily_bulletin $(DEMO_END) (log: $(AIRFLOW_HOME)/demo-dag-run.log)"
+	BANTIN_PROVINCE=$(DEMO_PROVINCE) $(BIN)/airflow dags test daily_bulletin $(DEMO_END) > $(AIRFLOW_HOME)/demo-dag-run.log 2>&1 \
+	  || (grep -E "ERROR|Error|error" $(AIRFLOW_HOME)/demo-dag-run.log | tail -20; exit 1)
+	@echo ""
+	@echo "Bulletin (HTML): $$(readlink -f $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest)/bulletin.html"
+	@echo "Bulletin (PDF):  $$(readlink -f $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest)/bulletin.pdf"
+	@echo "Analyst snapshot: $(BANTIN_HOME)/warehouse/analytics.duckdb"
+
+test: install system-deps
+	$(BIN)/python -m pytest -q
+
+bench: install system-deps
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf var airflow_home

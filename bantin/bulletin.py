@@ -1,0 +1,237 @@
+"""Bulletin: marts → the provincial daily bulletin (HTML, PDF, JSON summary).
+
+Every figure comes from the marts, once, into one `summary` dict; the HTML,
+the PDF and the JSON are all drawn from that dict, so they cannot disagree.
+
+Versions: `bulletins/<date>/v<N>/`. A rerun whose figures are identical to
+the latest version changes nothing; different figures (a late file, a
+correction) make a new version and the old one stays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version as package_version
+from pathlib import Path
+
+from bantin.config import Settings
+from bantin.render import environment
+
+log = logging.getLogger(__name__)
+
+TREND_DAYS = 14
+LEVEL_NAMES = {
+    1: "Cấp 1 – nguy cơ thấp (xanh)",
+    2: "Cấp 2 – nguy cơ trung bình (vàng)",
+    3: "Cấp 3 – nguy cơ cao (cam)",
+    4: "Cấp 4 – nguy cơ rất cao (đỏ)",
+}
+
+
+def software_version() -> str:
+    try:
+        return package_version("bantin")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def _records(con, sql: str, params: list) -> list[dict]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _one(con, sql: str, params: list) -> dict | None:
+    rows = _records(con, sql, params)
+    return rows[0] if rows else None
+
+
+def build_summary(con, settings: Settings, report_date: date) -> dict:
+    """Every figure the bulletin shows, from the marts, as plain JSON-able values."""
+    province = _one(con, "SELECT * FROM marts.province_daily WHERE report_date = ?", [report_date])
+    if province is None:
+        raise LookupError(f"no marts for {report_date:%d/%m/%Y}: build the marts first")
+    levels = {
+        (r["unit_type"], r["unit_code"]): r
+        for r in _records(con, "SELECT * FROM marts.epidemic_level WHERE report_date = ?", [report_date])
+    }
+    districts = _records(
+        con,
+        "SELECT d.*, s.status AS reporting_status, s.accepted_received_at, s.versions_received "
+        "FROM marts.district_daily d LEFT JOIN marts.reporting_status s USING (report_date, district_code) "
+        "WHERE d.report_date = ? AND d.communes_expected > 0 ORDER BY d.district_code",
+        [report_date],
+    )
+    for row in districts:
+        row["level"] = _level_of(levels.get(("district", row["district_code"])))
+    province["level"] = _level_of(levels.get(("province", province["province_code"])))
+    commune_levels = [r for (kind, _), r in levels.items() if kind == "commune"]
+    status = [d for d in districts if d["reporting_status"] != "on_time"]
+    summary = {
+        "report_date": report_date.isoformat(),
+        "cutoff": settings.cutoff.strftime("%H:%M"),
+        "province": province,
+        "districts": districts,
+        "level_summary": _level_summary(districts, commune_levels),
+        "communes_at_level_2_or_above": sorted(
+            ({"commune_code": r["unit_code"], "commune_name": r["unit_name"], "district_code": r["district_code"],
+              "level": r["level"], "reason": r["reason"], "is_stale": r["is_stale"]}
+             for r in commune_levels if r["level"] >= 2),
+            key=lambda r: (-r["level"], r["district_code"], r["commune_code"]),
+        ),
+        "reporting": {
+            "not_on_time": [{"district_code": d["district_code"], "district_name": d["district_name"],
+                             "status": d["reporting_status"]} for d in status],
+            "missing_or_rejected": [d["district_name"] for d in status
+                                    if d["reporting_status"] in ("missing", "rejected")],
+        },
+        "trend": _trend(con, report_date),
+        "data_quality": _warnings(con, report_date),
+        "rule_set": _rule_set(con, report_date),
+    }
+    summary["provisional"] = bool(summary["reporting"]["missing_or_rejected"])
+    return _plain(summary)
+
+
+def _level_of(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    keep = ("level", "colour", "colour_vi", "reason", "is_stale", "assessed_on", "level_changed",
+            "previous_level", "cases_per_100k_week", "coverage_18plus_dose1", "rule_set_id")
+    return {k: row[k] for k in keep}
+
+
+def _level_summary(districts: list[dict], commune_levels: list[dict]) -> list[dict]:
+    counts = {d["district_code"]: {1: 0, 2: 0, 3: 0, 4: 0} for d in districts}
+    for row in commune_levels:
+        if row["district_code"] in counts:
+            counts[row["district_code"]][row["level"]] += 1
+    return [{"district_code": d["district_code"], "district_name": d["district_name"],
+             "communes": {str(k): v for k, v in counts[d["district_code"]].items()}} for d in districts]
+
+
+def _trend(con, report_date: date) -> list[dict]:
+    return _records(
+        con,
+        "SELECT report_date, new_cases, new_cases_community, new_cases_7d FROM marts.province_daily "
+        "WHERE report_date BETWEEN ? AND ? ORDER BY report_date",
+        [report_date - timedelta(days=TREND_DAYS - 1), report_date],
+    )
+
+
+def _warnings(con, report_date: date) -> list[dict]:
+    return _records(
+        con,
+        "SELECT s.district_code, s.file_name, f.source_row AS row, f.header, f.column_name AS column, f.value, "
+        "f.rule, f.message_vi FROM ops.finding f JOIN ops.submission s USING (submission_id) "
+        "WHERE s.report_date = ? AND s.status = 'accepted' AND f.severity = 'warning' "
+        "ORDER BY s.district_code, f.source_row, f.rule",
+        [report_date],
+    )
+
+
+def _rule_set(con, report_date: date) -> dict | None:
+    return _one(
+        con,
+        "SELECT rule_set_id, version, name, legal_basis, effective_from FROM ref.rule_set "
+        "WHERE effective_from <= ? ORDER BY effective_from DESC, version DESC LIMIT 1",
+        [report_date],
+    )
+
+
+def _plain(value):
+    """JSON-able: dates as ISO strings, floats rounded so reruns compare equal."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 6)
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _latest_version(folder: Path) -> tuple[int, dict | None]:
+    versions = sorted((int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()), reverse=True)
+    if not versions:
+        return 0, None
+    summary_path = folder / f"v{versions[0]}" / "bulletin.json"
+    if not summary_path.exists():
+        return versions[0], None
+    return versions[0], json.loads(summary_path.read_text(encoding="utf-8"))["figures"]
+
+
+def render(con, settings: Settings, report_date: date, *, run_id: str = "manual", pdf: bool = True) -> dict:
+    """Render the bulletin for a report date; returns the paths written (or reused)."""
+    figures = build_summary(con, settings, report_date)
+    folder = settings.bulletins / report_date.isoformat()
+    latest, latest_figures = _latest_version(folder)
+    if latest_figures == figures:
+        out = folder / f"v{latest}"
+        log.info("bulletin %s unchanged: keeping v%d", report_date, latest)
+        return _paths(out, reused=True)
+    number = latest + 1
+    out = folder / f"v{number}"
+    staging = folder / f".v{number}.partial"
+    staging.mkdir(parents=True, exist_ok=True)
+    document = {
+        "version": number,
+        "generated_at": datetime.now(settings.timezone).isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "software_version": software_version(),
+        "changes_from_previous": _changes(latest_figures, figures) if latest_figures else [],
+        "figures": figures,
+    }
+    html = environment().get_template("bulletin.html.j2").render(doc=document, s=figures, level_names=LEVEL_NAMES)
+    (staging / "bulletin.html").write_text(html, encoding="utf-8")
+    (staging / "bulletin.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if pdf:
+        write_pdf(html, staging / "bulletin.pdf")
+    staging.rename(out)  # a version appears whole or not at all
+    latest_link = folder / "latest"
+    latest_link.unlink(missing_ok=True)
+    latest_link.symlink_to(out.name)
+    return _paths(out, reused=False)
+
+
+def _paths(out: Path, *, reused: bool) -> dict:
+    paths = {"folder": out, "html": out / "bulletin.html", "json": out / "bulletin.json"}
+    if (out / "bulletin.pdf").exists():
+        paths["pdf"] = out / "bulletin.pdf"
+    paths["reused"] = reused
+    return paths
+
+
+def write_pdf(html: str, target: Path) -> None:
+    import weasyprint  # heavy: only when rendering
+
+    weasyprint.HTML(string=html, base_url=str(Path(__file__).resolve().parent.parent / "report_templates")) \
+        .write_pdf(str(target))
+
+
+def _changes(old: dict, new: dict) -> list[str]:
+    """A short list of what a new version changes, in Vietnamese."""
+    changes = []
+    old_p, new_p = old["province"], new["province"]
+    for key, label in (("new_cases", "Ca mắc mới"), ("new_cases_community", "Ca trong cộng đồng"),
+                       ("deaths", "Tử vong"), ("communes_reported", "Số xã đã báo cáo")):
+        if old_p.get(key) != new_p.get(key):
+            changes.append(f"{label} toàn tỉnh: {old_p.get(key)} → {new_p.get(key)}")
+    before = set(old["reporting"]["missing_or_rejected"])
+    after = set(new["reporting"]["missing_or_rejected"])
+    for name in sorted(before - after):
+        changes.append(f"Đã nhận báo cáo của {name}")
+    old_levels = {d["district_code"]: (d["level"] or {}).get("level") for d in old["districts"]}
+    for d in new["districts"]:
+        new_level = (d["level"] or {}).get("level")
+        if old_levels.get(d["district_code"]) != new_level:
+            changes.append(f"Cấp độ {d['district_name']}: {old_levels.get(d['district_code'])} → {new_level}")
+    return changes or ["Cập nhật số liệu chi tiết"]

@@ -1,0 +1,135 @@
+"""`bantin` command line: for clerks (validate), engineers (run, demo-data) and analysts.
+
+Exit codes follow the runtime contract: 0 accepted, 1 rejected, 2 bad usage.
+A user never sees a traceback: problems are explained in Vietnamese and English.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from bantin.config import load_settings
+
+
+class UsageError(Exception):
+    pass
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ngày không hợp lệ / invalid date: {text!r} (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bantin", description="bantin: bản tin COVID-19 hằng ngày của Sở Y tế")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("validate", help="kiểm tra một tệp báo cáo / check one submission file")
+    check.add_argument("file", type=Path)
+    check.add_argument("--district", type=int, required=True, help="mã huyện gửi tệp / sender's district code")
+    check.add_argument("--as-of", type=_date, default=None, help="ngày kiểm tra / check as of (default: today)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+
+    demo = commands.add_parser("demo-data", help="write demo submissions built from the real series")
+    demo.add_argument("--province", type=int, default=None)
+    demo.add_argument("--start", type=_date, required=True)
+    demo.add_argument("--end", type=_date, required=True)
+    demo.add_argument("--seed", type=int, default=2021)
+
+    run = commands.add_parser("run", help="run the pipeline for report dates in this process (no Airflow)")
+    run.add_argument("--start", type=_date, required=True)
+    run.add_argument("--end", type=_date, default=None)
+    run.add_argument("--no-deliver", action="store_true", help="skip e-mail delivery and outbox")
+    run.add_argument("--load-only", action="store_true",
+                     help="collect, validate and build the marts for each date; no bulletin")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = _parser()
+    args = parser.parse_args(argv)  # exits 2 on bad usage
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as problem:  # a user gets a sentence, the log gets the details
+        logging.getLogger("bantin").debug("unexpected failure", exc_info=True)
+        print(f"Lỗi không mong đợi / unexpected error: {type(problem).__name__}: {problem}", file=sys.stderr)
+        return 2
+
+
+def _validate(args) -> int:
+    from bantin import reference
+    from bantin.findings import has_errors
+    from bantin.pipeline import check_file
+
+    settings = load_settings()
+    if not args.file.is_file():
+        raise UsageError(f"Không tìm thấy tệp / file not found: {args.file}")
+    try:
+        reference.district(args.district)
+    except KeyError:
+        raise UsageError(f"Mã huyện không tồn tại / unknown district code: {args.district}") from None
+    as_of = args.as_of or datetime.now(settings.timezone).date()
+    findings = check_file(settings, args.file, args.district, as_of)
+    if args.format == "json":
+        print(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2))
+    else:
+        _print_findings(args.file, findings)
+    return 1 if has_errors(findings) else 0
+
+
+def _print_findings(path: Path, findings) -> None:
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    for f in findings:
+        where = ", ".join(x for x in (f"dòng/row {f.row}" if f.row else "", f"cột/column {f.header or f.column}"
+                                      if (f.header or f.column) else "") if x)
+        label = "LỖI/ERROR" if f.severity == "error" else "CẢNH BÁO/WARNING"
+        print(f"{path.name}: {label} [{f.rule}] {where}{' = ' + repr(f.value) if f.value not in (None, '') else ''}")
+        print(f"    {f.message_vi}")
+        print(f"    {f.message_en}")
+    verdict = "BỊ TỪ CHỐI / REJECTED" if errors else "HỢP LỆ / ACCEPTED"
+    print(f"{path.name}: {verdict} — {errors} lỗi/errors, {warnings} cảnh báo/warnings")
+
+
+def _demo_data(args) -> int:
+    from bantin import demo_data
+
+    settings = load_settings()
+    province = args.province or settings.province_code
+    files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed)
+    print(f"{len(files)} demo submissions written under {settings.landing}")
+    return 0
+
+
+def _run(args) -> int:
+    from bantin import pipeline
+
+    logging.getLogger("bantin").setLevel(logging.INFO)
+    settings = load_settings()
+    end = args.end or args.start
+    if end < args.start:
+        raise UsageError("--end trước --start / --end is before --start")
+    for summary in pipeline.run_days(settings, args.start, end, deliver_bulletin=not args.no_deliver,
+                                     bulletin=not args.load_only):
+        day = summary["build_marts"]["report_date"]
+        print(f"{day}: {summary['render']['html'] if 'render' in summary else 'marts built'}")
+    return 0
+
+
+COMMANDS = {"validate": _validate, "demo-data": _demo_data, "run": _run}
+
+if __name__ == "__main__":
+    sys.exit(main())

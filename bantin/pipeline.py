@@ -1,0 +1,342 @@
+"""The pipeline's stages, in the order data flows:
+
+    collect → validate → build_marts → render → deliver → publish
+
+Each stage is a plain function of the settings (and the report date), reads
+its input from the warehouse or the file system, writes in one transaction and
+returns a small summary dict (what the Airflow task logs and passes on as
+XCom). The DAGs call exactly these functions, and so does `bantin run` for a
+whole date range in one process: one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from bantin import feedback, intake, reference, warehouse
+from bantin.config import Settings
+from bantin.findings import ERROR, WARNING, Finding
+from bantin.submission_format import COLUMN_NAMES
+
+log = logging.getLogger(__name__)
+
+
+def report_date_for(logical_date: datetime, settings: Settings, override: str | None = None) -> date:
+    """The report date of a run: the `report_date` param if given, else the logical date read in local time.
+
+    `{{ ds }}` is the UTC date; at 17:00 in Hanoi it happens to be the same day,
+    but a run at 06:30 local would be the previous UTC day.
+    """
+    if override:
+        return date.fromisoformat(str(override))
+    return logical_date.astimezone(settings.timezone).date()
+
+
+def cutoff_of(report_date: date, settings: Settings) -> datetime:
+    return datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
+
+
+@contextmanager
+def _stage(con, name: str, report_date: date | None, run_id: str, stats: dict):
+    started = datetime.now()
+    clock = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - clock
+    stats["seconds"] = round(seconds, 3)
+    con.execute(
+        "INSERT INTO ops.pipeline_run VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str)],
+    )
+    log.info("%s: %s", name, ", ".join(f"{k}={v}" for k, v in stats.items()))
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def collect(settings: Settings, *, run_id: str = "manual") -> dict:
+    """Archive and record every new file in the inboxes, parse it into raw rows.
+
+    A file is new when its (district, sha256) is not in the ledger yet: the
+    same bytes dropped twice are recorded once; a changed file is a new version.
+    """
+    stats = {"seen": 0, "new": 0, "unreadable": 0}
+    incoming = intake.scan_inboxes(settings.landing, settings.timezone)
+    stats["seen"] = len(incoming)
+    with warehouse.writer(settings) as con, _stage(con, "collect", None, run_id, stats):
+        known = set(con.execute("SELECT district_code, sha256 FROM ops.submission").fetchall())
+        for item in incoming:
+            sha = intake.sha256_of(item.path)
+            if (item.district_code, sha) in known:
+                continue
+            known.add((item.district_code, sha))
+            stored = intake.archive_file(item.path, sha, settings.archive)
+            parsed = intake.read_submission(
+                stored,
+                item.district_code,
+                as_of=item.received_at.date(),
+                max_bytes=settings.max_file_bytes,
+                backdate_days=settings.backdate_days,
+                file_name=item.path.name,
+            )
+            with warehouse.transaction(con):
+                _record(con, item, sha, stored, parsed, settings)
+            stats["new"] += 1
+            stats["unreadable"] += 0 if parsed.rows else 1
+    return stats
+
+
+def submission_id_for(district_code: int, sha256: str) -> str:
+    return f"{district_code}-{sha256[:16]}"
+
+
+def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings) -> None:
+    submission_id = submission_id_for(item.district_code, sha)
+    received = item.received_at
+    late = parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings)
+    con.execute(
+        "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
+        "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
+        [submission_id, item.district_code, parsed.report_date, parsed.file_name,
+         str(item.path.relative_to(settings.home)) if item.path.is_relative_to(settings.home) else str(item.path),
+         str(stored.relative_to(settings.home)), sha, item.size, _local(received, settings),
+         _local(datetime.now(settings.timezone), settings), late, json.dumps(parsed.headers, ensure_ascii=False)],
+    )
+    _insert_findings(con, [(submission_id, f) for f in parsed.findings], "intake")
+    if parsed.rows:
+        rows = [(submission_id, n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows)]
+        con.executemany(f"INSERT INTO raw.submission_row VALUES ({', '.join(['?'] * (2 + len(COLUMN_NAMES)))})", rows)
+
+
+def _local(moment: datetime, settings: Settings) -> datetime:
+    """Ledger times are the province's wall-clock time (what clerks and the bulletin speak in)."""
+    return moment.astimezone(settings.timezone).replace(tzinfo=None)
+
+
+def _insert_findings(con, findings: list[tuple[str, Finding]], stage: str) -> None:
+    if not findings:
+        return
+    con.executemany(
+        "INSERT INTO ops.finding VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(sid, stage, f.severity, f.rule, f.row, f.column, f.header, f.value, f.message_vi, f.message_en)
+         for sid, f in findings],
+    )
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def validate(settings: Settings, *, run_id: str = "manual") -> dict:
+    """Run the GX suites over every recorded-but-unvalidated submission, in one GX call; decide verdicts."""
+    from bantin import validation  # imports Great Expectations (~8 s): only when this stage runs
+
+    stats = {"validated": 0, "accepted": 0, "rejected": 0}
+    with warehouse.writer(settings) as con, _stage(con, "validate", None, run_id, stats):
+        pending = [r[0] for r in con.execute(
+            "SELECT submission_id FROM ops.submission WHERE status = 'received'").fetchall()]
+        if pending:
+            frame = _rows_for_validation(con, pending)
+            found = validation.validate_rows(frame)
+            headers = _headers_by_submission(con, pending)
+            found = [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in found]
+            with warehouse.transaction(con):
+                _insert_findings(con, found, "validation")
+                _settle(con, pending)
+            stats["validated"] = len(pending)
+            verdicts = dict(con.execute(
+                "SELECT status, count(*) FROM ops.submission WHERE list_contains(?, submission_id) GROUP BY status",
+                [pending]).fetchall())
+            stats["accepted"] = verdicts.get("accepted", 0) + verdicts.get("superseded", 0)
+            stats["rejected"] = verdicts.get("rejected", 0)
+            feedback.write_reports(con, settings, pending)
+    return stats
+
+
+def _rows_for_validation(con, submission_ids: list[str]):
+    """Rows of the pending files, with each commune's population for the coverage ceilings."""
+    ref_path = str(reference.REFERENCE_DIR / "communes.csv")
+    return con.execute(
+        """
+        SELECT r.*, c.population_18plus, c.population_65plus
+        FROM raw.submission_row AS r
+        LEFT JOIN read_csv(?, header = true) AS c USING (commune_code)
+        WHERE list_contains(?, r.submission_id)
+        ORDER BY r.submission_id, r.source_row
+        """,
+        [ref_path, submission_ids],
+    ).df()
+
+
+def _headers_by_submission(con, ids: list[str]) -> dict[str, dict]:
+    rows = con.execute(
+        "SELECT submission_id, headers_json FROM ops.submission WHERE list_contains(?, submission_id)", [ids]
+    ).fetchall()
+    return {sid: json.loads(h or "{}") for sid, h in rows}
+
+
+def _with_header(finding: Finding, headers: dict) -> Finding:
+    if finding.column and not finding.header:
+        from dataclasses import replace
+
+        return replace(finding, header=headers.get(finding.column))
+    return finding
+
+
+def _settle(con, submission_ids: list[str]) -> None:
+    """Verdicts, versions and supersession for the districts and dates these files touch.
+
+    Version = order of arrival for (district, report date). The newest file
+    without errors is `accepted`; earlier good ones are `superseded`; files
+    with errors are `rejected` and never displace a good one.
+    """
+    con.execute(
+        """
+        UPDATE ops.submission AS s SET
+            error_count = f.errors, warning_count = f.warnings
+        FROM (
+            SELECT s2.submission_id,
+                   count(f.rule) FILTER (WHERE f.severity = 'error') AS errors,
+                   count(f.rule) FILTER (WHERE f.severity = 'warning') AS warnings
+            FROM ops.submission AS s2 LEFT JOIN ops.finding AS f USING (submission_id)
+            WHERE list_contains(?, s2.submission_id)
+            GROUP BY s2.submission_id
+        ) AS f
+        WHERE s.submission_id = f.submission_id
+        """,
+        [submission_ids],
+    )
+    con.execute(
+        """
+        UPDATE ops.submission AS s SET version = v.version, status = v.status
+        FROM (
+            SELECT submission_id,
+                   row_number() OVER arrival AS version,
+                   CASE
+                       WHEN error_count > 0 OR report_date IS NULL THEN 'rejected'
+                       WHEN row_number() OVER newest_good = 1 THEN 'accepted'
+                       ELSE 'superseded'
+                   END AS status
+            FROM ops.submission
+            WHERE (district_code, report_date) IN (
+                SELECT (district_code, report_date) FROM ops.submission WHERE list_contains(?, submission_id))
+               OR list_contains(?, submission_id)
+            WINDOW arrival AS (PARTITION BY district_code, report_date ORDER BY received_at, sha256),
+                   newest_good AS (PARTITION BY district_code, report_date, error_count > 0
+                                   ORDER BY received_at DESC, sha256 DESC)
+        ) AS v
+        WHERE s.submission_id = v.submission_id
+        """,
+        [submission_ids, submission_ids],
+    )
+
+
+# --------------------------------------------------------------------------- marts and levels
+
+
+def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual") -> dict:
+    """Reload reference tables and rebuild staging and marts (levels included) in one transaction."""
+    stats: dict = {"report_date": report_date.isoformat()}
+    with warehouse.writer(settings) as con, _stage(con, "build_marts", report_date, run_id, stats):
+        with warehouse.transaction(con):
+            con.execute(
+                "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [report_date, _local(datetime.now(settings.timezone), settings)],
+            )
+            warehouse.load_reference(con, [settings.province_code])
+            stats["models"] = len(warehouse.run_models(con, calendar_end=report_date))
+        stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
+    return stats
+
+
+def publish(settings: Settings, *, run_id: str = "manual") -> dict:
+    stats: dict = {}
+    with warehouse.writer(settings) as con, _stage(con, "publish_snapshot", None, run_id, stats):
+        path = warehouse.publish_snapshot(con, settings.analytics_path)
+        stats["snapshot"] = str(path)
+    return stats
+
+
+# --------------------------------------------------------------------------- bulletin
+
+
+def render(settings: Settings, report_date: date, *, run_id: str = "manual") -> dict:
+    from bantin import bulletin
+
+    stats: dict = {"report_date": report_date.isoformat()}
+    with warehouse.writer(settings) as con, _stage(con, "render_bulletin", report_date, run_id, stats):
+        produced = bulletin.render(con, settings, report_date, run_id=run_id)
+        stats.update({k: str(v) for k, v in produced.items()})
+    return stats
+
+
+def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: str = "manual") -> dict:
+    from bantin import delivery
+
+    stats: dict = {"report_date": report_date.isoformat()}
+    with warehouse.writer(settings) as con, _stage(con, "deliver_bulletin", report_date, run_id, stats):
+        stats.update(delivery.deliver(settings, report_date, {k: Path(v) for k, v in rendered.items()
+                                                              if k in ("html", "pdf", "json")}))
+    return stats
+
+
+# --------------------------------------------------------------------------- whole days
+
+
+def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bulletin: bool = True,
+            deliver_bulletin: bool = True) -> dict:
+    """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
+    summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
+    summary["build_marts"] = build_marts(settings, report_date, run_id=run_id)
+    if bulletin:
+        summary["render"] = render(settings, report_date, run_id=run_id)
+    if bulletin and deliver_bulletin:
+        summary["deliver"] = deliver(settings, report_date, summary["render"], run_id=run_id)
+    summary["publish"] = publish(settings, run_id=run_id)
+    return summary
+
+
+def run_days(settings: Settings, start: date, end: date, **options) -> list[dict]:
+    days, day = [], start
+    while day <= end:
+        days.append(run_day(settings, day, **options))
+        day += timedelta(days=1)
+    return days
+
+
+__all__ = [
+    "ERROR", "WARNING", "collect", "validate", "build_marts", "render", "deliver", "publish",
+    "run_day", "run_days", "report_date_for",
+]
+
+
+# --------------------------------------------------------------------------- one file, for `bantin validate`
+
+
+def check_file(settings: Settings, path: Path, district_code: int, as_of: date) -> list[Finding]:
+    """Every finding for one file, exactly as the pipeline would record them (intake, then GX)."""
+    import pandas as pd
+
+    from bantin import validation
+
+    parsed = intake.read_submission(path, district_code, as_of=as_of, max_bytes=settings.max_file_bytes,
+                                    backdate_days=settings.backdate_days)
+    findings = list(parsed.findings)
+    if parsed.rows:
+        population = {c.code: c for c in reference.communes(district_code=district_code)}
+        frame = pd.DataFrame(parsed.rows)
+        frame.insert(0, "source_row", parsed.source_rows)
+        frame.insert(0, "submission_id", "file")
+        frame["population_18plus"] = [getattr(population.get(c), "population_18plus", None) for c in frame.commune_code]
+        frame["population_65plus"] = [getattr(population.get(c), "population_65plus", None) for c in frame.commune_code]
+        frame = frame.astype({c: "float64" for c in frame.columns if c not in ("submission_id", "report_date",
+                                                                                 "commune_name", "notes")})
+        findings += [_with_header(f, parsed.headers) for _, f in validation.validate_rows(frame)]
+    from bantin.findings import sort_key
+
+    return sorted(findings, key=sort_key)

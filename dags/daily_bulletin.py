@@ -1,0 +1,89 @@
+"""daily_bulletin: one run per report date, at the cutoff; ends with the bulletin delivered.
+
+    airflow dags test daily_bulletin 2021-10-19
+
+builds the bulletin for 19/10/2021 from the files in the inboxes now. The report
+date is the logical date read in Asia/Ho_Chi_Minh, or the `report_date` param.
+Logic lives in `bantin.pipeline`; this file only wires tasks (cheap to parse).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+LOCAL = pendulum.timezone("Asia/Ho_Chi_Minh")
+
+
+def _report_date() -> str:
+    from bantin.config import load_settings
+    from bantin.pipeline import report_date_for
+
+    context = get_current_context()
+    override = context["params"].get("report_date")
+    return report_date_for(context["logical_date"], load_settings(), override).isoformat()
+
+
+def _run_id() -> str:
+    return get_current_context()["run_id"]
+
+
+@dag(
+    dag_id="daily_bulletin",
+    schedule="0 17 * * *",  # the cutoff, local time
+    start_date=pendulum.datetime(2021, 10, 1, tz=LOCAL),
+    catchup=False,
+    max_active_runs=1,
+    params={"report_date": Param(None, type=["null", "string"], format="date",
+                                 description="Override the report date (YYYY-MM-DD)")},
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    tags=["bantin"],
+    doc_md=__doc__,
+)
+def daily_bulletin():
+    @task
+    def collect_submissions() -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import collect
+
+        return collect(load_settings(), run_id=_run_id())
+
+    @task
+    def validate_submissions(_collected: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import validate
+
+        return validate(load_settings(), run_id=_run_id())
+
+    @task
+    def build_marts(_validated: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import build_marts
+
+        return build_marts(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
+
+    @task
+    def render_bulletin(_built: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import render
+
+        return render(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
+
+    @task(retries=3, retry_delay=pendulum.duration(minutes=1), retry_exponential_backoff=True)
+    def deliver_bulletin(rendered: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import deliver
+
+        return deliver(load_settings(), pendulum.parse(_report_date()).date(), rendered, run_id=_run_id())
+
+    @task
+    def publish_snapshot(_delivered: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import publish
+
+        return publish(load_settings(), run_id=_run_id())
+
+    publish_snapshot(deliver_bulletin(render_bulletin(build_marts(validate_submissions(collect_submissions())))))
+
+
+daily_bulletin()

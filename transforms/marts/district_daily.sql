@@ -1,0 +1,45 @@
+-- One row per report date and district: sums over its communes, trailing 7-day sums,
+-- cases per 100,000 per week, vaccine coverage, communes reported / expected.
+-- @column report_date: Report date (ngày báo cáo)
+-- @column province_code: GSO province code
+-- @column district_code: GSO district code
+-- @column district_name: District name (reference list)
+-- @column communes_expected: Communes in the unit (reference list)
+-- @column communes_reported: Communes with a row in an accepted submission for this date
+-- @column population: Total population (reference, 2019 census basis; see reference/README.md)
+-- @column population_18plus: Population aged 18+
+-- @column population_65plus: Population aged 65+
+-- @column new_cases: New cases on the report date, summed over reporting communes (NULL when none reported)
+-- @column new_cases_community: Of which in the community
+-- @column f1_traced: New F1 contacts traced
+-- @column tests_performed: Samples tested
+-- @column tests_positive: Positive samples
+-- @column test_positivity: tests_positive / tests_performed
+-- @column recovered: Recovered on the report date
+-- @column deaths: Deaths on the report date
+-- @column in_treatment: In treatment at the end of the day
+-- @column severe: Of which severe
+-- @column quarantine_centralized: In centralised quarantine
+-- @column quarantine_home: In home quarantine
+-- @column returnees: Returned from epidemic areas
+-- @column new_cases_7d: New cases over the 7 days ending on the report date
+-- @column community_7d: Community cases over the 7 days ending on the report date
+-- @column new_cases_prev_7d: New cases over the 7 days before those (days -13 to -7)
+-- @column cases_per_100k_week: All new cases over the last 7 days per 100,000 population
+-- @column community_per_100k_week: Community cases over the last 7 days per 100,000 population (4800 criterion 1 by default)
+-- @column vaccinated_18plus_dose1: People aged 18+ with at least one dose, last figure known for each commune
+-- @column vaccinated_18plus_full: People aged 18+ fully vaccinated, last figure known for each commune
+-- @column vaccinated_65plus_full: People aged 65+ fully vaccinated, last figure known for each commune
+-- @column coverage_18plus_dose1: Share of people aged 18+ with at least one dose (0-1)
+-- @column coverage_18plus_full: Share of people aged 18+ fully vaccinated (0-1)
+-- @column coverage_65plus_full: Share of people aged 65+ fully vaccinated (0-1)
+SELECT
+    report_date,
+    province_code,
+    district_code,
+    unit_name AS district_name,
+    * EXCLUDE (report_date, province_code, district_code, commune_code, unit_type, unit_code, unit_name,
+              districts_expected, districts_reported, has_data, treatment_beds, icu_beds,
+              mobile_medical_stations, new_cases_14d, community_14d)
+FROM staging.unit_daily
+WHERE unit_type = 'district'

@@ -1,0 +1,24 @@
+-- Commune days with the trailing sums and last known cumulative figures the
+-- district, province and level models pool. Trailing windows count calendar days
+-- (the calendar has no gaps); a day with no report adds nothing to a sum.
+WITH filled AS (
+    SELECT
+        d.*,
+        last_value(vaccinated_18plus_dose1 IGNORE NULLS) OVER history AS dose1_known,
+        last_value(vaccinated_18plus_full IGNORE NULLS) OVER history AS full_known,
+        last_value(vaccinated_65plus_full IGNORE NULLS) OVER history AS full65_known,
+        sum(coalesce(new_cases, 0)) OVER last_7 AS new_cases_7d,
+        sum(coalesce(new_cases_community, 0)) OVER last_7 AS community_7d,
+        sum(coalesce(new_cases, 0)) OVER last_14 AS new_cases_14d,
+        sum(coalesce(new_cases_community, 0)) OVER last_14 AS community_14d,
+        sum(coalesce(new_cases, 0)) OVER previous_7 AS new_cases_prev_7d
+    FROM marts.commune_daily AS d
+    WINDOW
+        history AS (PARTITION BY commune_code ORDER BY report_date ROWS UNBOUNDED PRECEDING),
+        last_7 AS (PARTITION BY commune_code ORDER BY report_date ROWS 6 PRECEDING),
+        last_14 AS (PARTITION BY commune_code ORDER BY report_date ROWS 13 PRECEDING),
+        previous_7 AS (PARTITION BY commune_code ORDER BY report_date ROWS BETWEEN 13 PRECEDING AND 7 PRECEDING)
+)
+SELECT f.*, c.population, c.population_18plus, c.population_65plus
+FROM filled AS f
+JOIN ref.commune AS c USING (commune_code)
