@@ -63,7 +63,7 @@ test: install system-deps
 	$(BIN)/python -m pytest -q
 
 bench: install system-deps
-	$(BIN)/python -m bench.run
+	BENCH=$(BENCH) $(BIN)/python -m bench.run
 
 clean:
 	rm -rf var airflow_home
