@@ -12,6 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "report_templates"
+FONTS_DIR = TEMPLATES_DIR / "fonts"
+
+# The PDF embeds DejaVu Sans shipped in the repository (licence beside it), so a
+# machine without Vietnamese system fonts still prints every diacritic. The HTML
+# names the same family first and falls back to the reader's own fonts.
+PRINT_FONTS = f"""
+@font-face {{ font-family: "Bantin Sans"; font-weight: normal; src: url("{(FONTS_DIR / 'DejaVuSans.ttf').as_uri()}"); }}
+@font-face {{ font-family: "Bantin Sans"; font-weight: bold; src: url("{(FONTS_DIR / 'DejaVuSans-Bold.ttf').as_uri()}"); }}
+"""
 
 
 def vn_int(value) -> str:
@@ -46,6 +55,8 @@ def vn_date(value) -> str:
 def vn_time(value) -> str:
     if value is None:
         return "–"
+    if isinstance(value, str) and len(value) >= 16 and value[10] in "T ":
+        value = datetime.fromisoformat(value)  # an ISO timestamp from a JSON summary
     if isinstance(value, (datetime, time)):
         return f"{value:%H:%M}"
     return str(value)
@@ -55,6 +66,16 @@ def signed(value) -> str:
     if value is None:
         return "–"
     return ("+" if value > 0 else "") + vn_int(value)
+
+
+def html_to_pdf(html: str, target: Path) -> None:
+    """The same HTML as a PDF (A4 from the template's @page), with the repository's font embedded."""
+    import weasyprint  # heavy: only when a PDF is made
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf(
+        str(target), stylesheets=[weasyprint.CSS(string=PRINT_FONTS, font_config=fonts)], font_config=fonts)
 
 
 @lru_cache(maxsize=1)
