@@ -23,6 +23,9 @@ from bantin.config import Settings
 
 log = logging.getLogger(__name__)
 
+SEND_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 5.0  # grows with each attempt: 5 s, 10 s
+
 
 def build_message(settings: Settings, report_date: date, paths: dict[str, Path], sender: str) -> EmailMessage:
     document = json.loads(paths["json"].read_text(encoding="utf-8"))
@@ -87,9 +90,11 @@ def alert(settings: Settings, subject: str, body: str) -> bool:
 
 
 def sender_address(settings: Settings) -> str:
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    """The connection's `from_email` extra, as SmtpHook reads it."""
+    from airflow.sdk import BaseHook
 
-    return SmtpHook(smtp_conn_id=settings.smtp_conn_id).from_email or "bantin@localhost"
+    extra = BaseHook.get_connection(settings.smtp_conn_id).extra_dejson or {}
+    return extra.get("from_email") or "bantin@localhost"
 
 
 def _transient(problem: Exception) -> bool:
@@ -101,7 +106,7 @@ def _transient(problem: Exception) -> bool:
     return isinstance(problem, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
 
 
-def send(message: EmailMessage, conn_id: str, *, attempts: int = 3, backoff_seconds: float = 2.0) -> int:
+def send(message: EmailMessage, conn_id: str) -> int:
     """Send through Airflow's SMTP connection `conn_id` (SmtpHook: host, port, TLS, login as configured).
 
     Transient failures are retried here with a growing pause; a permanent one
@@ -110,6 +115,7 @@ def send(message: EmailMessage, conn_id: str, *, attempts: int = 3, backoff_seco
     """
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
+    attempts = SEND_ATTEMPTS
     for attempt in range(1, attempts + 1):
         try:
             with SmtpHook(smtp_conn_id=conn_id) as hook:
@@ -122,5 +128,5 @@ def send(message: EmailMessage, conn_id: str, *, attempts: int = 3, backoff_seco
             if attempt == attempts or not _transient(problem):
                 raise
             log.warning("SMTP attempt %d/%d failed (%s); retrying", attempt, attempts, problem)
-            time.sleep(backoff_seconds * attempt)
+            time.sleep(RETRY_PAUSE_SECONDS * attempt)
     raise AssertionError("unreachable")
