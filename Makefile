@@ -77,7 +77,7 @@ bench: install system-deps
 # PNG previews of the demo bulletin's pages (docs/bulletin-preview/), from `make demo`'s output.
 docs: install system-deps bulletin-deps
 	@test -e $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest || $(MAKE) demo
-	$(BIN)/python -m bantin.render_check previews $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest docs/bulletin-preview
+	$(BIN)/python -m bantin.render previews $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest docs/bulletin-preview
 
 clean:
 	rm -rf var airflow_home
