@@ -6,6 +6,11 @@ the PDF and the JSON are all drawn from that dict, so they cannot disagree.
 Versions: `bulletins/<date>/v<N>/`. A rerun whose figures are identical to
 the latest version changes nothing; different figures (a late file, a
 correction) make a new version and the old one stays.
+
+Corrections to earlier days come from `marts.corrections` when the warehouse
+has it: one row per changed figure with `report_date` (the earlier day),
+`district_code`, and where known `commune_code`, `commune_name`, `metric`,
+`old_value`, `new_value` (or `delta`) and when it was found (`detected_at`…).
 """
 
 from __future__ import annotations
@@ -175,6 +180,9 @@ def _corrections(con, report_date: date) -> list[dict] | None:
         "AND table_name = 'corrections' ORDER BY ordinal_position").fetchall()]
     if not columns:
         return None
+    if "report_date" not in columns:
+        log.warning("marts.corrections has no report_date column: corrections left out of the bulletin")
+        return []
     found_at = next((c for c in CORRECTION_FOUND_AT if c in columns), None)
     where = "c.report_date < ?" + (f" AND CAST(c.{found_at} AS DATE) <= ?" if found_at else "")
     order = [c for c in ("report_date", "district_code", "commune_code", "metric") if c in columns]
