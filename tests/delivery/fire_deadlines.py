@@ -91,6 +91,9 @@ def main(logical_iso: str) -> dict:
             session.flush()
             report["callbacks"].append({"state": str(callback.state), "output": callback.output})
         session.commit()
+        # leave the shared test metadata DB as found: the run goes, its deadlines and callbacks with it
+        session.delete(run)
+        session.commit()
     return report
 
 
