@@ -68,14 +68,16 @@ def signed(value) -> str:
     return ("+" if value > 0 else "") + vn_int(value)
 
 
-def html_to_pdf(html: str, target: Path) -> None:
-    """The same HTML as a PDF (A4 from the template's @page), with the repository's font embedded."""
+def html_to_pdf(html: str, target: Path) -> int:
+    """The same HTML as a PDF (A4 from the template's @page), with the repository's font embedded; returns pages."""
     import weasyprint  # heavy: only when a PDF is made
     from weasyprint.text.fonts import FontConfiguration
 
     fonts = FontConfiguration()
-    weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf(
-        str(target), stylesheets=[weasyprint.CSS(string=PRINT_FONTS, font_config=fonts)], font_config=fonts)
+    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).render(
+        stylesheets=[weasyprint.CSS(string=PRINT_FONTS, font_config=fonts)], font_config=fonts)
+    document.write_pdf(str(target))
+    return len(document.pages)
 
 
 @lru_cache(maxsize=1)
