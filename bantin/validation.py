@@ -39,9 +39,12 @@ ROW_SUITE, FILE_SUITE, HISTORY_SUITE = "submission_rows", "submission_file", "su
 SUITES = (ROW_SUITE, FILE_SUITE, HISTORY_SUITE)
 DOCS_SITE = "bantin"
 
-# History window: a commune's recent level is the mean of its last 14 days, once
-# at least 7 of them are known (a mean of two days is not a level).
+# A commune's recent level of new cases: the higher of its 14-day mean and its
+# highest day of the last week, once at least 7 of the 14 days are known (a mean
+# of two days is not a level). The week's peak keeps a cluster's second and
+# third days from alarming; the mean keeps weekday dips from lowering the bar.
 HISTORY_WINDOW_DAYS = 14
+HISTORY_PEAK_DAYS = 7
 HISTORY_MIN_DAYS = 7
 COMMUNE_TYPE_PREFIXES = ("Phường ", "Thị trấn ", "Xã ")
 
@@ -188,14 +191,15 @@ last_known AS (
     FROM target AS t ASOF JOIN history AS h ON t.commune_code = h.commune_code AND t.report_date > h.report_date
 ),
 recent AS (
-    SELECT t.row_id, avg(h.new_cases) AS mean_new_cases, count(*) AS days
+    SELECT t.row_id, count(*) AS days, greatest(avg(h.new_cases),
+           max(h.new_cases) FILTER (WHERE h.report_date >= t.report_date - {HISTORY_PEAK_DAYS})) AS level
     FROM target AS t JOIN history AS h ON t.commune_code = h.commune_code
      AND h.report_date BETWEEN t.report_date - {HISTORY_WINDOW_DAYS} AND t.report_date - 1
     GROUP BY t.row_id
 )
 SELECT t.row_id,
        l.silent_days,
-       CASE WHEN r.days >= {HISTORY_MIN_DAYS} THEN r.mean_new_cases END AS new_cases_mean_14d,
+       CASE WHEN r.days >= {HISTORY_MIN_DAYS} THEN r.level END AS new_cases_recent_level,
        {", ".join(f"l.{c} AS previous_{c}" for c in CUMULATIVE_COLUMNS)},
        CASE WHEN l.was_yesterday THEN l.in_treatment END AS previous_in_treatment,
        CASE WHEN l.was_yesterday THEN l.quarantine_centralized END AS previous_quarantine_centralized,
@@ -224,7 +228,7 @@ def history_frame(frame, con, trusted_ids: list[str]):
         finally:
             con.unregister("pending")
     rows = rows.merge(features, on="row_id", how="left").set_index("row_id")
-    for column in ("silent_days", "new_cases_mean_14d", *(f"previous_{c}" for c in CUMULATIVE_COLUMNS),
+    for column in ("silent_days", "new_cases_recent_level", *(f"previous_{c}" for c in CUMULATIVE_COLUMNS),
                    "previous_in_treatment", "previous_quarantine_centralized", "previous_quarantine_home"):
         rows[column] = rows[column].astype("float64") if column in rows else float("nan")
     # What a stock can plausibly be today: yesterday's level plus what entered today.

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bantin import reference
-from validation_helpers import DAY, OTHER_DISTRICT, by_submission, district_day, frames
+from validation_helpers import DAY, DISTRICT, OTHER_DISTRICT, by_submission, district_day, frames
 
 
 def _set(index: int, **values):
@@ -114,7 +114,7 @@ def variant_files():
 def findings(variant_files):
     from bantin import validation
 
-    rows, meta = frames(variant_files)
+    rows, meta = frames(variant_files, district=DISTRICT, as_of=DAY)
     outcome = validation.validate_files(rows, meta)
     return by_submission(outcome.findings)
 

@@ -31,16 +31,21 @@ def district_day(day: date = DAY, district: int = DISTRICT) -> list[dict]:
     return [dict(r) for r in demo_rows(day - timedelta(days=20), day + timedelta(days=5))[(day, district)]]
 
 
-def frames(files: dict[str, list[dict]], *, district: int = DISTRICT, as_of: date = DAY):
-    """(rows, files) frames as `bantin.validation.validate_files` takes them; a row's number is its CSV line."""
+def frames(files: dict[str, list[dict]], *, district: int | None = None, as_of: date | None = None):
+    """(rows, files) frames as `bantin.validation.validate_files` takes them; a row's number is its CSV line.
+
+    The inbox district and the day received default to the file's own (first row).
+    """
     import pandas as pd
 
     rows = pd.DataFrame(
         [{"submission_id": sid, "source_row": n, **{c: r.get(c) for c in COLUMN_NAMES}}
          for sid, file_rows in files.items() for n, r in enumerate(file_rows, start=2)]
     )
-    meta = pd.DataFrame([{"submission_id": sid, "inbox_district_code": district, "as_of": as_of,
-                          "backdate_days": BACKDATE_DAYS} for sid in files])
+    meta = pd.DataFrame([{"submission_id": sid,
+                          "inbox_district_code": district or file_rows[0]["district_code"],
+                          "as_of": as_of or file_rows[0]["report_date"],
+                          "backdate_days": BACKDATE_DAYS} for sid, file_rows in files.items()])
     return rows, meta
 
 
