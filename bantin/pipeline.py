@@ -150,7 +150,7 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
                 "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
                 "AND list_contains(?, submission_id)", [pending]).fetchall()]
             outcome = validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
-                                                docs_dir=settings.home / "data_docs")
+                                                docs_dir=settings.home / "data_docs", run_name=run_id)
             headers = _headers_by_submission(con, pending)
             found = [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings]
             with warehouse.transaction(con):

@@ -250,33 +250,29 @@ class Outcome:
 
 
 def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(),
-                   docs_dir: Path | None = None) -> Outcome:
+                   docs_dir: Path | None = None, run_name: str | None = None) -> Outcome:
     """Every suite over the rows of many files: one GX validation per suite, whatever the number of files.
 
     `history`: a DuckDB connection to the warehouse (None: no history rules).
     `untrusted_ids`: files already known to have errors (from intake): they are
     not judged against history and never become history for later dates.
-    `docs_dir`: where to build the GX Data Docs site (None: no site).
+    `docs_dir`: where to build the GX Data Docs site (None: no site);
+    `run_name` names this run's pages in it (the pipeline's run id).
     """
     outcome = Outcome()
     if rows.empty:
         return outcome
     runner = _runner(str(docs_dir) if docs_dir else None)
     frame = file_frame(rows, files)
-    outcome.findings = runner.run((ROW_SUITE, FILE_SUITE), frame)
+    outcome.findings = runner.run((ROW_SUITE, FILE_SUITE), frame, run_name)
     rejected = {sid for sid, f in outcome.findings if f.severity == ERROR} | set(untrusted_ids)
     clean = frame[~frame["submission_id"].isin(rejected)]
     later = history_frame(clean, history, [*trusted_ids, *set(clean["submission_id"])])
     if not later.empty:
-        outcome.findings += runner.run((HISTORY_SUITE,), later)
+        outcome.findings += runner.run((HISTORY_SUITE,), later, run_name)
     if docs_dir:
         outcome.data_docs = runner.build_docs()
     return outcome
-
-
-def validate_rows(frame, suite_name: str = ROW_SUITE) -> list[tuple[str, Finding]]:
-    """One suite over an already prepared frame (needs `submission_id`, `source_row` and the suite's columns)."""
-    return _runner(None).run((suite_name,), frame) if not frame.empty else []
 
 
 class _Runner:
@@ -312,8 +308,11 @@ class _Runner:
                 result_format={"result_format": "COMPLETE"}))
         return self.checkpoints[names]
 
-    def run(self, names: tuple[str, ...], frame) -> list[tuple[str, Finding]]:
-        result = self.checkpoint(names).run(batch_parameters={"dataframe": frame})
+    def run(self, names: tuple[str, ...], frame, run_name: str | None = None) -> list[tuple[str, Finding]]:
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        result = self.checkpoint(names).run(batch_parameters={"dataframe": frame},
+                                            run_id=RunIdentifier(run_name=run_name) if run_name else None)
         found: list[tuple[str, Finding]] = []
         for suite_result in result.run_results.values():
             for outcome in suite_result.results:
