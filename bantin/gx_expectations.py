@@ -22,6 +22,16 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnPairMapMetricProvider,
     column_pair_condition_partial,
 )
+from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
+from great_expectations.render.renderer.renderer import renderer
+
+def _sentence(template: str, configuration, **defaults) -> list:
+    """What the Data Docs page says for an expectation: its rule in words, with its parameters."""
+    params = {**defaults, **{k: v for k, v in configuration.kwargs.items() if isinstance(v, (str, int, float))}}
+    return [RenderedStringTemplateContent(content_block_type="string_template", string_template={
+        "template": template, "params": params, "styling": {"params": {k: {"classes": ["badge", "badge-secondary"]}
+                                                                      for k in params}}})]
+
 
 _PAIR_DOMAIN_KEYS = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if")
 
@@ -55,6 +65,12 @@ class ExpectColumnPairValuesAToBeWithinScaleOfB(ColumnPairMapExpectation):
     args_keys = ("column_A", "column_B", "ratio", "margin", "floor")
     library_metadata: ClassVar[dict] = {"maturity": "experimental", "tags": ["bantin"], "contributors": ["bantin"]}
 
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
+        return _sentence("$column_A must be at most the largest of $ratio × $column_B, $column_B + $margin "
+                         "and $floor.", configuration, ratio=1, margin=0, floor=0)
+
 
 class ColumnPairValuesAAtMostWhereBAtLeast(ColumnPairMapMetricProvider):
     condition_metric_name = "column_pair_values.a_at_most_where_b_at_least"
@@ -78,3 +94,9 @@ class ExpectColumnPairValuesAToBeAtMostWhereBAtLeast(ColumnPairMapExpectation):
     success_keys = ("column_A", "column_B", "max_value", "b_at_least", "ignore_row_if", "mostly")
     args_keys = ("column_A", "column_B", "max_value", "b_at_least")
     library_metadata: ClassVar[dict] = {"maturity": "experimental", "tags": ["bantin"], "contributors": ["bantin"]}
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
+        return _sentence("$column_A must be at most $max_value where $column_B is at least $b_at_least.",
+                         configuration)
