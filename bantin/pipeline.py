@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bantin import feedback, intake, warehouse
+from bantin import feedback, intake, reference, warehouse
 from bantin.config import Settings
 from bantin.findings import ERROR, WARNING, Finding, has_errors
 from bantin.submission_format import COLUMN_NAMES
