@@ -21,9 +21,10 @@ import shutil
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from bantin import reference
 from bantin.findings import ERROR, WARNING, Finding
 from bantin.submission_format import (
     COLUMN_BY_NAME,
