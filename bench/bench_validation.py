@@ -13,6 +13,7 @@ history query, verdicts, feedback reports, the Data Docs site).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from datetime import date, datetime, time, timedelta
@@ -110,6 +111,9 @@ def run() -> str:
             lines.append(f"| – of which validating {files} files (3 suites, history, verdicts, feedback, Data Docs) "
                          f"| {call:.2f} s | median | – | – | – |")
         lines += [
+            "",
+            f"Load average of the machine (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+            "other work running at the same time slows the GX import most.",
             "",
             "Each run costs two GX checkpoint runs whatever its number of files (row and file suites over all "
             "files stacked; then the history suite over the files without errors). P2's target covers intake "
