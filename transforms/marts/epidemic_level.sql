@@ -62,11 +62,11 @@ matrix AS (
             AND NOT (elderly_exempt_if_no_case AND NOT cases_in_window) AS elderly_raised
     FROM criteria AS c
     JOIN ref.rule_set_band AS b
-        ON b.rule_set_id = c.rule_set_id
+        ON b.rule_set_id = c.rule_set_id AND b.version = c.version
        AND c.weekly_rate >= b.lower_bound
        AND (b.upper_bound IS NULL OR c.weekly_rate < b.upper_bound)
     JOIN ref.rule_set_matrix AS m
-        ON m.rule_set_id = c.rule_set_id AND m.band = b.band AND m.coverage_met = c.main_coverage_met
+        ON m.rule_set_id = c.rule_set_id AND m.version = c.version AND m.band = b.band AND m.coverage_met = c.main_coverage_met
 ),
 adjusted AS (
     SELECT

@@ -14,6 +14,9 @@ WITH pooled AS (
         count(*) FILTER (WHERE reported) AS communes_reported,
         count(DISTINCT district_code) AS districts_expected,
         count(DISTINCT district_code) FILTER (WHERE reported) AS districts_reported,
+        -- a district has one file in force per date: its id and version say where the figures came from
+        any_value(submission_id) AS submission_id,
+        max(submission_version) AS submission_version,
         sum(population) AS population,
         sum(population_18plus) AS population_18plus,
         sum(population_65plus) AS population_65plus,
