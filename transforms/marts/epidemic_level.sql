@@ -38,10 +38,11 @@ WITH in_force AS (
 criteria AS (
     SELECT
         *,
-        CASE WHEN numerator = 'community'
+        coalesce(CASE WHEN numerator = 'community'
              THEN CASE WHEN window_days = 7 THEN community_7d ELSE community_14d / 2.0 END
              ELSE CASE WHEN window_days = 7 THEN new_cases_7d ELSE new_cases_14d / 2.0 END
-        END * 100000.0 / nullif(population, 0) AS weekly_rate,
+        -- a unit without population (none in the reference today) has no rate: counted as 0, not dropped
+        END * 100000.0 / nullif(population, 0), 0) AS weekly_rate,
         CASE WHEN window_days = 7 THEN new_cases_7d ELSE new_cases_14d END > 0 AS cases_in_window,
         coalesce(coverage_18plus_dose1 >= main_coverage_threshold, false) AS main_coverage_met,
         coalesce(coverage_65plus_full >= elderly_coverage_threshold, false) AS elderly_coverage_met,
