@@ -57,6 +57,8 @@ class RuleSet:
             self.elderly_age, self.elderly_adjustment, self.elderly_exempt_if_no_case,
             self.commune_min_mobile_stations, self.district_min_treatment_beds,
             self.province_min_icu_beds_per_100k, self.capacity_effect, self.file_name,
+            list(self.band_lower_bounds), [self.matrix[b][0] for b in sorted(self.matrix)],
+            [self.matrix[b][1] for b in sorted(self.matrix)],
         )
 
     def bands(self) -> list[tuple]:
@@ -154,8 +156,9 @@ def load_rule_sets(con, directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
             elderly_coverage_threshold DOUBLE, elderly_age INTEGER, elderly_adjustment BOOLEAN,
             elderly_exempt_if_no_case BOOLEAN, commune_min_mobile_stations INTEGER,
             district_min_treatment_beds INTEGER, province_min_icu_beds_per_100k DOUBLE,
-            capacity_effect VARCHAR, file_name VARCHAR)""")
-    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 17) + ")",
+            capacity_effect VARCHAR, file_name VARCHAR,
+            band_lower_bounds DOUBLE[], level_if_coverage_met INTEGER[], level_if_coverage_not_met INTEGER[])""")
+    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 20) + ")",
                     [rs.row() for rs in rule_sets])
     con.execute("CREATE OR REPLACE TABLE ref.rule_set_band (rule_set_id VARCHAR, version INTEGER, band INTEGER, "
                 "lower_bound DOUBLE, upper_bound DOUBLE)")

@@ -50,6 +50,9 @@ def assess(rows: list[dict], rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[i
     columns = list(rows[0])
     con.executemany(f"INSERT INTO staging.unit_daily ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                     [[r[c] for c in columns] for r in rows])
+    con.execute("CREATE TABLE ref.commune AS SELECT DISTINCT unit_code AS commune_code, unit_name AS commune_name "
+                "FROM staging.unit_daily; CREATE TABLE ref.district (district_code INTEGER, district_name VARCHAR); "
+                "CREATE TABLE ref.province (province_code INTEGER, province_name VARCHAR)")
     levels.load_rule_sets(con, rule_sets_dir)
     con.execute(f"CREATE TABLE marts.epidemic_level AS {MODEL.sql}")
     result = con.execute("SELECT * FROM marts.epidemic_level").df().to_dict("records")
@@ -163,6 +166,7 @@ def test_a_unit_without_data_keeps_its_last_level_marked_stale():
     assert [g["level"] for g in got] == [2, 2, 2, 1]
     assert [g["is_stale"] for g in got] == [False, True, True, False]
     assert [g["assessed_on"].date() for g in got[:3]] == [DAY] * 3
+    assert got[2]["unit_name"] == "Xã 1"
     assert got[2]["reason"] == f"Không có số liệu ngày {DAY + timedelta(days=2):%d/%m/%Y}; giữ cấp 2 đánh giá ngày {DAY:%d/%m/%Y}"
 
 
