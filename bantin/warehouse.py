@@ -221,6 +221,11 @@ class Model:
     sql: str
     depends_on: frozenset[str]
 
+    @property
+    def is_view(self) -> bool:
+        """`-- @view` in the header: an intermediate step read by one model, not worth writing to disk."""
+        return any(line.strip() == "-- @view" for line in self.sql.splitlines() if line.startswith("--"))
+
 
 def discover_models(directory: Path = TRANSFORMS_DIR) -> list[Model]:
     """Every `transforms/<schema>/<table>.sql`, in dependency order.
@@ -273,7 +278,7 @@ def model_description(model: Model) -> tuple[str, dict[str, str]]:
         match = re.match(r"^@column (\w+): (.+)$", text)
         if match:
             columns[match.group(1)] = match.group(2)
-        elif text:
+        elif text and not text.startswith("@"):
             table_doc.append(text)
     return " ".join(table_doc), columns
 
@@ -293,7 +298,10 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
     built = []
     for model in discover_models():
         started = time.perf_counter()
-        if rebuild_from is not None and _is_incremental(con, model):
+        _drop_if_other_kind(con, model)
+        if model.is_view:
+            con.execute(f"CREATE OR REPLACE VIEW {model.name} AS\n{model.sql}")
+        elif rebuild_from is not None and _is_incremental(con, model):
             con.execute("DELETE FROM " + model.name + " WHERE report_date >= ?", [rebuild_from])
             con.execute(f"INSERT INTO {model.name} BY NAME SELECT * FROM (\n{model.sql}\n) WHERE report_date >= ?",
                         [rebuild_from])
@@ -307,6 +315,15 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
     for table, text in {**TABLE_COMMENTS, **levels.REF_COMMENTS}.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
     return built
+
+
+def _drop_if_other_kind(con, model: Model) -> None:
+    """A model that turned from table to view (or back) since the last build: drop the old object."""
+    schema, name = model.name.split(".")
+    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchone()
+    if found and (found[0] == "VIEW") != model.is_view:
+        con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {model.name}")
 
 
 def _is_incremental(con, model: Model) -> bool:
@@ -362,7 +379,8 @@ def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool 
     """Compare the ledger and calendar with what the marts were last built from."""
     state = dict(con.execute("SELECT key, value FROM ops.build_state").fetchall())
     built = {name for (name,) in con.execute(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
     ).fetchall()}
     if full_refresh:
         return BuildPlan("full", None, "full refresh asked for")

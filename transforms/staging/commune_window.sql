@@ -1,3 +1,4 @@
+-- @view
 -- Commune days with the trailing sums and last known cumulative figures the
 -- district, province and level models pool. Trailing windows count calendar days
 -- (the calendar has no gaps); a day with no report adds nothing to a sum.
