@@ -254,7 +254,8 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
             )
             plan = warehouse.build(con, province_codes=[settings.province_code], calendar_end=report_date,
                                    full_refresh=full_refresh)
-        stats.update(mode=plan.mode, rebuild_from=plan.rebuild_from, reason=plan.reason)
+        stats.update(mode=plan.mode, reason=plan.reason,
+                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
     return stats
 

@@ -8,6 +8,12 @@ transaction: a killed run leaves the warehouse as it was.
 Layers: `raw` (every parsed row of every received file), `ref` (units,
 population, capacity, rule sets), `ops` (ledger, findings, runs), `staging`
 and `marts` (built by the SQL models under `transforms/`).
+
+`build` redoes only what changed: it compares the ledger with what the marts
+were built from (`ops.build_input`) and replaces the marts' rows from the first
+changed report date on. `publish_snapshot` and `export_parquet` give analysts a
+copy swapped in whole; `sql_query`/`sql_shell` read it; `data_dictionary`
+documents every table from the database's own comments.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     assert pipeline.collect(settings)["new"] == 1
     assert pipeline.validate(settings)["accepted"] == 1
     built = pipeline.build_marts(settings, LAST_DAY)
-    assert (built["mode"], built["rebuild_from"]) == ("incremental", day)
+    assert (built["mode"], built["rebuild_from"]) == ("incremental", day.isoformat())
     after = table_rows(settings.warehouse_path)
 
     # commune_daily: exactly the corrected commune's row that day (new figures, version 2) and the
@@ -104,5 +104,5 @@ def test_new_report_date_replaces_only_that_date(loaded_settings):
         con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [date(2021, 10, 17)])
     before = table_rows(loaded_settings.warehouse_path)
     built = pipeline.build_marts(loaded_settings, LAST_DAY)
-    assert (built["mode"], built["rebuild_from"]) == ("incremental", date(2021, 10, 17))
+    assert (built["mode"], built["rebuild_from"]) == ("incremental", "2021-10-17")
     assert table_rows(loaded_settings.warehouse_path) == before
