@@ -359,14 +359,19 @@ class BuildPlan:
     reason: str
 
 
-# One fingerprint per district and report date: which files, in which status and version.
+# One fingerprint per district and report date: which files, in which status and version, with
+# which rows (raw rows are never edited, but if someone does, the date is rebuilt all the same).
 _LEDGER_FINGERPRINT = """
-    SELECT district_code, report_date,
-           md5(string_agg(submission_id || ':' || status || ':' || coalesce(version, 0), ',' ORDER BY submission_id))
-               AS fingerprint
-    FROM ops.submission
-    WHERE report_date IS NOT NULL
-    GROUP BY district_code, report_date
+    WITH content AS (
+        SELECT submission_id, sum(hash(r)) AS rows_hash FROM raw.submission_row AS r GROUP BY submission_id
+    )
+    SELECT s.district_code, s.report_date,
+           md5(string_agg(s.submission_id || ':' || s.status || ':' || coalesce(s.version, 0) || ':'
+                          || coalesce(c.rows_hash, 0), ',' ORDER BY s.submission_id)) AS fingerprint
+    FROM ops.submission AS s
+    LEFT JOIN content AS c USING (submission_id)
+    WHERE s.report_date IS NOT NULL
+    GROUP BY s.district_code, s.report_date
 """
 
 
@@ -382,7 +387,7 @@ def inputs_fingerprint(province_codes: list[int]) -> str:
 
 
 def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool = False) -> BuildPlan:
-    """Compare the ledger and calendar with what the marts were last built from."""
+    """Compare the ledger (`current_build_input`) and calendar with what the marts were last built from."""
     state = dict(con.execute("SELECT key, value FROM ops.build_state").fetchall())
     built = {name for (name,) in con.execute(
         "SELECT table_schema || '.' || table_name FROM information_schema.tables "
@@ -397,7 +402,7 @@ def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool 
     changed = con.execute(f"""
         SELECT min(report_date) FROM (
             SELECT coalesce(now.report_date, before.report_date) AS report_date
-            FROM ({_LEDGER_FINGERPRINT}) AS now
+            FROM current_build_input AS now
             FULL OUTER JOIN ops.build_input AS before USING (district_code, report_date)
             WHERE now.fingerprint IS DISTINCT FROM before.fingerprint)""").fetchone()[0]
     previous_end = date.fromisoformat(state["calendar_end"]) if state.get("calendar_end") else None
@@ -420,6 +425,7 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
     fingerprint = inputs_fingerprint(province_codes)
     calendar_end = max(calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0]
                        or calendar_end)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {_LEDGER_FINGERPRINT}")
     plan = plan_build(con, fingerprint=fingerprint, calendar_end=calendar_end, full_refresh=full_refresh)
     log.info("build plan: %s (%s)", plan.mode, plan.reason)
     if plan.mode == "none":
@@ -427,7 +433,7 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
     if plan.mode == "full":
         load_reference(con, province_codes)
     run_models(con, calendar_end=calendar_end, rebuild_from=plan.rebuild_from, after_model=after_model)
-    con.execute(f"DELETE FROM ops.build_input; INSERT INTO ops.build_input {_LEDGER_FINGERPRINT}")
+    con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
     con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",
                     [("inputs_fingerprint", fingerprint), ("calendar_end", calendar_end.isoformat())])
     return plan
