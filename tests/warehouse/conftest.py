@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE
+from .loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE
 
 
 def _settings_for(home: Path, monkeypatch=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bantin import cli, pipeline, warehouse
-from loaded_warehouse import LAST_DAY, PROVINCE
+from .loaded_warehouse import LAST_DAY, PROVINCE
 
 
 def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
