@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-deliver", action="store_true", help="skip e-mail delivery and outbox")
     run.add_argument("--load-only", action="store_true",
                      help="collect, validate and build the marts for each date; no bulletin")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild every mart whole instead of only the dates that changed")
+
+    sql = commands.add_parser("sql", help="query the analysts' snapshot read-only (no query: interactive shell)")
+    sql.add_argument("query", nargs="?", default=None)
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    dictionary = commands.add_parser("data-dictionary", help="write docs/data-dictionary.md from the warehouse")
+    dictionary.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
     return parser
 
 
@@ -123,13 +132,40 @@ def _run(args) -> int:
     if end < args.start:
         raise UsageError("--end trước --start / --end is before --start")
     for summary in pipeline.run_days(settings, args.start, end, deliver_bulletin=not args.no_deliver,
-                                     bulletin=not args.load_only):
+                                     bulletin=not args.load_only, full_refresh=args.full_refresh):
         day = summary["build_marts"]["report_date"]
         print(f"{day}: {summary['render']['html'] if 'render' in summary else 'marts built'}")
     return 0
 
 
-COMMANDS = {"validate": _validate, "demo-data": _demo_data, "run": _run}
+def _sql(args) -> int:
+    from bantin import warehouse
+
+    path = load_settings().analytics_path
+    if not path.is_file():
+        raise UsageError(f"Chưa có bản sao cho phân tích / no analyst snapshot yet: {path} (run the pipeline first)")
+    if args.query is None:
+        return warehouse.sql_shell(path)
+    return warehouse.sql_query(path, args.query, args.format, sys.stdout)
+
+
+def _data_dictionary(args) -> int:
+    from bantin import warehouse
+
+    settings = load_settings()
+    text = warehouse.data_dictionary(warehouse.schema_only([settings.province_code]))
+    target = warehouse.DATA_DICTIONARY
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else ""
+        print(f"{target}: {'up to date' if current == text else 'OUT OF DATE (run bantin data-dictionary)'}")
+        return 0 if current == text else 1
+    target.write_text(text, encoding="utf-8")
+    print(f"written {target}")
+    return 0
+
+
+COMMANDS = {"validate": _validate, "demo-data": _demo_data, "run": _run, "sql": _sql,
+            "data-dictionary": _data_dictionary}
 
 if __name__ == "__main__":
     sys.exit(main())

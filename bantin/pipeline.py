@@ -248,8 +248,12 @@ def _settle(con, submission_ids: list[str]) -> None:
 # --------------------------------------------------------------------------- marts and levels
 
 
-def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual") -> dict:
-    """Reload reference tables and rebuild staging and marts (levels included) in one transaction."""
+def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual", full_refresh: bool = False) -> dict:
+    """Bring staging, marts and levels up to date for the report date, in one transaction.
+
+    Only what changed is redone (warehouse.plan_build): a new report date, or a
+    resubmission for an earlier one, replaces that date's rows and those after it.
+    """
     stats: dict = {"report_date": report_date.isoformat()}
     with warehouse.writer(settings) as con, _stage(con, "build_marts", report_date, run_id, stats):
         with warehouse.transaction(con):
@@ -257,8 +261,10 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
                 "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [report_date, _local(datetime.now(settings.timezone), settings)],
             )
-            warehouse.load_reference(con, [settings.province_code])
-            stats["models"] = len(warehouse.run_models(con, calendar_end=report_date))
+            plan = warehouse.build(con, province_codes=[settings.province_code], calendar_end=report_date,
+                                   full_refresh=full_refresh)
+        stats.update(mode=plan.mode, reason=plan.reason,
+                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
     return stats
 
@@ -268,6 +274,7 @@ def publish(settings: Settings, *, run_id: str = "manual") -> dict:
     with warehouse.writer(settings) as con, _stage(con, "publish_snapshot", None, run_id, stats):
         path = warehouse.publish_snapshot(con, settings.analytics_path)
         stats["snapshot"] = str(path)
+        stats["parquet"] = str(warehouse.export_parquet(con, settings.analytics_path.parent))
     return stats
 
 
@@ -298,10 +305,10 @@ def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: st
 
 
 def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bulletin: bool = True,
-            deliver_bulletin: bool = True) -> dict:
+            deliver_bulletin: bool = True, full_refresh: bool = False) -> dict:
     """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
-    summary["build_marts"] = build_marts(settings, report_date, run_id=run_id)
+    summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
     if bulletin:
         summary["render"] = render(settings, report_date, run_id=run_id)
     if bulletin and deliver_bulletin:

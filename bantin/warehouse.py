@@ -8,26 +8,35 @@ transaction: a killed run leaves the warehouse as it was.
 Layers: `raw` (every parsed row of every received file), `ref` (units,
 population, capacity, rule sets), `ops` (ledger, findings, runs), `staging`
 and `marts` (built by the SQL models under `transforms/`).
+
+`build` redoes only what changed: it compares the ledger with what the marts
+were built from (`ops.build_input`) and replaces the marts' rows from the first
+changed report date on. `publish_snapshot` and `export_parquet` give analysts a
+copy swapped in whole; `sql_query`/`sql_shell` read it; `data_dictionary`
+documents every table from the database's own comments.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
+import shutil
+import sys
 import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Callable
 from pathlib import Path
 
-from bantin import reference
+from bantin import levels, reference
 from bantin.submission_format import COLUMNS
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
-RULE_SETS_DIR = reference.REFERENCE_DIR / "rule_sets"
 LOCK_TIMEOUT_S = 30 * 60
 
 log = logging.getLogger(__name__)
@@ -88,6 +97,17 @@ CREATE TABLE IF NOT EXISTS ops.pipeline_run (
     stats_json VARCHAR
 );
 
+CREATE TABLE IF NOT EXISTS ops.build_state (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS ops.build_input (
+    district_code INTEGER NOT NULL,
+    report_date DATE NOT NULL,
+    fingerprint VARCHAR NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS raw.submission_row (
     submission_id VARCHAR NOT NULL,
     source_row INTEGER NOT NULL,
@@ -101,6 +121,14 @@ TABLE_COMMENTS = {
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
     "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took.",
+    "ops.build_state": "What the marts were last built with: a fingerprint of the transforms and reference data, "
+    "and the last report date of their calendar.",
+    "ops.build_input": "The ledger as the marts last saw it, one fingerprint per district and report date: "
+    "a date whose fingerprint changes is rebuilt, with everything after it.",
+    "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
+    "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
+    "ref.commune": "Communes in scope with population (total, 18+, 65+), from reference/communes.csv.",
+    "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province (criterion 3 of the levels).",
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; NULL where a cell could not be read.",
 }
 
@@ -167,79 +195,26 @@ def transaction(con):
 # --------------------------------------------------------------------------- reference tables
 
 
+REFERENCE_FILES = {
+    "province": "provinces.csv",
+    "district": "districts.csv",
+    "commune": "communes.csv",
+    "treatment_capacity": "treatment_capacity.csv",
+}
+
+
 def load_reference(con, province_codes: list[int]) -> None:
     """(Re)load the `ref` schema for the provinces in scope, from the versioned CSVs and rule sets."""
     scope = ", ".join(str(int(p)) for p in province_codes)
-    files = {
-        "province": ("provinces.csv", f"province_code IN ({scope})"),
-        "district": ("districts.csv", f"province_code IN ({scope})"),
-        "commune": ("communes.csv", f"province_code IN ({scope})"),
-        "treatment_capacity": ("treatment_capacity.csv", "TRUE"),
-    }
-    for table, (file_name, where) in files.items():
+    for table, file_name in REFERENCE_FILES.items():
+        where = "TRUE" if table == "treatment_capacity" else f"province_code IN ({scope})"
         path = reference.REFERENCE_DIR / file_name
         con.execute(
             f"CREATE OR REPLACE TABLE ref.{table} AS "
             f"SELECT * FROM read_csv(?, header = true, auto_detect = true) WHERE {where}",
             [str(path)],
         )
-    _load_rule_sets(con)
-
-
-def rule_set_files() -> list[Path]:
-    return sorted(RULE_SETS_DIR.glob("*.json"))
-
-
-def _load_rule_sets(con) -> None:
-    rule_sets, bands, matrix = [], [], []
-    for path in rule_set_files():
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        p = spec["parameters"]
-        key = spec["rule_set_id"]
-        rule_sets.append((
-            key, spec["version"], spec["name"], spec["legal_basis"], spec["effective_from"],
-            p["transmission"]["numerator"], p["transmission"]["window_days"],
-            p["vaccine"]["main_threshold"], p["vaccine"]["elderly_threshold"], p["vaccine"]["elderly_age"],
-            p["elderly_adjustment"]["enabled"], p["elderly_adjustment"]["exempt_if_no_case_in_window"],
-            p["capacity"]["commune_min_mobile_stations"], p["capacity"]["district_min_treatment_beds"],
-            p["capacity"]["province_min_icu_beds_per_100k"], p["capacity"]["effect"], path.name,
-        ))
-        lowers = p["transmission"]["band_lower_bounds"]
-        for band, lower in enumerate(lowers, start=1):
-            upper = lowers[band] if band < len(lowers) else None
-            bands.append((key, band, lower, upper))
-        for band, (if_met, if_not) in p["matrix"].items():
-            matrix.append((key, int(band), True, if_met))
-            matrix.append((key, int(band), False, if_not))
-    _check_rule_sets(rule_sets)
-    con.execute("""
-        CREATE OR REPLACE TABLE ref.rule_set (
-            rule_set_id VARCHAR, version INTEGER, name VARCHAR, legal_basis VARCHAR, effective_from DATE,
-            numerator VARCHAR, window_days INTEGER, main_coverage_threshold DOUBLE,
-            elderly_coverage_threshold DOUBLE, elderly_age INTEGER, elderly_adjustment BOOLEAN,
-            elderly_exempt_if_no_case BOOLEAN, commune_min_mobile_stations INTEGER,
-            district_min_treatment_beds INTEGER, province_min_icu_beds_per_100k DOUBLE,
-            capacity_effect VARCHAR, file_name VARCHAR)""")
-    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 17) + ")", rule_sets)
-    con.execute("CREATE OR REPLACE TABLE ref.rule_set_band (rule_set_id VARCHAR, band INTEGER, "
-                "lower_bound DOUBLE, upper_bound DOUBLE)")
-    con.executemany("INSERT INTO ref.rule_set_band VALUES (?, ?, ?, ?)", bands)
-    con.execute("CREATE OR REPLACE TABLE ref.rule_set_matrix (rule_set_id VARCHAR, band INTEGER, "
-                "coverage_met BOOLEAN, level INTEGER)")
-    con.executemany("INSERT INTO ref.rule_set_matrix VALUES (?, ?, ?, ?)", matrix)
-
-
-def _check_rule_sets(rows: list[tuple]) -> None:
-    for row in rows:
-        key, numerator, window, elderly_age, effect = row[0], row[5], row[6], row[9], row[15]
-        if numerator not in ("community", "all"):
-            raise ValueError(f"rule set {key}: numerator must be 'community' or 'all', not {numerator!r}")
-        if window not in (7, 14):
-            raise ValueError(f"rule set {key}: window_days must be 7 or 14 (14 is halved), not {window}")
-        if elderly_age != 65:
-            raise ValueError(f"rule set {key}: the submission format v1 only reports the 65+ age group")
-        if effect not in ("none", "cannot_lower", "raise_one"):
-            raise ValueError(f"rule set {key}: capacity effect {effect!r} unknown")
+    levels.load_rule_sets(con)
 
 
 # --------------------------------------------------------------------------- SQL models
@@ -251,6 +226,11 @@ class Model:
     path: Path
     sql: str
     depends_on: frozenset[str]
+
+    @property
+    def is_view(self) -> bool:
+        """`-- @view` in the header: an intermediate step read by one model, not worth writing to disk."""
+        return any(line.strip() == "-- @view" for line in self.sql.splitlines() if line.startswith("--"))
 
 
 def discover_models(directory: Path = TRANSFORMS_DIR) -> list[Model]:
@@ -304,28 +284,159 @@ def model_description(model: Model) -> tuple[str, dict[str, str]]:
         match = re.match(r"^@column (\w+): (.+)$", text)
         if match:
             columns[match.group(1)] = match.group(2)
-        elif text:
+        elif text and not text.startswith("@"):
             table_doc.append(text)
     return " ".join(table_doc), columns
 
 
-def run_models(con, *, calendar_end: date | None) -> list[str]:
-    """Build every model, in order, as tables. Call inside a transaction."""
+def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = None,
+               after_model: Callable[[Model], None] | None = None) -> list[str]:
+    """Build every model, in dependency order. Call inside a transaction.
+
+    rebuild_from None: every table is rebuilt whole (CREATE OR REPLACE).
+    rebuild_from a date: `staging` tables are still rebuilt whole (they hold
+    the windows reaching back in time), while each `marts` table with a
+    `report_date` keeps its rows before that date and has exactly the rows from
+    that date on deleted and inserted again: the changed date and everything
+    that depends on it (trailing sums, later levels).
+    """
     con.execute("SET VARIABLE calendar_end = ?", [calendar_end])
     built = []
     for model in discover_models():
         started = time.perf_counter()
-        con.execute(f"CREATE OR REPLACE TABLE {model.name} AS\n{model.sql}")
-        table_doc, columns = model_description(model)
-        if table_doc:
-            con.execute(f"COMMENT ON TABLE {model.name} IS {_literal(table_doc)}")
-        for column, text in columns.items():
-            con.execute(f"COMMENT ON COLUMN {model.name}.{column} IS {_literal(text)}")
+        _drop_if_other_kind(con, model)
+        if model.is_view:
+            con.execute(f"CREATE OR REPLACE VIEW {model.name} AS\n{model.sql}")
+        elif rebuild_from is not None and _is_incremental(con, model):
+            con.execute("DELETE FROM " + model.name + " WHERE report_date >= ?", [rebuild_from])
+            con.execute(f"INSERT INTO {model.name} BY NAME SELECT * FROM (\n{model.sql}\n) WHERE report_date >= ?",
+                        [rebuild_from])
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE {model.name} AS\n{model.sql}")
+            _comment_model(con, model)
         log.info("model %s built in %.2fs", model.name, time.perf_counter() - started)
         built.append(model.name)
-    for table, text in TABLE_COMMENTS.items():
+        if after_model:
+            after_model(model)
+    for table, text in {**TABLE_COMMENTS, **levels.REF_COMMENTS}.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
     return built
+
+
+def _drop_if_other_kind(con, model: Model) -> None:
+    """A model that turned from table to view (or back) since the last build: drop the old object."""
+    schema, name = model.name.split(".")
+    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchone()
+    if found and (found[0] == "VIEW") != model.is_view:
+        con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {model.name}")
+
+
+def _is_incremental(con, model: Model) -> bool:
+    schema, table = model.name.split(".")
+    return schema == "marts" and con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ? AND column_name = 'report_date'", [schema, table]).fetchone()[0] > 0
+
+
+def _comment_model(con, model: Model) -> None:
+    table_doc, columns = model_description(model)
+    if table_doc:
+        con.execute(f"COMMENT ON TABLE {model.name} IS {_literal(table_doc)}")
+    for column, text in columns.items():
+        con.execute(f"COMMENT ON COLUMN {model.name}.{column} IS {_literal(text)}")
+
+
+# --------------------------------------------------------------------------- what a build must redo
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What `build` will do: `full`, `incremental` from `rebuild_from`, or `none` (nothing changed)."""
+
+    mode: str
+    rebuild_from: date | None
+    reason: str
+
+
+# One fingerprint per district and report date: which files, in which status and version, with
+# which rows (raw rows are never edited, but if someone does, the date is rebuilt all the same).
+_LEDGER_FINGERPRINT = """
+    WITH content AS (
+        SELECT submission_id, sum(hash(r)) AS rows_hash FROM raw.submission_row AS r GROUP BY submission_id
+    )
+    SELECT s.district_code, s.report_date,
+           md5(string_agg(s.submission_id || ':' || s.status || ':' || coalesce(s.version, 0) || ':'
+                          || coalesce(c.rows_hash, 0), ',' ORDER BY s.submission_id)) AS fingerprint
+    FROM ops.submission AS s
+    LEFT JOIN content AS c USING (submission_id)
+    WHERE s.report_date IS NOT NULL
+    GROUP BY s.district_code, s.report_date
+"""
+
+
+def inputs_fingerprint(province_codes: list[int]) -> str:
+    """The code and reference data the marts are computed with: any change forces a full rebuild."""
+    digest = hashlib.sha256(repr(sorted(province_codes)).encode())
+    files = [m.path for m in discover_models()] + levels.rule_set_files()
+    files += [reference.REFERENCE_DIR / name for name in REFERENCE_FILES.values()]
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool = False) -> BuildPlan:
+    """Compare the ledger (`current_build_input`) and calendar with what the marts were last built from."""
+    state = dict(con.execute("SELECT key, value FROM ops.build_state").fetchall())
+    built = {name for (name,) in con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
+    ).fetchall()}
+    if full_refresh:
+        return BuildPlan("full", None, "full refresh asked for")
+    if not {m.name for m in discover_models()} <= built:
+        return BuildPlan("full", None, "first build")
+    if state.get("inputs_fingerprint") != fingerprint:
+        return BuildPlan("full", None, "transforms or reference data changed")
+    changed = con.execute(f"""
+        SELECT min(report_date) FROM (
+            SELECT coalesce(now.report_date, before.report_date) AS report_date
+            FROM current_build_input AS now
+            FULL OUTER JOIN ops.build_input AS before USING (district_code, report_date)
+            WHERE now.fingerprint IS DISTINCT FROM before.fingerprint)""").fetchone()[0]
+    previous_end = date.fromisoformat(state["calendar_end"]) if state.get("calendar_end") else None
+    candidates = [d for d in (changed,) if d is not None]
+    if previous_end is None or calendar_end > previous_end:
+        candidates.append(previous_end + timedelta(days=1) if previous_end else calendar_end)
+    if not candidates:
+        return BuildPlan("none", None, "no new or changed submission since the last build")
+    first = min(candidates)
+    why = f"changed submissions from {changed}" if changed == first else f"new report dates from {first}"
+    return BuildPlan("incremental", first, why)
+
+
+def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: bool = False,
+          after_model: Callable[[Model], None] | None = None) -> BuildPlan:
+    """Reference tables and models as the plan says, then remember what they were built from.
+
+    Call inside a transaction: the marts and the record of their inputs change together or not at all.
+    """
+    fingerprint = inputs_fingerprint(province_codes)
+    calendar_end = max(calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0]
+                       or calendar_end)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {_LEDGER_FINGERPRINT}")
+    plan = plan_build(con, fingerprint=fingerprint, calendar_end=calendar_end, full_refresh=full_refresh)
+    log.info("build plan: %s (%s)", plan.mode, plan.reason)
+    if plan.mode == "none":
+        return plan
+    if plan.mode == "full":
+        load_reference(con, province_codes)
+    run_models(con, calendar_end=calendar_end, rebuild_from=plan.rebuild_from, after_model=after_model)
+    con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
+    con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",
+                    [("inputs_fingerprint", fingerprint), ("calendar_end", calendar_end.isoformat())])
+    return plan
 
 
 def _literal(text: str) -> str:
@@ -373,3 +484,148 @@ def _copy_comments(con, database: str) -> None:
         "WHERE database_name = current_database() AND comment IS NOT NULL").fetchall():
         if schema in ("ref", "marts", "ops"):
             con.execute(f"COMMENT ON COLUMN {database}.{schema}.{table}.{column} IS {_literal(comment)}")
+
+
+PARQUET_LINK = "parquet"
+
+
+def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
+    """Every mart as Parquet, partitioned by report date, under a new folder; then swing the link.
+
+    `warehouse/parquet` is a symbolic link to the latest complete export and is
+    replaced atomically (a new link renamed over it), so a reader never lists
+    half a folder. The previous export stays for readers still in it.
+    """
+    exports = warehouse_dir / "parquet.d"
+    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    folder = exports / stamp
+    folder.mkdir(parents=True)
+    tables = con.execute(
+        "SELECT t.table_name, bool_or(c.column_name = 'report_date') FROM duckdb_tables() AS t "
+        "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
+        "WHERE t.database_name = current_database() AND t.schema_name = 'marts' GROUP BY t.table_name"
+    ).fetchall()
+    for table, by_date in sorted(tables):
+        target = folder / table
+        if by_date:
+            con.execute(f"COPY marts.{table} TO '{target}' (FORMAT parquet, PARTITION_BY (report_date))")
+        else:
+            target.mkdir()
+            con.execute(f"COPY marts.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
+    link = warehouse_dir / PARQUET_LINK
+    temporary = warehouse_dir / f".{PARQUET_LINK}.{os.getpid()}.link"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(folder.relative_to(warehouse_dir))
+    os.replace(temporary, link)
+    for old in sorted(p for p in exports.iterdir() if p.is_dir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return link
+
+
+# --------------------------------------------------------------------------- data dictionary
+
+
+DICTIONARY_SCHEMAS = ("marts", "ops", "raw", "ref")
+
+
+def schema_only(province_codes: list[int], calendar_end: date = date(2021, 10, 12)):
+    """An in-memory warehouse with every table and comment and no ledger data."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(DDL)
+    load_reference(con, province_codes)
+    run_models(con, calendar_end=calendar_end)
+    return con
+
+
+def data_dictionary(con) -> str:
+    """Markdown: every analyst-facing table with its description and each column's type and meaning."""
+    tables = con.execute(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name IN (SELECT unnest(?)) ORDER BY list_position(?, schema_name), table_name",
+        [list(DICTIONARY_SCHEMAS), list(DICTIONARY_SCHEMAS)]).fetchall()
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated from the warehouse's own comments (`COMMENT ON`, written from `transforms/` and",
+        "`bantin/warehouse.py`) by `bantin data-dictionary`; a test fails when this file is out of date.",
+        "Analysts: open `warehouse/analytics.duckdb` read-only (`bantin sql`), or the Parquet export",
+        "under `warehouse/parquet/<table>/report_date=YYYY-MM-DD/`.",
+        "",
+        "Layers: `raw` every parsed row of every received file; `ref` units, population, capacity,",
+        "rule sets; `ops` ledger and runs; `marts` the analyst tables (`staging` is internal).",
+    ]
+    for schema, table, comment in tables:
+        lines += ["", f"## `{schema}.{table}`", "", comment or "", "", "| column | type | meaning |",
+                  "|---|---|---|"]
+        for column, data_type, text in con.execute(
+                "SELECT column_name, data_type, coalesce(comment, '') FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+                "ORDER BY column_index", [schema, table]).fetchall():
+            lines.append(f"| `{column}` | {data_type} | {text.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+DATA_DICTIONARY = TRANSFORMS_DIR.parent / "docs" / "data-dictionary.md"
+
+
+# --------------------------------------------------------------------------- analysts' SQL
+
+
+def sql_query(snapshot: Path, query: str, output_format: str, out) -> int:
+    """Run one query on the snapshot, read-only; print a table, CSV or JSON. 0 ok, 1 the query failed."""
+    import duckdb
+
+    with reader(snapshot) as con:
+        try:
+            relation = con.sql(query)
+            if relation is None:  # a statement with no result (SET, PRAGMA …)
+                return 0
+            columns, rows = relation.columns, relation.fetchall()
+        except duckdb.Error as problem:
+            print(f"Lỗi truy vấn / query error: {problem}", file=sys.stderr)
+            return 1
+    _print_rows(columns, rows, output_format, out)
+    return 0
+
+
+def _print_rows(columns: list[str], rows: list[tuple], output_format: str, out) -> None:
+    if output_format == "csv":
+        import csv
+
+        writer_ = csv.writer(out)
+        writer_.writerow(columns)
+        writer_.writerows(rows)
+    elif output_format == "json":
+        out.write(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1) + "\n")
+    else:
+        cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+        out.write("\n".join([line(columns), "-+-".join("-" * w for w in widths), *map(line, cells)]) + "\n")
+        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def sql_shell(snapshot: Path) -> int:
+    """A small interactive shell on the snapshot: statements end with `;`, `.quit` or Ctrl-D leaves."""
+    try:
+        import readline  # noqa: F401  (line editing and history when available)
+    except ImportError:
+        pass
+    print(f"bantin sql — {snapshot} (chỉ đọc / read-only). Kết thúc câu lệnh bằng ';'. .tables, .quit")
+    buffer = []
+    while True:
+        try:
+            line = input("bantin> " if not buffer else "   ...> ")
+        except EOFError:
+            print()
+            return 0
+        if not buffer and line.strip() in (".quit", ".exit"):
+            return 0
+        if not buffer and line.strip() == ".tables":
+            line = "SELECT schema_name || '.' || table_name AS table_name, comment FROM duckdb_tables() ORDER BY 1;"
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            sql_query(snapshot, "\n".join(buffer), "table", sys.stdout)
+            buffer = []

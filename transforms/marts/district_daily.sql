@@ -4,6 +4,8 @@
 -- @column province_code: GSO province code
 -- @column district_code: GSO district code
 -- @column district_name: District name (reference list)
+-- @column submission_id: Ledger id (ops.submission) of the district's file in force for this date (NULL: none)
+-- @column submission_version: Version of that file among the district's files for this date (1 = first received)
 -- @column communes_expected: Communes in the unit (reference list)
 -- @column communes_reported: Communes with a row in an accepted submission for this date
 -- @column population: Total population (reference, 2019 census basis; see reference/README.md)

@@ -27,131 +27,155 @@
 -- @column previous_level: Level on the previous report date
 -- @column level_changed: Level differs from the previous report date
 -- @column level_7_days_ago: Level seven days earlier
-WITH in_force AS (
-    SELECT u.*, rs.* EXCLUDE (name, legal_basis, file_name, effective_from)
-    FROM staging.unit_daily AS u
-    JOIN ref.rule_set AS rs ON rs.effective_from <= u.report_date
-    QUALIFY row_number() OVER (
-        PARTITION BY u.report_date, u.unit_type, u.unit_code
-        ORDER BY rs.effective_from DESC, rs.version DESC) = 1
+WITH rule_day AS (
+    -- the rule set in force on each report date: the latest effective_from on or before it
+    SELECT d.report_date, rs.* EXCLUDE (name, legal_basis, file_name, effective_from)
+    FROM (SELECT DISTINCT report_date FROM staging.unit_daily) AS d
+    JOIN ref.rule_set AS rs ON rs.effective_from <= d.report_date
+    QUALIFY row_number() OVER (PARTITION BY d.report_date ORDER BY rs.effective_from DESC, rs.version DESC) = 1
 ),
 criteria AS (
+    -- narrow rows (the windows below sort them): one per unit and date, with or without data
     SELECT
-        *,
-        CASE WHEN numerator = 'community'
-             THEN CASE WHEN window_days = 7 THEN community_7d ELSE community_14d / 2.0 END
-             ELSE CASE WHEN window_days = 7 THEN new_cases_7d ELSE new_cases_14d / 2.0 END
-        END * 100000.0 / nullif(population, 0) AS weekly_rate,
-        CASE WHEN window_days = 7 THEN new_cases_7d ELSE new_cases_14d END > 0 AS cases_in_window,
-        coalesce(coverage_18plus_dose1 >= main_coverage_threshold, false) AS main_coverage_met,
-        coalesce(coverage_65plus_full >= elderly_coverage_threshold, false) AS elderly_coverage_met,
-        coalesce(CASE unit_type
-            WHEN 'commune' THEN mobile_medical_stations >= commune_min_mobile_stations
-            WHEN 'district' THEN treatment_beds >= district_min_treatment_beds
-            ELSE icu_beds * 100000.0 / nullif(population, 0) >= province_min_icu_beds_per_100k
+        u.report_date, u.unit_type, u.unit_code, u.province_code, u.district_code, u.has_data,
+        -- one integer key per unit: sorting on it is cheaper than on (unit_type, unit_code)
+        CASE u.unit_type WHEN 'commune' THEN 0 WHEN 'district' THEN 1 ELSE 2 END * 100000000 + u.unit_code AS unit_key,
+        u.coverage_18plus_dose1, u.coverage_65plus_full,
+        r.*  EXCLUDE (report_date),
+        -- a unit without population (none in the reference today) has no rate: counted as 0, not dropped
+        coalesce(CASE WHEN r.numerator = 'community'
+             THEN CASE WHEN r.window_days = 7 THEN u.community_7d ELSE u.community_14d / 2.0 END
+             ELSE CASE WHEN r.window_days = 7 THEN u.new_cases_7d ELSE u.new_cases_14d / 2.0 END
+        END * 100000.0 / nullif(u.population, 0), 0) AS weekly_rate,
+        CASE WHEN r.window_days = 7 THEN u.new_cases_7d ELSE u.new_cases_14d END > 0 AS cases_in_window,
+        coalesce(u.coverage_18plus_dose1 >= r.main_coverage_threshold, false) AS main_coverage_met,
+        coalesce(u.coverage_65plus_full >= r.elderly_coverage_threshold, false) AS elderly_coverage_met,
+        coalesce(CASE u.unit_type
+            WHEN 'commune' THEN u.mobile_medical_stations >= r.commune_min_mobile_stations
+            WHEN 'district' THEN u.treatment_beds >= r.district_min_treatment_beds
+            ELSE u.icu_beds * 100000.0 / nullif(u.population, 0) >= r.province_min_icu_beds_per_100k
         END, false) AS capacity_met
-    FROM in_force
-    WHERE has_data
+    FROM staging.unit_daily AS u
+    JOIN rule_day AS r USING (report_date)
 ),
 matrix AS (
     SELECT
-        c.*,
-        b.band AS transmission_band,
-        m.level AS matrix_level,
+        *,
+        len(list_filter(band_lower_bounds, lambda lower: lower <= weekly_rate)) AS transmission_band,
         elderly_adjustment AND NOT elderly_coverage_met
             AND NOT (elderly_exempt_if_no_case AND NOT cases_in_window) AS elderly_raised
-    FROM criteria AS c
-    JOIN ref.rule_set_band AS b
-        ON b.rule_set_id = c.rule_set_id
-       AND c.weekly_rate >= b.lower_bound
-       AND (b.upper_bound IS NULL OR c.weekly_rate < b.upper_bound)
-    JOIN ref.rule_set_matrix AS m
-        ON m.rule_set_id = c.rule_set_id AND m.band = b.band AND m.coverage_met = c.main_coverage_met
+    FROM criteria
+),
+leveled_by_criteria AS (
+    -- only what the windows below need (they sort these rows): the rule set's parameters stay behind
+    SELECT
+        report_date, unit_type, unit_code, unit_key, province_code, district_code, has_data,
+        weekly_rate, transmission_band, coverage_18plus_dose1, main_coverage_met, coverage_65plus_full,
+        elderly_coverage_met, elderly_raised, capacity_met, capacity_effect,
+        CASE WHEN has_data THEN least(4,
+            CASE WHEN main_coverage_met THEN level_if_coverage_met ELSE level_if_coverage_not_met END[transmission_band]
+            + CASE WHEN elderly_raised THEN 1 ELSE 0 END) END AS criteria_level
+    FROM matrix
 ),
 adjusted AS (
     SELECT
         *,
-        least(4, matrix_level + CASE WHEN elderly_raised THEN 1 ELSE 0 END) AS criteria_level,
         -- cannot_lower: while capacity fails, the level may not fall below the previous
         -- assessment, i.e. it is the highest level since capacity was last met.
-        count(*) FILTER (WHERE capacity_met) OVER (
-            PARTITION BY unit_type, unit_code ORDER BY report_date ROWS UNBOUNDED PRECEDING) AS capacity_epoch
-    FROM matrix
+        count(*) FILTER (WHERE has_data AND capacity_met) OVER (
+            PARTITION BY unit_key ORDER BY report_date ROWS UNBOUNDED PRECEDING) AS capacity_epoch
+    FROM leveled_by_criteria
 ),
 assessed AS (
+    -- criteria values of days without data are NULL here: the window below carries the last ones forward
     SELECT
-        *,
-        CASE
-            WHEN capacity_met OR capacity_effect = 'none' THEN criteria_level
-            WHEN capacity_effect = 'raise_one' THEN least(4, criteria_level + 1)
-            ELSE max(criteria_level) OVER (
-                PARTITION BY unit_type, unit_code, capacity_epoch ORDER BY report_date ROWS UNBOUNDED PRECEDING)
-        END AS level
+        report_date, unit_type, unit_code, unit_key, province_code, district_code, has_data,
+        CASE WHEN NOT has_data THEN NULL
+             WHEN capacity_met OR capacity_effect = 'none' THEN criteria_level
+             WHEN capacity_effect = 'raise_one' THEN least(4, criteria_level + 1)
+             ELSE max(criteria_level) OVER (
+                PARTITION BY unit_key, capacity_epoch ORDER BY report_date ROWS UNBOUNDED PRECEDING)
+        END AS level,
+        criteria_level,
+        CASE WHEN has_data THEN weekly_rate END AS weekly_rate,
+        CASE WHEN has_data THEN transmission_band END AS transmission_band,
+        CASE WHEN has_data THEN coverage_18plus_dose1 END AS coverage_18plus_dose1,
+        CASE WHEN has_data THEN main_coverage_met END AS main_coverage_met,
+        CASE WHEN has_data THEN coverage_65plus_full END AS coverage_65plus_full,
+        CASE WHEN has_data THEN elderly_coverage_met END AS elderly_coverage_met,
+        CASE WHEN has_data THEN elderly_raised END AS elderly_raised,
+        CASE WHEN has_data THEN capacity_met END AS capacity_met
     FROM adjusted
 ),
-explained AS (
-    SELECT
-        *,
-        level <> criteria_level AS capacity_held,
-        concat_ws('; ',
-            'Tỷ lệ ' || replace(printf('%.1f', weekly_rate), '.', ',') || ' ca/100.000 dân/tuần'
-                || CASE WHEN numerator = 'community' THEN ' (cộng đồng)' ELSE '' END,
-            printf('%.0f', 100 * coalesce(coverage_18plus_dose1, 0)) || '% người ≥18 tuổi tiêm ≥1 mũi ('
-                || CASE WHEN main_coverage_met THEN '≥ ' ELSE '< ' END
-                || printf('%.0f', 100 * main_coverage_threshold) || '%)',
-            CASE WHEN elderly_raised THEN printf('%.0f', 100 * coalesce(coverage_65plus_full, 0))
-                || '% người ≥65 tuổi tiêm đủ liều (< ' || printf('%.0f', 100 * elderly_coverage_threshold)
-                || '%): tăng 1 cấp' END,
-            CASE WHEN level > criteria_level AND capacity_effect = 'cannot_lower'
-                 THEN 'chưa đáp ứng năng lực điều trị: không hạ cấp'
-                 WHEN level > criteria_level THEN 'chưa đáp ứng năng lực điều trị: tăng 1 cấp' END
-        ) || ' → cấp ' || level AS reason
-    FROM assessed
-),
-spine AS (
-    -- every unit and date from the first date a rule set was in force, with or without data
-    SELECT u.report_date, u.unit_type, u.unit_code, u.unit_name, u.province_code, u.district_code
-    FROM staging.unit_daily AS u
-    WHERE u.report_date >= (SELECT min(effective_from) FROM ref.rule_set)
-),
 carried AS (
+    -- a day without data keeps the last assessment. One sort serves every frame: the calendar
+    -- has no gaps, so "7 rows before" is "7 days before".
     SELECT
-        s.*,
-        e.level IS NULL AS is_stale,
-        last_value(e.report_date IGNORE NULLS) OVER unit_history AS assessed_on
-    FROM spine AS s
-    LEFT JOIN explained AS e USING (report_date, unit_type, unit_code)
-    WINDOW unit_history AS (PARTITION BY s.unit_type, s.unit_code ORDER BY s.report_date ROWS UNBOUNDED PRECEDING)
+        report_date, unit_type, unit_code, unit_key, province_code, district_code, has_data,
+        max(report_date) FILTER (WHERE has_data) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS assessed_on,
+        last_value(level IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS level,
+        last_value(level > criteria_level IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS capacity_held,
+        last_value(weekly_rate IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS weekly_rate,
+        last_value(transmission_band IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS transmission_band,
+        last_value(coverage_18plus_dose1 IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS coverage_18plus_dose1,
+        last_value(main_coverage_met IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS main_coverage_met,
+        last_value(coverage_65plus_full IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS coverage_65plus_full,
+        last_value(elderly_coverage_met IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS elderly_coverage_met,
+        last_value(elderly_raised IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS elderly_raised,
+        last_value(capacity_met IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS capacity_met,
+        last_value(level IGNORE NULLS) OVER (unit_days ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            AS previous_level,
+        last_value(level IGNORE NULLS) OVER (unit_days ROWS BETWEEN UNBOUNDED PRECEDING AND 7 PRECEDING)
+            AS level_7_days_ago
+    FROM assessed
+    WINDOW unit_days AS (PARTITION BY unit_key ORDER BY report_date)
 ),
-leveled AS (
+unit_name AS (
+    SELECT commune_code AS unit_code, 'commune' AS unit_type, commune_name AS unit_name FROM ref.commune
+    UNION ALL SELECT district_code, 'district', district_name FROM ref.district
+    UNION ALL SELECT province_code, 'province', province_name FROM ref.province
+),
+-- one decimal with a comma, as Vietnamese writes it (printf is slow over millions of rows)
+-- and whole percentages
+formatted AS (
     SELECT
-        c.report_date, c.unit_type, c.unit_code, c.unit_name, c.province_code, c.district_code,
-        e.level,
-        e.weekly_rate, e.transmission_band, e.coverage_18plus_dose1, e.main_coverage_met,
-        e.coverage_65plus_full, e.elderly_coverage_met, e.elderly_raised, e.capacity_met, e.capacity_held,
-        e.rule_set_id, e.version AS rule_set_version,
-        CASE WHEN c.is_stale
-             THEN 'Không có số liệu ngày ' || strftime(c.report_date, '%d/%m/%Y')
-                  || '; giữ cấp ' || e.level || ' đánh giá ngày ' || strftime(c.assessed_on, '%d/%m/%Y')
-             ELSE e.reason END AS reason,
-        c.is_stale,
-        c.assessed_on
-    FROM carried AS c
-    JOIN explained AS e
-        ON e.report_date = c.assessed_on AND e.unit_type = c.unit_type AND e.unit_code = c.unit_code
+        k.*,
+        r.rule_set_id, r.version AS rule_set_version, r.numerator, r.capacity_effect,
+        r.main_coverage_threshold, r.elderly_coverage_threshold,
+        replace(CAST(CAST(k.weekly_rate AS DECIMAL(18, 1)) AS VARCHAR), '.', ',') AS rate_text,
+        CAST(CAST(round(100 * coalesce(k.coverage_18plus_dose1, 0)) AS INTEGER) AS VARCHAR) AS coverage_text,
+        CAST(CAST(round(100 * coalesce(k.coverage_65plus_full, 0)) AS INTEGER) AS VARCHAR) AS elderly_text
+    FROM carried AS k
+    JOIN rule_day AS r ON r.report_date = k.assessed_on
 )
 SELECT
-    report_date, unit_type, unit_code, unit_name, province_code, district_code,
-    level,
-    ['green', 'yellow', 'orange', 'red'][level] AS colour,
-    ['xanh', 'vàng', 'cam', 'đỏ'][level] AS colour_vi,
-    round(weekly_rate, 2) AS cases_per_100k_week,
-    transmission_band,
-    coverage_18plus_dose1, main_coverage_met, coverage_65plus_full, elderly_coverage_met, elderly_raised,
-    capacity_met, capacity_held,
-    rule_set_id, rule_set_version, reason, is_stale, assessed_on,
-    lag(level) OVER unit_days AS previous_level,
-    coalesce(level <> lag(level) OVER unit_days, false) AS level_changed,
-    lag(level, 7) OVER unit_days AS level_7_days_ago
-FROM leveled
-WINDOW unit_days AS (PARTITION BY unit_type, unit_code ORDER BY report_date)
+    f.report_date, f.unit_type, f.unit_code, n.unit_name, f.province_code, f.district_code,
+    f.level,
+    ['green', 'yellow', 'orange', 'red'][f.level] AS colour,
+    ['xanh', 'vàng', 'cam', 'đỏ'][f.level] AS colour_vi,
+    round(f.weekly_rate, 2) AS cases_per_100k_week,
+    f.transmission_band, f.coverage_18plus_dose1, f.main_coverage_met, f.coverage_65plus_full,
+    f.elderly_coverage_met, f.elderly_raised, f.capacity_met, f.capacity_held,
+    f.rule_set_id, f.rule_set_version,
+    CASE WHEN f.has_data THEN concat_ws('; ',
+            'Tỷ lệ ' || f.rate_text || ' ca/100.000 dân/tuần'
+                || CASE WHEN f.numerator = 'community' THEN ' (cộng đồng)' ELSE '' END,
+            f.coverage_text || '% người ≥18 tuổi tiêm ≥1 mũi ('
+                || CASE WHEN f.main_coverage_met THEN '≥ ' ELSE '< ' END
+                || CAST(CAST(round(100 * f.main_coverage_threshold) AS INTEGER) AS VARCHAR) || '%)',
+            CASE WHEN f.elderly_raised THEN f.elderly_text || '% người ≥65 tuổi tiêm đủ liều (< '
+                || CAST(CAST(round(100 * f.elderly_coverage_threshold) AS INTEGER) AS VARCHAR) || '%): tăng 1 cấp' END,
+            CASE WHEN f.capacity_held AND f.capacity_effect = 'cannot_lower'
+                 THEN 'chưa đáp ứng năng lực điều trị: không hạ cấp'
+                 WHEN f.capacity_held THEN 'chưa đáp ứng năng lực điều trị: tăng 1 cấp' END
+        ) || ' → cấp ' || f.level
+        ELSE 'Không có số liệu ngày ' || strftime(f.report_date, '%d/%m/%Y')
+             || '; giữ cấp ' || f.level || ' đánh giá ngày ' || strftime(f.assessed_on, '%d/%m/%Y')
+    END AS reason,
+    NOT f.has_data AS is_stale,
+    f.assessed_on,
+    f.previous_level,
+    coalesce(f.level <> f.previous_level, false) AS level_changed,
+    f.level_7_days_ago
+FROM formatted AS f
+JOIN unit_name AS n USING (unit_type, unit_code)

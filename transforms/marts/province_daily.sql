@@ -42,6 +42,7 @@ SELECT
     districts_reported,
     * EXCLUDE (report_date, province_code, district_code, commune_code, unit_type, unit_code, unit_name,
               districts_expected, districts_reported, has_data, treatment_beds, icu_beds,
-              mobile_medical_stations, new_cases_14d, community_14d)
+              mobile_medical_stations, new_cases_14d, community_14d,
+              submission_id, submission_version)
 FROM staging.unit_daily
 WHERE unit_type = 'province'

@@ -1,3 +1,4 @@
+-- @view
 -- Rows of the submission in force for each district and report date (status accepted),
 -- with the ledger facts the marts carry along.
 SELECT

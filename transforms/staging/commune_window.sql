@@ -1,3 +1,4 @@
+-- @view
 -- Commune days with the trailing sums and last known cumulative figures the
 -- district, province and level models pool. Trailing windows count calendar days
 -- (the calendar has no gaps); a day with no report adds nothing to a sum.
@@ -7,11 +8,11 @@ WITH filled AS (
         last_value(vaccinated_18plus_dose1 IGNORE NULLS) OVER history AS dose1_known,
         last_value(vaccinated_18plus_full IGNORE NULLS) OVER history AS full_known,
         last_value(vaccinated_65plus_full IGNORE NULLS) OVER history AS full65_known,
-        sum(coalesce(new_cases, 0)) OVER last_7 AS new_cases_7d,
-        sum(coalesce(new_cases_community, 0)) OVER last_7 AS community_7d,
-        sum(coalesce(new_cases, 0)) OVER last_14 AS new_cases_14d,
-        sum(coalesce(new_cases_community, 0)) OVER last_14 AS community_14d,
-        sum(coalesce(new_cases, 0)) OVER previous_7 AS new_cases_prev_7d
+        CAST(sum(coalesce(new_cases, 0)) OVER last_7 AS BIGINT) AS new_cases_7d,
+        CAST(sum(coalesce(new_cases_community, 0)) OVER last_7 AS BIGINT) AS community_7d,
+        CAST(sum(coalesce(new_cases, 0)) OVER last_14 AS BIGINT) AS new_cases_14d,
+        CAST(sum(coalesce(new_cases_community, 0)) OVER last_14 AS BIGINT) AS community_14d,
+        CAST(sum(coalesce(new_cases, 0)) OVER previous_7 AS BIGINT) AS new_cases_prev_7d
     FROM marts.commune_daily AS d
     WINDOW
         history AS (PARTITION BY commune_code ORDER BY report_date ROWS UNBOUNDED PRECEDING),

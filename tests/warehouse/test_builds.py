@@ -1,0 +1,108 @@
+"""Builds: reruns change nothing, incremental equals full, a resubmission changes exactly what depends on it."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+from bantin import pipeline, warehouse
+from bantin.submission_files import write_csv
+
+from .loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE, table_rows
+
+
+def test_rerun_changes_no_mart_row(loaded_settings):
+    before = table_rows(loaded_settings.warehouse_path)
+    again = pipeline.build_marts(loaded_settings, LAST_DAY)
+    assert again["mode"] == "none"
+    assert table_rows(loaded_settings.warehouse_path) == before
+    full = pipeline.build_marts(loaded_settings, LAST_DAY, full_refresh=True)
+    assert full["mode"] == "full"
+    # the template was built 18/10 whole, then 19/10 incrementally: the same rows as one full build
+    assert table_rows(loaded_settings.warehouse_path) == before
+    assert before["marts.commune_daily"] and before["marts.epidemic_level"]
+
+
+def _resubmit(settings, district_code: int, day: date, commune_index: int, extra_cases: int) -> int:
+    """A corrected file for an earlier date, arriving on the evening of the last day; returns the commune."""
+    from bantin import demo_data
+
+    rows = [dict(r) for r in demo_data.generate_rows(PROVINCE, FIRST_DAY, LAST_DAY)[(day, district_code)]]
+    row = rows[commune_index]
+    for column in ("new_cases", "new_cases_community", "tests_positive", "tests_performed", "in_treatment"):
+        row[column] = (row[column] or 0) + extra_cases
+    path = write_csv(rows, settings.landing / str(district_code) / f"bao_cao_{day:%d%m%Y}_sua.csv")
+    received = datetime(2021, 10, 19, 18, 30, tzinfo=settings.timezone).timestamp()
+    os.utime(path, (received, received))
+    return row["commune_code"]
+
+
+def _changed(before: list[tuple], after: list[tuple]) -> set[tuple]:
+    return set(after) ^ set(before)
+
+
+def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_only(loaded_settings):
+    settings = loaded_settings
+    before = table_rows(settings.warehouse_path)
+    district, day = 193, date(2021, 10, 15)
+    with warehouse.reader(settings.warehouse_path) as con:
+        district = con.execute("SELECT min(district_code) FROM ref.district WHERE district_code IN "
+                               "(SELECT district_code FROM ref.commune)").fetchone()[0]
+    commune = _resubmit(settings, district, day, commune_index=0, extra_cases=30)
+
+    assert pipeline.collect(settings)["new"] == 1
+    assert pipeline.validate(settings)["accepted"] == 1
+    built = pipeline.build_marts(settings, LAST_DAY)
+    assert (built["mode"], built["rebuild_from"]) == ("incremental", day.isoformat())
+    after = table_rows(settings.warehouse_path)
+
+    # commune_daily: exactly the corrected commune's row that day (new figures, version 2) and the
+    # district's other communes of that day (same figures, new submission id and version)
+    changed = _changed(before["marts.commune_daily"], after["marts.commune_daily"])
+    assert {(r[0], r[2]) for r in changed} == {(day, district)}
+    with warehouse.reader(settings.warehouse_path) as con:
+        row = con.execute("SELECT new_cases_community, submission_version FROM marts.commune_daily "
+                          "WHERE report_date = ? AND commune_code = ?", [day, commune]).fetchone()
+        assert row[0] >= 30 and row[1] == 2
+        # trailing sums of the district and province: that date and the later days in the window
+        dates = {r[0] for r in con.execute(
+            "SELECT report_date FROM marts.district_daily WHERE district_code = ?", [district]).fetchall()}
+        levels = con.execute(
+            "SELECT report_date, level, reason FROM marts.epidemic_level "
+            "WHERE unit_type = 'commune' AND unit_code = ? ORDER BY report_date", [commune]).fetchall()
+        corrections = con.execute(
+            "SELECT unit_type, unit_code, from_version, to_version, new_cases_delta, new_cases_community_delta, "
+            "after_cutoff FROM marts.corrections ORDER BY unit_type").fetchall()
+        negative = con.execute("SELECT count(*) FROM marts.district_daily WHERE new_cases < 0").fetchone()[0]
+    district_changed = {r[0] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])}
+    assert district_changed == {d for d in dates if d >= day}
+    assert {r[2] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])} == {district}
+    assert {r[0] for r in _changed(before["marts.province_daily"], after["marts.province_daily"])} == \
+        {d for d in dates if d >= day}
+
+    # levels: only the commune, its district and the province, from that date on
+    level_changes = _changed(before["marts.epidemic_level"], after["marts.epidemic_level"])
+    assert level_changes and min(r[0] for r in level_changes) == day
+    assert {(r[1], r[2]) for r in level_changes} <= {("commune", commune), ("district", district),
+                                                     ("province", PROVINCE)}
+    by_day = {d: (level, reason) for d, level, reason in levels}
+    assert by_day[day][0] > 1 and "cộng đồng" in by_day[day][1]
+    assert by_day[date(2021, 10, 14)][0] == 1
+
+    # the correction itself, apart from the day's figures
+    assert corrections == [("commune", commune, 1, 2, 30, 30, True), ("district", district, 1, 2, 30, 30, True)]
+    assert negative == 0
+    # nothing else moved
+    for table in ("marts.reporting_status",):
+        changed = _changed(before[table], after[table])
+        assert {(r[0], r[2]) for r in changed} == {(day, district)}
+
+
+def test_new_report_date_replaces_only_that_date(loaded_settings):
+    """A date built a second time from the same inputs is replaced by identical rows (delete + insert)."""
+    with warehouse.writer(loaded_settings) as con, warehouse.transaction(con):
+        con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [date(2021, 10, 17)])
+    before = table_rows(loaded_settings.warehouse_path)
+    built = pipeline.build_marts(loaded_settings, LAST_DAY)
+    assert (built["mode"], built["rebuild_from"]) == ("incremental", "2021-10-17")
+    assert table_rows(loaded_settings.warehouse_path) == before

@@ -1,0 +1,130 @@
+"""A run killed mid-load leaves the warehouse as it was; analysts read the snapshot while runs write."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+
+import pytest
+
+from bantin import pipeline, warehouse
+from .loaded_warehouse import LAST_DAY, table_rows
+
+ALL_SCHEMAS = ("raw", "ref", "ops", "staging", "marts")
+
+# The child runs the real build; after the first marts model is written (inside the
+# transaction) it signals the test and waits to be killed.
+LOAD_THEN_WAIT = textwrap.dedent("""
+    import sys, time
+    from datetime import date
+    from pathlib import Path
+    from bantin import pipeline, warehouse
+    from bantin.config import load_settings
+
+    marker, full_refresh = Path(sys.argv[1]), sys.argv[2] == "full"
+    real_run_models = warehouse.run_models
+
+    def wait_mid_load(model):
+        if model.name == "marts.district_daily":
+            marker.write_text("mid-load")
+            time.sleep(600)
+
+    def run_models(con, **options):
+        return real_run_models(con, **{**options, "after_model": wait_mid_load})
+
+    warehouse.run_models = run_models
+    pipeline.build_marts(load_settings(), date(2021, 10, 19), full_refresh=full_refresh)
+""")
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_sigkill_mid_load_leaves_the_warehouse_as_it_was(loaded_settings, tmp_path, mode):
+    settings = loaded_settings
+    if mode == "incremental":  # make 17/10 look changed: the build deletes and re-inserts 17–19/10
+        with warehouse.writer(settings) as con, warehouse.transaction(con):
+            con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [date(2021, 10, 17)])
+    before = table_rows(settings.warehouse_path, ALL_SCHEMAS)
+    marker = tmp_path / "mid-load"
+    child = subprocess.Popen([sys.executable, "-c", LOAD_THEN_WAIT, str(marker), mode], env=os.environ.copy(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None, child.stdout.read().decode()
+            assert time.monotonic() < deadline, "the child never reached the middle of the load"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+
+    assert table_rows(settings.warehouse_path, ALL_SCHEMAS) == before
+    # and the next run works (the lock died with the process) and finishes the job
+    built = pipeline.build_marts(settings, LAST_DAY, full_refresh=mode == "full")
+    assert built["mode"] == mode
+    assert table_rows(settings.warehouse_path) == {k: v for k, v in before.items() if k.startswith("marts.")}
+
+
+READ_SNAPSHOT = textwrap.dedent("""
+    import json, sys, time
+    import duckdb
+
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    held = duckdb.connect(path, read_only=True)  # an analyst's session left open the whole time
+    held_count = held.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
+    reads, seen, errors = 0, set(), []  # (commune days, commune levels) of each read
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            con = duckdb.connect(path, read_only=True)
+            seen.add(con.execute(
+                "SELECT (SELECT count(*) FROM marts.commune_daily), "
+                "(SELECT count(*) FROM marts.epidemic_level WHERE unit_type = 'commune')").fetchone())
+            con.close()
+            reads += 1
+        except Exception as problem:
+            errors.append(repr(problem))
+    held_again = held.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
+    print(json.dumps({"reads": reads, "seen": sorted(seen), "errors": errors[:5],
+                      "held": [held_count, held_again]}))
+""")
+
+
+def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
+    settings = loaded_settings
+    pipeline.publish(settings)
+    with warehouse.reader(settings.analytics_path) as con:
+        expected, levels = con.execute(
+            "SELECT (SELECT count(*) FROM marts.commune_daily), "
+            "(SELECT count(*) FROM marts.epidemic_level WHERE unit_type = 'commune')").fetchone()
+    reader = subprocess.Popen([sys.executable, "-c", READ_SNAPSHOT, str(settings.analytics_path), "6"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    published = 0
+    started = time.monotonic()
+    while reader.poll() is None and time.monotonic() - started < 5:
+        pipeline.build_marts(settings, LAST_DAY, full_refresh=True)
+        pipeline.publish(settings)  # never waits for the readers
+        published += 1
+    out, err = reader.communicate(timeout=60)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert published >= 2
+    assert report["errors"] == [], err
+    assert report["reads"] > 5
+    # every read saw a whole snapshot: all communes of every date, for marts and levels alike
+    assert report["seen"] == [[expected, levels]]
+    assert report["held"] == [expected, expected]
+    assert not list(settings.analytics_path.parent.glob(".*.partial*"))
+    # the Parquet export, swapped the same way, holds the same rows
+    with warehouse.reader(settings.analytics_path) as con:
+        parquet = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
+                              [str(settings.analytics_path.parent / "parquet" / "commune_daily" / "*" / "*.parquet")]
+                              ).fetchone()[0]
+    assert parquet == expected
