@@ -26,7 +26,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's postgresql package: /usr/lib/postgresql/<major>/bin, the newest if several.
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/nonexistent"))
 COMPOSE_FILE = REPO / "docker-compose.yml"
 
 
