@@ -64,6 +64,9 @@ def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path) ->
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # The test makes every run itself: without this, unpausing daily_bulletin would also
+        # start today's 17:00 run (catchup=False still runs the latest missed one).
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{ports['api']}",
         "BANTIN_HOME": str(bantin_home),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from datetime import date
 
 import pytest
@@ -48,20 +49,28 @@ def _settings_for(home, monkeypatch):
 
 @pytest.fixture(scope="module")
 def preloaded(demo_landing_template, tmp_path_factory):
-    """A data root with the demo inboxes of 01–19/10 and 01–18/10 loaded (what `make demo` does)."""
+    """Loading starts now, in the background: `stack` waits for it once its services are up."""
     home = tmp_path_factory.mktemp("preloaded") / "var"
     shutil.copytree(demo_landing_template, home / "landing")
     env = {**os.environ, "BANTIN_HOME": str(home), "BANTIN_PROVINCE": "22"}
-    subprocess.run([str(BIN / "bantin"), "run", "--start", "2021-10-01", "--end", "2021-10-18", "--load-only"],
-                   env=env, check=True, capture_output=True, timeout=900)
-    return home
+    loading = subprocess.Popen(
+        [str(BIN / "bantin"), "run", "--start", "2021-10-01", "--end", "2021-10-18", "--load-only"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    yield home, loading
+    if loading.poll() is None:
+        loading.kill()
+        loading.wait()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(preloaded, tmp_path_factory):
+    """The running stack, and a data root with 01–19/10 in the inboxes and 01–18/10 loaded (as `make demo`)."""
     home = tmp_path_factory.mktemp("stack") / "var"
     with LocalStack(home) as running:
         running.bantin_home = home
+        running.preloaded, loading = preloaded
+        output, _ = loading.communicate(timeout=900)
+        assert loading.returncode == 0, output.decode(errors="replace")[-3000:]
         running.wait_for_dag("daily_bulletin")
         running.airflow("dags", "unpause", "daily_bulletin")
         yield running
@@ -72,8 +81,8 @@ def _task_states(stack, run_id: str) -> dict[str, str]:
                             "AND run_id = %s", (run_id,)))
 
 
-def test_daily_bulletin_on_celery_equals_dags_test(stack, preloaded, airflow_home, tmp_path, monkeypatch):
-    shutil.copytree(preloaded, stack.bantin_home)
+def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path, monkeypatch):
+    shutil.copytree(stack.preloaded, stack.bantin_home)
     run_id = f"celery__{REPORT_DATE}"
     stack.airflow("dags", "trigger", "daily_bulletin", "--run-id", run_id,
                   "--logical-date", LOGICAL.format(day=REPORT_DATE))
@@ -82,10 +91,18 @@ def test_daily_bulletin_on_celery_equals_dags_test(stack, preloaded, airflow_hom
     assert [r[2] for r in runs if r[0] == run_id] == ["success"], states
     assert set(states.values()) == {"success"} and len(states) == 7
     # Every task went through Redis to the Celery worker and left its result in PostgreSQL.
-    assert stack.query("SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")[0][0] >= 7
+    # (the worker stores a task's result just after the task reports success: give it a moment)
+    deadline = time.monotonic() + 60
+    while stack.query("SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")[0][0] < 7:
+        assert time.monotonic() < deadline, stack.query("SELECT status, count(*) FROM celery_taskmeta GROUP BY 1")
+        time.sleep(2)
+    # The run summary, visible in the UI as summarize_run's rendered arguments.
+    rendered = stack.query("SELECT rendered_fields::text FROM rendered_task_instance_fields "
+                           "WHERE task_id = 'summarize_run' AND run_id = %s", (run_id,))
+    assert rendered and "validated" in rendered[0][0] and "commune_days" in rendered[0][0], rendered
 
     reference_home = tmp_path / "dags-test-var"
-    shutil.copytree(preloaded, reference_home)
+    shutil.copytree(stack.preloaded, reference_home)
     result = run_airflow({**airflow_home, "BANTIN_HOME": str(reference_home), "BANTIN_PROVINCE": "22"},
                          "dags", "test", "daily_bulletin", REPORT_DATE.isoformat())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
