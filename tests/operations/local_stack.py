@@ -221,3 +221,15 @@ class LocalStack:
         states = self.query("SELECT run_id, task_id, state FROM task_instance WHERE dag_id = %s", (dag_id,))
         raise TimeoutError(f"{dag_id}: runs not finished in {timeout}s: {states}\n"
                            f"{self.logs('scheduler')}\n{self.logs('celery-worker')}")
+
+    def wait_for_rerun(self, dag_id: str, tasks: int, timeout: float) -> None:
+        """Until `tasks` task instances have run a second time, successfully, and nothing else is pending."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            states = self.query("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = %s", (dag_id,))
+            rerun = [s for s in states if s[2] >= 2 and s[1] == "success"]
+            if len(rerun) >= tasks and all(s[1] in ("success", "failed") for s in states):
+                return
+            time.sleep(3)
+        raise TimeoutError(f"{dag_id}: rerun not finished in {timeout}s: {states}\n{self.logs('celery-worker')}")
