@@ -38,7 +38,7 @@ cat <<MSG
   DAGs      ${AIRFLOW__CORE__DAGS_FOLDER}   (paused at first: unpause them in the UI)
   data      ${BANTIN_HOME}
   backfill  UI: daily_bulletin → Trigger → Backfill, or
-            .venv/bin/airflow backfill create --dag-id daily_bulletin --from-date 2021-10-01 --to-date 2021-10-19T17:00:00+07:00
+            .venv/bin/airflow backfill create --dag-id daily_bulletin --max-active-runs 1 --from-date 2021-10-01 --to-date 2021-10-19T17:00:00+07:00
   stop      Ctrl-C
 
 MSG

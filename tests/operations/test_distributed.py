@@ -122,7 +122,7 @@ def test_airflow_backfill_equals_daily_runs(stack, demo_landing_template, tmp_pa
     stack.bantin_home.mkdir()
     backfilled = _settings_for(stack.bantin_home, monkeypatch)
     replay.deliver_files(demo_landing_template, backfilled, after=None, until=cutoff_of(BACKFILL_END, backfilled))
-    stack.airflow("backfill", "create", "--dag-id", "daily_bulletin",
+    stack.airflow("backfill", "create", "--dag-id", "daily_bulletin", "--max-active-runs", "1",
                   "--from-date", LOGICAL.format(day=BACKFILL_START), "--to-date", LOGICAL.format(day=BACKFILL_END))
     expected = len(replay.days(BACKFILL_START, BACKFILL_END))
     runs = [r for r in stack.wait_for_runs("daily_bulletin", 1 + expected, timeout=900) if r[0].startswith("backfill")]
