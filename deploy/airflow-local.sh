@@ -6,7 +6,8 @@
 set -euo pipefail
 
 : "${AIRFLOW_HOME:?run through make airflow}"
-BIN="$(dirname "$0")/../.venv/bin"
+BIN="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin"
+export PATH="${BIN}:${PATH}"  # standalone starts its components as `airflow ...`
 PORT="${AIRFLOW_PORT:-8080}"
 USER_NAME="${AIRFLOW_ADMIN:-admin}"
 PASSWORDS="${AIRFLOW_HOME}/simple_auth_manager_passwords.json.generated"
