@@ -207,13 +207,13 @@ class LocalStack:
             time.sleep(2)
         raise TimeoutError(f"{dag_id} not serialized in {timeout}s\n{self.logs('dag-processor')}")
 
-    def wait_for_runs(self, dag_id: str, count: int, timeout: float) -> list[tuple]:
-        """Until `count` runs of the DAG have finished; returns (run_id, logical_date, state) of each."""
+    def wait_for_runs(self, dag_id: str, count: int, timeout: float, run_id_prefix: str = "") -> list[tuple]:
+        """Until `count` runs of the DAG (run ids starting so) have finished; returns (run_id, logical_date, state)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
             runs = self.query("SELECT run_id, logical_date, state FROM dag_run WHERE dag_id = %s "
-                              "ORDER BY logical_date", (dag_id,))
+                              "AND starts_with(run_id, %s) ORDER BY logical_date", (dag_id, run_id_prefix))
             finished = [r for r in runs if r[2] in ("success", "failed")]
             if len(finished) >= count:
                 return runs

@@ -87,7 +87,7 @@ def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path
     run_id = f"celery__{REPORT_DATE}"
     stack.airflow("dags", "trigger", "daily_bulletin", "--run-id", run_id,
                   "--logical-date", LOGICAL.format(day=REPORT_DATE))
-    runs = stack.wait_for_runs("daily_bulletin", 1, timeout=600)
+    runs = stack.wait_for_runs("daily_bulletin", 1, timeout=600, run_id_prefix=run_id)
     states = _task_states(stack, run_id)
     assert [r[2] for r in runs if r[0] == run_id] == ["success"], states
     assert set(states.values()) == {"success"} and len(states) == 7
@@ -118,14 +118,14 @@ def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path
 
 def test_airflow_backfill_equals_daily_runs(stack, demo_landing_template, tmp_path, monkeypatch):
     """`airflow backfill create` through the scheduler and Celery vs. daily runs at each cutoff."""
-    shutil.rmtree(stack.bantin_home)
-    stack.bantin_home.mkdir()
+    shutil.rmtree(stack.bantin_home, ignore_errors=True)  # the first test's data, when it ran
+    stack.bantin_home.mkdir(parents=True)
     backfilled = _settings_for(stack.bantin_home, monkeypatch)
     replay.deliver_files(demo_landing_template, backfilled, after=None, until=cutoff_of(BACKFILL_END, backfilled))
     stack.airflow("backfill", "create", "--dag-id", "daily_bulletin", "--max-active-runs", "1",
                   "--from-date", LOGICAL.format(day=BACKFILL_START), "--to-date", LOGICAL.format(day=BACKFILL_END))
     expected = len(replay.days(BACKFILL_START, BACKFILL_END))
-    runs = [r for r in stack.wait_for_runs("daily_bulletin", 1 + expected, timeout=900) if r[0].startswith("backfill")]
+    runs = stack.wait_for_runs("daily_bulletin", expected, timeout=900, run_id_prefix="backfill__")
     assert [r[2] for r in runs] == ["success"] * expected, [_task_states(stack, r[0]) for r in runs]
 
     daily = _settings_for(tmp_path / "daily-var", monkeypatch)
