@@ -14,6 +14,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from bantin import operations
 from bantin.config import load_settings as _load_settings
+from bantin.deadlines import bulletin_deadlines
 
 SETTINGS = _load_settings()  # cheap: environment variables only
 LOCAL = pendulum.timezone(str(SETTINGS.timezone))
@@ -41,6 +42,7 @@ def _run_id() -> str:
     params={"report_date": Param(None, type=["null", "string"], format="date",
                                  description="Override the report date (YYYY-MM-DD)")},
     default_args=operations.LOCAL_RETRIES,
+    deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation (bantin/deadlines.py)
     tags=["bantin"],
     doc_md=__doc__,
 )
