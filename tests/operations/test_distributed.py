@@ -23,9 +23,8 @@ from datetime import date
 import pytest
 
 from bantin.pipeline import cutoff_of
-from conftest import BIN, run_airflow
 from . import replay
-from .local_stack import LocalStack
+from .local_stack import BIN, LocalStack
 
 pytestmark = [
     pytest.mark.distributed,
@@ -104,8 +103,9 @@ def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path
 
     reference_home = tmp_path / "dags-test-var"
     shutil.copytree(stack.preloaded, reference_home)
-    result = run_airflow({**airflow_home, "BANTIN_HOME": str(reference_home), "BANTIN_PROVINCE": "22"},
-                         "dags", "test", "daily_bulletin", REPORT_DATE.isoformat())
+    result = subprocess.run([str(BIN / "airflow"), "dags", "test", "daily_bulletin", REPORT_DATE.isoformat()],
+                            env={**airflow_home, "BANTIN_HOME": str(reference_home), "BANTIN_PROVINCE": "22"},
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     celery, tested = (json.loads((home / "bulletins" / REPORT_DATE.isoformat() / "latest" / "bulletin.json")
