@@ -21,12 +21,14 @@ DEMO_START    := 2021-10-01
 DEMO_END      := 2021-10-19
 DEMO_WARM_END := 2021-10-18
 
-.PHONY: help install system-deps bulletin-deps airflow-db demo test bench docs clean
+.PHONY: help install system-deps bulletin-deps airflow-db demo test bench docs clean airflow distributed-deps test-distributed
 
 help:
 	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
 	@echo "make test    the whole test suite"
 	@echo "make bench   benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make airflow Airflow on this machine (standalone, SQLite) with the project's DAGs: UI, runs, backfills"
+	@echo "make test-distributed  PostgreSQL + Redis + Airflow on Celery without containers: the scale-out path"
 	@echo "make clean   remove var/ and airflow_home/ (keeps .venv)"
 
 # uv from PyPI when the machine has none; then the locked dependencies into .venv.
@@ -78,6 +80,19 @@ bench: install system-deps
 docs: install system-deps bulletin-deps
 	@test -e $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest || $(MAKE) demo
 	$(BIN)/python -m bantin.render previews $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest docs/bulletin-preview
+
+# The operators' Airflow: api-server, scheduler, dag-processor, triggerer in one process tree.
+airflow: install system-deps airflow-db
+	@bash deploy/airflow-local.sh
+
+# PostgreSQL and Redis from Debian for the distributed test (PostgreSQL is on our base image).
+distributed-deps:
+	@if ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing redis-server and postgresql"; \
+	  apt-get update -qq && apt-get install -y -qq redis-server postgresql >/dev/null; fi
+
+test-distributed: install system-deps bulletin-deps distributed-deps
+	BANTIN_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -q -m distributed tests/operations
 
 clean:
 	rm -rf var airflow_home

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bantin import feedback, intake, reference, warehouse
+from bantin import feedback, intake, operations, reference, warehouse
 from bantin.config import Settings
 from bantin.findings import ERROR, WARNING, Finding, has_errors
 from bantin.submission_format import COLUMN_NAMES
@@ -53,7 +53,7 @@ def _stage(con, name: str, report_date: date | None, run_id: str, stats: dict):
         "INSERT INTO ops.pipeline_run VALUES (?, ?, ?, ?, ?, ?, ?)",
         [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str)],
     )
-    log.info("%s: %s", name, ", ".join(f"{k}={v}" for k, v in stats.items()))
+    log.info("%s", operations.summary_line(name, stats))
 
 
 # --------------------------------------------------------------------------- collect

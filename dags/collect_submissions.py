@@ -10,21 +10,25 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-LOCAL = pendulum.timezone("Asia/Ho_Chi_Minh")
+from bantin import operations
+from bantin.config import load_settings as _load_settings
+
+SETTINGS = _load_settings()  # cheap: environment variables only
+LOCAL = pendulum.timezone(str(SETTINGS.timezone))
 
 
 @dag(
     dag_id="collect_submissions",
-    schedule="*/15 6-19 * * *",
+    schedule=operations.collect_timetable(SETTINGS),  # every 15 min, 06:00–20:00 local
     start_date=pendulum.datetime(2021, 10, 1, tz=LOCAL),
     catchup=False,
-    max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    max_active_runs=1,  # two collections at once would race for the same new files
+    default_args=operations.LOCAL_RETRIES,
     tags=["bantin"],
     doc_md=__doc__,
 )
 def collect_submissions():
-    @task
+    @task(**operations.NETWORK_RETRIES)
     def collect_new_files() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import collect

@@ -12,9 +12,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from bantin import operations
+from bantin.config import load_settings as _load_settings
 from bantin.deadlines import bulletin_deadlines
 
-LOCAL = pendulum.timezone("Asia/Ho_Chi_Minh")
+SETTINGS = _load_settings()  # cheap: environment variables only
+LOCAL = pendulum.timezone(str(SETTINGS.timezone))
 
 
 def _report_date() -> str:
@@ -32,19 +35,19 @@ def _run_id() -> str:
 
 @dag(
     dag_id="daily_bulletin",
-    schedule="0 17 * * *",  # the cutoff, local time
+    schedule=operations.bulletin_timetable(SETTINGS),  # the cutoff, local time: one run per report date
     start_date=pendulum.datetime(2021, 10, 1, tz=LOCAL),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=1,  # runs share the one warehouse writer and the bulletin versions of their dates
     params={"report_date": Param(None, type=["null", "string"], format="date",
                                  description="Override the report date (YYYY-MM-DD)")},
-    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    default_args=operations.LOCAL_RETRIES,
     deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation (bantin/deadlines.py)
     tags=["bantin"],
     doc_md=__doc__,
 )
 def daily_bulletin():
-    @task
+    @task(**operations.NETWORK_RETRIES)
     def collect_submissions() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import collect
@@ -72,7 +75,7 @@ def daily_bulletin():
 
         return render(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
 
-    @task(retries=3, retry_delay=pendulum.duration(minutes=1), retry_exponential_backoff=True)
+    @task(**operations.NETWORK_RETRIES)
     def deliver_bulletin(rendered: dict) -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import deliver
@@ -86,7 +89,24 @@ def daily_bulletin():
 
         return publish(load_settings(), run_id=_run_id())
 
-    publish_snapshot(deliver_bulletin(render_bulletin(build_marts(validate_submissions(collect_submissions())))))
+    @task
+    def summarize_run(collected: dict, validated: dict, built: dict, rendered: dict, delivered: dict,
+                      published: dict) -> dict:
+        """The run at a glance: its arguments show under "Rendered Templates" in the UI, its log in lines."""
+        import logging
+
+        stages = {"collect": collected, "validate": validated, "build_marts": built, "render": rendered,
+                  "deliver": delivered, "publish": published}
+        logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
+        return stages
+
+    collected = collect_submissions()
+    validated = validate_submissions(collected)
+    built = build_marts(validated)
+    rendered = render_bulletin(built)
+    delivered = deliver_bulletin(rendered)
+    published = publish_snapshot(delivered)
+    summarize_run(collected, validated, built, rendered, delivered, published)
 
 
 daily_bulletin()

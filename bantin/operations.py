@@ -1,0 +1,65 @@
+"""How the DAGs run: schedules in local time, retry policies, the run summary.
+
+Cheap to import (no pandas, DuckDB or Great Expectations): the DAG files use
+it at parse time. What is scheduled when:
+
+- `collect_submissions` every 15 minutes from 06:00 to 20:00 local time, so a
+  district hears about a mistake within minutes of sending it;
+- `daily_bulletin` once a day at the cutoff (`BANTIN_CUTOFF`, local time):
+  its logical date, read in the province's time zone, is the report date.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bantin.config import Settings
+
+REPORTING_DAY = (6, 20)  # local hours: first and last collection of the day
+COLLECT_EVERY_MINUTES = 15
+
+# Local work (DuckDB, templates) fails for reasons a retry rarely fixes: one retry, after the lock frees.
+LOCAL_RETRIES = {"retries": 1, "retry_delay": timedelta(minutes=1)}
+# Inboxes on a share and the SMTP relay fail for minutes at a time: back off, and stop well before 20:00.
+NETWORK_RETRIES = {
+    "retries": 4,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def collect_crons() -> tuple[str, ...]:
+    """Every 15 minutes 06:00–19:45, then 20:00 itself (one cron cannot say "06:00–20:00" inclusive)."""
+    first, last = REPORTING_DAY
+    return (f"*/{COLLECT_EVERY_MINUTES} {first}-{last - 1} * * *", f"0 {last} * * *")
+
+
+def bulletin_cron(settings: Settings) -> str:
+    """Daily at the cutoff: the run at D 17:00 local has logical date D 17:00, report date D."""
+    return f"{settings.cutoff.minute} {settings.cutoff.hour} * * *"
+
+
+def collect_timetable(settings: Settings):
+    from airflow.sdk import MultipleCronTriggerTimetable
+
+    return MultipleCronTriggerTimetable(*collect_crons(), timezone=str(settings.timezone))
+
+
+def bulletin_timetable(settings: Settings):
+    from airflow.sdk import CronTriggerTimetable
+
+    return CronTriggerTimetable(bulletin_cron(settings), timezone=str(settings.timezone))
+
+
+def summary_line(stage: str, stats: dict) -> str:
+    """One log line per stage: what it read, accepted, rejected, produced, and how long it took."""
+    fields = ", ".join(f"{k}={v}" for k, v in stats.items() if k != "seconds")
+    return f"{stage}: {fields} ({stats.get('seconds', 0):.1f} s)" if fields else f"{stage} ({stats.get('seconds', 0):.1f} s)"
+
+
+def run_summary(stages: dict[str, dict]) -> str:
+    """The whole run in a few lines, stage by stage (the summary task's log and XCom)."""
+    total = sum(float(s.get("seconds", 0)) for s in stages.values())
+    lines = [summary_line(stage, stats or {}) for stage, stats in stages.items()]
+    return "\n".join([*lines, f"total: {total:.1f} s in {len(stages)} stages"])
