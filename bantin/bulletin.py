@@ -7,10 +7,9 @@ Versions: `bulletins/<date>/v<N>/`. A rerun whose figures are identical to
 the latest version changes nothing; different figures (a late file, a
 correction) make a new version and the old one stays.
 
-Corrections to earlier days come from `marts.corrections` when the warehouse
-has it: one row per changed figure with `report_date` (the earlier day),
-`district_code`, and where known `commune_code`, `commune_name`, `metric`,
-`old_value`, `new_value` (or `delta`) and when it was found (`detected_at`…).
+Corrections to earlier days come from `marts.corrections`: those found since the
+previous day's cutoff are listed apart from today's figures, one row per commune and
+figure changed.
 """
 
 from __future__ import annotations
@@ -100,7 +99,7 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "district_trends": _district_trends(con, report_date),
         "notes": _notes(con, report_date),
         "data_quality": _warnings(con, report_date),
-        "corrections": _corrections(con, report_date),
+        "corrections": _corrections(con, report_date, settings),
         "rule_set": _rule_set(con, report_date),
         "data_as_of": max((d["accepted_received_at"] for d in districts if d["accepted_received_at"]), default=None),
     }
@@ -165,36 +164,43 @@ def _notes(con, report_date: date) -> list[dict]:
     )
 
 
-# A correction may carry the moment it was found under any of these names (#5's table is young).
-CORRECTION_FOUND_AT = ("detected_at", "detected_on", "recorded_at", "corrected_at", "found_on")
+# Figures a correction can change, as the bulletin names them (marts.corrections has a `<name>_delta` each).
+CORRECTED_METRICS = {
+    "new_cases": "Ca mắc mới", "new_cases_community": "Ca cộng đồng", "deaths": "Tử vong",
+    "recovered": "Khỏi bệnh", "tests_performed": "Số mẫu xét nghiệm", "tests_positive": "Mẫu dương tính",
+    "in_treatment": "Đang điều trị", "severe": "Ca nặng", "f1_traced": "F1 truy vết",
+}
 
 
-def _corrections(con, report_date: date) -> list[dict] | None:
-    """Changes to earlier report dates (marts.corrections), or None when the warehouse has no such table.
+def _corrections(con, report_date: date, settings: Settings) -> list[dict]:
+    """Changes to earlier report dates found since the previous bulletin's cutoff, one row per commune and figure.
 
-    Only earlier dates are listed, apart from today's figures; when the table says
-    when a correction was found, only those found up to this report date.
+    They are listed apart from today's figures (marts.corrections): a late
+    correction never makes a day's "new cases" negative.
     """
-    columns = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
-        "AND table_name = 'corrections' ORDER BY ordinal_position").fetchall()]
-    if not columns:
-        return None
-    if "report_date" not in columns:
-        log.warning("marts.corrections has no report_date column: corrections left out of the bulletin")
-        return []
-    found_at = next((c for c in CORRECTION_FOUND_AT if c in columns), None)
-    where = "c.report_date < ?" + (f" AND CAST(c.{found_at} AS DATE) <= ?" if found_at else "")
-    order = [c for c in ("report_date", "district_code", "commune_code", "metric") if c in columns]
+    since = datetime.combine(report_date - timedelta(days=1), settings.cutoff)
+    metrics = ", ".join(f"{name}_delta" for name in CORRECTED_METRICS)
     rows = _records(
         con,
-        f"SELECT c.*, d.district_name FROM marts.corrections c "
-        f"LEFT JOIN ref.district d USING (district_code) WHERE {where} "
-        f"ORDER BY {', '.join(f'c.{c}' for c in order)}",
-        [report_date, report_date] if found_at else [report_date],
+        f"""
+        WITH found AS (
+            SELECT report_date, district_code, unit_name, to_version, corrected_at, new_cases_before,
+                   new_cases_after, {metrics}
+            FROM marts.corrections
+            WHERE unit_type = 'commune' AND report_date < ? AND corrected_at > ?
+        )
+        SELECT f.report_date, f.district_code, d.district_name, f.unit_name AS commune_name, f.to_version,
+               f.corrected_at, replace(f.metric, '_delta', '') AS metric, f.delta,
+               CASE WHEN f.metric = 'new_cases_delta' THEN f.new_cases_before END AS old_value,
+               CASE WHEN f.metric = 'new_cases_delta' THEN f.new_cases_after END AS new_value
+        FROM (UNPIVOT found ON {metrics} INTO NAME metric VALUE delta) AS f
+        LEFT JOIN ref.district AS d USING (district_code)
+        WHERE f.delta <> 0
+        ORDER BY f.report_date, f.district_code, f.unit_name, f.metric
+        """,
+        [report_date, since],
     )
-    return [{**row, "delta": row.get("delta", _difference(row.get("new_value"), row.get("old_value")))}
-            for row in rows]
+    return [{**row, "metric_vi": CORRECTED_METRICS[row["metric"]]} for row in rows]
 
 
 def _warnings(con, report_date: date) -> list[dict]:

@@ -187,26 +187,45 @@ def test_untrusted_notes_are_shown_as_text_in_html_and_pdf(bulletin_settings):
     assert "".join(hostile.split()) in text
 
 
-def test_corrections_to_earlier_days_are_listed_apart_when_the_mart_exists(bulletin_settings):
-    before = render(bulletin_settings, pdf=False)
-    assert before["doc"]["figures"]["corrections"] is None
-    assert "Không có điều chỉnh số liệu của các ngày trước." in before["html"]
-    # the shape #5's marts.corrections is expected to have; created here until it lands
-    with warehouse.writer(bulletin_settings) as con:
-        con.execute("CREATE TABLE marts.corrections (report_date DATE, district_code INTEGER, commune_code INTEGER, "
-                    "commune_name VARCHAR, metric VARCHAR, old_value DOUBLE, new_value DOUBLE, detected_at TIMESTAMP)")
-        con.execute("INSERT INTO marts.corrections VALUES "
-                    "('2021-10-17', 193, 6658, 'Phường Hà Khánh', 'new_cases', 3, 5, '2021-10-19 09:00'), "
-                    "('2021-10-19', 193, 6658, 'Phường Hà Khánh', 'new_cases', 1, 2, '2021-10-19 10:00'), "
-                    "('2021-10-16', 194, 6730, 'Phường Ka Long', 'deaths', 1, 0, '2021-10-20 08:00')")
-    after = render(bulletin_settings, pdf=False)
+def test_a_resubmission_for_an_earlier_day_is_listed_apart_as_a_correction(bantin_settings_with_correction):
+    settings, before, commune_name = bantin_settings_with_correction
+    after = render(settings, pdf=False)
     corrections = after["doc"]["figures"]["corrections"]
-    assert [(c["report_date"], c["district_name"], c["delta"]) for c in corrections] == [
-        ("2021-10-17", "Thành phố Hạ Long", 2)]  # today's own change and a later-found one are not listed
+    assert [(c["report_date"], c["district_name"], c["commune_name"], c["metric"], c["old_value"], c["new_value"],
+             c["delta"]) for c in corrections] == [
+        ("2021-10-17", "Thành phố Hạ Long", commune_name, "new_cases", 0, 2, 2)]
     rows = [r for r in table_rows(after["html"]) if r[:1] == ["17/10/2021"]]
-    assert rows == [["17/10/2021", "Thành phố Hạ Long", "Phường Hà Khánh", "new_cases", "3", "5", "+2"]]
-    assert after["doc"]["figures"]["province"] == before["doc"]["figures"]["province"]
+    assert rows == [["17/10/2021", "Thành phố Hạ Long", commune_name, "Ca mắc mới", "0", "2", "+2"]]
+    # today's figures do not absorb it
+    assert after["doc"]["figures"]["province"]["new_cases"] == before["doc"]["figures"]["province"]["new_cases"]
     assert after["doc"]["version"] == 2 and any("Điều chỉnh" in c for c in after["doc"]["changes_from_previous"])
+
+
+@pytest.fixture
+def bantin_settings_with_correction(bulletin_settings):
+    """v1 rendered; then Hạ Long resends its 17/10 file on the morning of the 19th with 2 more cases in one commune."""
+    import os
+
+    from bantin.submission_files import write_csv
+    from bantin.submission_format import COLUMN_NAMES
+
+    before = render(bulletin_settings, pdf=False)
+    assert before["doc"]["figures"]["corrections"] == []
+    assert "Không có điều chỉnh số liệu của các ngày trước." in before["html"]
+    with warehouse.writer(bulletin_settings) as con:
+        rows = con.execute(
+            f"SELECT {', '.join('r.' + c for c in COLUMN_NAMES)} FROM raw.submission_row r "
+            "JOIN ops.submission s USING (submission_id) WHERE s.status = 'accepted' AND s.district_code = 193 "
+            "AND s.report_date = DATE '2021-10-17' ORDER BY r.source_row").fetchall()
+    rows = [dict(zip(COLUMN_NAMES, r)) for r in rows]
+    target = next(r for r in rows if r["new_cases"] == 0)
+    target["new_cases"] = 2
+    path = bulletin_settings.landing / "193" / "Ha Long 17-10 (sua lai).csv"
+    write_csv(rows, path)
+    received = datetime(2021, 10, 19, 9, 0).timestamp() - 7 * 3600  # 09:00 in Hanoi (UTC+7), as a POSIX time
+    os.utime(path, (received, received))
+    load(bulletin_settings)
+    return bulletin_settings, before, target["commune_name"]
 
 
 def test_vietnamese_number_date_and_time_formats():
