@@ -236,6 +236,16 @@ def _settle(con, submission_ids: list[str]) -> None:
     )
 
 
+def alert_new_f0(settings: Settings, *, run_id: str = "manual") -> dict:
+    """Tell the Steering Committee at once of community cases in a commune quiet for 14 days (bantin.alerts)."""
+    from bantin import alerts
+
+    stats: dict = {}
+    with warehouse.writer(settings) as con, _stage(con, "alert_new_f0", None, run_id, stats):
+        stats.update(alerts.notify_new_f0(con, settings))
+    return stats
+
+
 # --------------------------------------------------------------------------- marts and levels
 
 

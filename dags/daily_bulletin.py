@@ -55,6 +55,13 @@ def daily_bulletin():
 
         return validate(load_settings(), run_id=_run_id())
 
+    @task(retries=3, retry_delay=pendulum.duration(seconds=30))
+    def alert_new_f0(_validated: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import alert_new_f0
+
+        return alert_new_f0(load_settings(), run_id=_run_id())
+
     @task
     def build_marts(_validated: dict) -> dict:
         from bantin.config import load_settings
@@ -83,7 +90,9 @@ def daily_bulletin():
 
         return publish(load_settings(), run_id=_run_id())
 
-    publish_snapshot(deliver_bulletin(render_bulletin(build_marts(validate_submissions(collect_submissions())))))
+    validated = validate_submissions(collect_submissions())
+    alert_new_f0(validated)  # the last collection's new F0 must not wait for the bulletin
+    publish_snapshot(deliver_bulletin(render_bulletin(build_marts(validated))))
 
 
 daily_bulletin()
