@@ -71,11 +71,16 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
     with warehouse.writer(settings) as con, _stage(con, "collect", None, run_id, stats):
         known = set(con.execute("SELECT district_code, sha256 FROM ops.submission").fetchall())
         for item in incoming:
-            sha = intake.sha256_of(item.path)
-            if (item.district_code, sha) in known:
+            try:
+                sha = intake.sha256_of(item.path)
+                if (item.district_code, sha) in known:
+                    continue
+                stored = intake.archive_file(item.path, sha, settings.archive)
+            except OSError as problem:  # still being uploaded, or gone: the next run takes it
+                log.warning("collect: %s skipped for now: %s", item.path, problem)
+                stats["skipped"] = stats.get("skipped", 0) + 1
                 continue
             known.add((item.district_code, sha))
-            stored = intake.archive_file(item.path, sha, settings.archive)
             parsed = intake.read_submission(
                 stored,
                 item.district_code,

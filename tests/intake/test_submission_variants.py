@@ -254,3 +254,20 @@ def test_fixtures_are_current(tmp_path):
     spec.loader.exec_module(module)
     for written in module.build(tmp_path):
         assert written.read_bytes() == (FIXTURES / written.name).read_bytes(), written.name
+
+
+@pytest.mark.parametrize("label", ["Tổng", "Tổng cộng", "Cộng", "  TỔNG CỘNG: ", "cộng"])
+def test_totals_row_labels_are_recognised_and_checked(tmp_path, label):
+    from openpyxl import load_workbook
+
+    path = tmp_path / "tong.xlsx"
+    path.write_bytes((FIXTURES / "valid_template.xlsx").read_bytes())
+    book = load_workbook(path)
+    book.active["A9"] = label
+    book.save(path)
+    parsed = intake.read_submission(path, DISTRICT, as_of=AS_OF, max_bytes=10**7, backdate_days=7)
+    assert (len(parsed.rows), parsed.findings) == (3, [])
+    book.active["E9"] = 3  # new cases: the communes add up to 2
+    book.save(path)
+    parsed = intake.read_submission(path, DISTRICT, as_of=AS_OF, max_bytes=10**7, backdate_days=7)
+    assert [(f.rule, f.row, f.column) for f in parsed.findings] == [("file.totals_mismatch", 9, "new_cases")]
