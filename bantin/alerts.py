@@ -96,13 +96,16 @@ def build_message(settings: Settings, found: list[dict], sender: str) -> EmailMe
             f"ngày {item['report_date']:%d/%m/%Y} / {item['new_cases_community']} new community case(s) "
             f"(tệp / file {item['submission_id']}, nhận lúc / received {item['received_at']:%H:%M %d/%m/%Y})"
         )
-    message = EmailMessage()
     shown = ", ".join(places[:3]) + (f" và {len(places) - 3} nơi khác" if len(places) > 3 else "")
-    message["Subject"] = f"[KHẨN] Ca F0 mới trong cộng đồng tại {shown} – tỉnh {province}"
-    message["From"] = sender
-    message["To"] = ", ".join(settings.alert_to) or "undisclosed-recipients:;"
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="bantin.local")
+    message = EmailMessage()
+    for name, value in {
+        "Subject": f"[KHẨN] Ca F0 mới trong cộng đồng tại {shown} – tỉnh {province}",
+        "From": sender,
+        "To": ", ".join(settings.alert_to) or "undisclosed-recipients:;",
+        "Date": formatdate(localtime=True),
+        "Message-ID": make_msgid(domain="bantin.local"),
+    }.items():
+        message[name] = value
     message.set_content(
         "Báo cáo khẩn: xuất hiện ca mắc mới trong cộng đồng tại xã/phường/thị trấn không có ca "
         f"cộng đồng nào trong {QUIET_DAYS} ngày trước đó.\n"
