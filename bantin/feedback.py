@@ -24,15 +24,19 @@ def _submission_rows(con, submission_ids: list[str]) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _findings(con, submission_id: str) -> list[dict]:
+def _findings(con, submission_ids: list[str]) -> dict[str, list[dict]]:
+    """Findings of many files in one query, grouped by file, in the order a clerk reads them."""
     cursor = con.execute(
-        "SELECT severity, source_row AS row, column_name AS column, header, value, rule, message_vi, message_en "
-        "FROM ops.finding WHERE submission_id = ? "
-        "ORDER BY coalesce(source_row, 0), severity, column_name, rule",
-        [submission_id],
+        "SELECT submission_id, severity, source_row AS row, column_name AS column, header, value, rule, "
+        "message_vi, message_en FROM ops.finding WHERE list_contains(?, submission_id) "
+        "ORDER BY submission_id, coalesce(source_row, 0), severity, column_name, rule",
+        [submission_ids],
     )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    names = [d[0] for d in cursor.description][1:]
+    grouped: dict[str, list[dict]] = {sid: [] for sid in submission_ids}
+    for sid, *row in cursor.fetchall():
+        grouped[sid].append(dict(zip(names, row)))
+    return grouped
 
 
 def report_folder(settings, submission: dict) -> Path:
@@ -64,8 +68,10 @@ def write_reports(con, settings, submission_ids: list[str]) -> list[Path]:
     """Write (or rewrite) the report of each file, and of the other versions whose verdict it changed."""
     template = environment().get_template("feedback.html.j2")
     written = []
-    for submission in _submission_rows(con, _with_other_versions(con, submission_ids)):
-        findings = _findings(con, submission["submission_id"])
+    ids = _with_other_versions(con, submission_ids)
+    findings_of = _findings(con, ids)
+    for submission in _submission_rows(con, ids):
+        findings = findings_of[submission["submission_id"]]
         folder = report_folder(settings, submission)
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{submission['received_at']:%Y%m%dT%H%M%S}_{submission['submission_id']}"
