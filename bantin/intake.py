@@ -233,6 +233,14 @@ def _read_xlsx(path: Path) -> list[tuple[int, list]]:
             if any(v is not None and str(v).strip() != "" for v in values):
                 grid.append((number, values))
         return grid
+    except UnreadableFile:
+        raise
+    except Exception:  # malformed XML, entity expansion refused by expat, cells openpyxl cannot type
+        raise UnreadableFile(
+            "file.broken_archive",
+            "Nội dung tệp Excel bị hỏng hoặc không hợp lệ, không đọc được.",
+            "The Excel file's content is damaged or invalid and cannot be read.",
+        ) from None
     finally:
         book.close()
 

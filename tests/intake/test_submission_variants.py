@@ -85,6 +85,7 @@ EXPECTED: dict[str, set[tuple]] = {
     "error_legacy_xls.xls": {("error", "file.format", None, None)},
     "error_truncated.xlsx": {("error", "file.broken_archive", None, None)},
     "error_zip_bomb.xlsx": {("error", "file.decompression_bomb", None, None)},
+    "error_entity_bomb.xlsx": {("error", "file.broken_archive", None, None)},
 }
 
 
