@@ -7,7 +7,11 @@ is the sender), commune membership, the report date. Numeric rules are
 Great Expectations' job (`bantin.validation`).
 
 Nothing here raises on bad input: every problem becomes a `Finding` with the
-row and column as the clerk sees them.
+row and column as the clerk sees them. Hostile files are refused before they
+cost anything: the size limit first, then an XLSX's declared sizes (a zip bomb
+is refused from its directory, nothing inflated); formulas are never evaluated
+(a formula cell without the value Excel saved is `cell.formula`), and XML the
+parser refuses (entity expansion) makes the file unreadable, not the run fail.
 """
 
 from __future__ import annotations
