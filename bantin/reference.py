@@ -11,8 +11,6 @@ dicts, which are fresh copies on each call so a caller cannot corrupt the cache.
 from __future__ import annotations
 
 import csv
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -60,31 +58,13 @@ class Commune:
     source: str
 
 
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while building many small objects.
-
-    Loading 10,051 communes allocates tens of thousands of containers, which
-    triggers many collection passes that find nothing (the rows make no
-    cycles); pausing them roughly halves the load time. The previous state is
-    always restored.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _rows(path: Path, header: str) -> list[list[str]]:
     """Data rows of a reference CSV, after checking its header.
 
     The callers unpack rows by position, so a reordered or renamed column must
     fail here rather than silently shift values.
     """
-    with path.open(encoding="utf-8", newline="") as f, _gc_paused():
+    with path.open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         found = next(reader)
         if found != header.split(","):
@@ -164,11 +144,10 @@ def _all_communes() -> tuple[Commune, ...]:
         "commune_code,commune_name,commune_type,district_code,province_code,"
         "population,population_18plus,population_65plus,source",
     )
-    with _gc_paused():
-        return tuple(
-            Commune(int(code), name, ctype, int(dist), int(prov), int(pop), int(p18), int(p65), source)
-            for code, name, ctype, dist, prov, pop, p18, p65, source in rows
-        )
+    return tuple(
+        Commune(int(code), name, ctype, int(dist), int(prov), int(pop), int(p18), int(p65), source)
+        for code, name, ctype, dist, prov, pop, p18, p65, source in rows
+    )
 
 
 @lru_cache(maxsize=None)

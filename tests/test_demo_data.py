@@ -17,8 +17,7 @@ import pytest
 from bantin import demo_data, reference
 from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS
 
-# The plain reader lives with the writer tests (csv module and openpyxl only).
-from test_submission_files import read_back
+from plain_reader import read_back
 
 QN, TH = 22, 38
 QN_RANGE = (date(2021, 10, 1), date(2021, 10, 19))

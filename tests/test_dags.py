@@ -1,0 +1,66 @@
+"""DAG integrity: the DAG files import cleanly through Airflow's own DagBag, stay cheap to parse,
+and declare what the runtime contract promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+HEAVY = ("great_expectations", "pandas", "duckdb", "weasyprint", "openpyxl", "numpy", "bantin.validation")
+DAG_FILES = sorted((REPO / "dags").glob("*.py"))
+
+
+def _python(code: str, env: dict) -> dict:
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_home) -> dict:
+    code = (
+        "import json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags')!r})\n"
+        "dags = {}\n"
+        "for dag_id in bag.dag_ids:\n"
+        "    dag = bag.get_dag(dag_id)\n"
+        "    dags[dag_id] = {'tasks': [t.task_id for t in dag.tasks], 'timetable': repr(dag.timetable),\n"
+        "                    'max_active_runs': dag.max_active_runs, 'params': list(dag.params.keys()),\n"
+        "                    'catchup': dag.catchup}\n"
+        "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()}, 'dags': dags}))\n"
+    )
+    return _python(code, airflow_home)
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag["errors"] == {}
+    assert {"daily_bulletin", "collect_submissions"} <= set(dagbag["dags"])
+
+
+def test_daily_bulletin_runs_every_stage_in_order(dagbag):
+    daily = dagbag["dags"]["daily_bulletin"]
+    assert daily["tasks"] == ["collect_submissions", "validate_submissions", "build_marts",
+                              "render_bulletin", "deliver_bulletin", "publish_snapshot"]
+    assert "report_date" in daily["params"]
+    # at the cutoff, in local time, one run at a time
+    assert "0 17 * * *" in daily["timetable"] and "Asia/Ho_Chi_Minh" in daily["timetable"]
+    assert daily["max_active_runs"] == 1
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_does_not_import_heavy_modules(dag_file, airflow_home):
+    code = (
+        "import json, runpy, sys\n"
+        f"runpy.run_path({str(dag_file)!r})\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=airflow_home, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

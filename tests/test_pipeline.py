@@ -1,0 +1,69 @@
+"""The stages in one process (what `bantin run` does), on the demo inboxes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, datetime, timezone
+
+import duckdb
+import pytest
+
+from bantin import pipeline
+from bantin.config import load_settings
+
+
+def test_report_date_is_the_logical_date_in_local_time(settings):
+    # 23:30 UTC on the 18th is 06:30 on the 19th in Hanoi: `ds` would say the 18th.
+    assert pipeline.report_date_for(datetime(2021, 10, 18, 23, 30, tzinfo=timezone.utc), settings) == date(2021, 10, 19)
+    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=timezone.utc), settings) == date(2021, 10, 19)
+    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=timezone.utc), settings,
+                                    "2021-10-15") == date(2021, 10, 15)
+
+
+@pytest.fixture
+def three_days(demo_settings):
+    pipeline.run_days(demo_settings, date(2021, 10, 1), date(2021, 10, 2), bulletin=False)
+    pipeline.run_day(demo_settings, date(2021, 10, 3), deliver_bulletin=False)
+    return demo_settings
+
+
+def _snapshot(settings) -> dict:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = ["ops.submission", "raw.submission_row", "ops.finding", "marts.commune_daily",
+                  "marts.district_daily", "marts.province_daily", "marts.epidemic_level", "marts.reporting_status"]
+        return {t: sorted(map(repr, con.execute(f"SELECT * EXCLUDE ({_volatile(t)}) FROM {t}").fetchall()))
+                if _volatile(t) else sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
+                for t in tables}
+
+
+def _volatile(table: str) -> str:
+    return "recorded_at" if table == "ops.submission" else ""
+
+
+def test_a_rerun_changes_nothing(three_days):
+    before = _snapshot(three_days)
+    bulletin_before = sorted(p.relative_to(three_days.bulletins) for p in three_days.bulletins.rglob("*"))
+    pipeline.run_day(three_days, date(2021, 10, 3), deliver_bulletin=False)
+    assert _snapshot(three_days) == before
+    assert sorted(p.relative_to(three_days.bulletins) for p in three_days.bulletins.rglob("*")) == bulletin_before
+
+
+def test_the_same_file_dropped_twice_is_recorded_once(three_days):
+    some_file = next(p for p in three_days.landing.rglob("*") if p.is_file())
+    shutil.copy2(some_file, some_file.with_name("copy of " + some_file.name))
+    stats = pipeline.collect(three_days)
+    assert stats["new"] == 0
+
+
+def test_a_changed_figure_makes_a_new_bulletin_version(three_days):
+    with duckdb.connect(str(three_days.warehouse_path)) as con:
+        con.execute("UPDATE raw.submission_row SET new_cases = new_cases + 1 WHERE submission_id = "
+                    "(SELECT min(submission_id) FROM ops.submission WHERE report_date = DATE '2021-10-03')")
+    pipeline.build_marts(three_days, date(2021, 10, 3))
+    produced = pipeline.render(three_days, date(2021, 10, 3))
+    assert produced["html"].endswith("v2/bulletin.html")
+    document = json.loads((three_days.bulletins / "2021-10-03" / "v2" / "bulletin.json").read_text())
+    assert document["version"] == 2
+    assert any("Ca mắc mới toàn tỉnh" in change for change in document["changes_from_previous"])
+    assert (three_days.bulletins / "2021-10-03" / "v1" / "bulletin.html").exists()  # never overwritten
