@@ -21,7 +21,7 @@ DEMO_START    := 2021-10-01
 DEMO_END      := 2021-10-19
 DEMO_WARM_END := 2021-10-18
 
-.PHONY: help install system-deps airflow-db demo test bench clean
+.PHONY: help install system-deps bulletin-deps airflow-db demo test bench docs clean
 
 help:
 	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
@@ -42,6 +42,15 @@ system-deps:
 	  echo "installing Pango for WeasyPrint"; \
 	  apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; fi
 
+# The bulletin's checks and previews: pdftoppm/pdftotext (poppler-utils) and headless Chromium;
+# HarfBuzz-Subset makes WeasyPrint subset the embedded font natively (docs/benchmarks/bench_bulletin.md).
+BULLETIN_APT := poppler-utils chromium libharfbuzz-subset0
+bulletin-deps:
+	@missing=$$(for p in $(BULLETIN_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+
 airflow-db: install
 	@mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
@@ -59,11 +68,16 @@ demo: install system-deps airflow-db
 	@echo "Bulletin (PDF):  $$(readlink -f $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest)/bulletin.pdf"
 	@echo "Analyst snapshot: $(BANTIN_HOME)/warehouse/analytics.duckdb"
 
-test: install system-deps
+test: install system-deps bulletin-deps
 	$(BIN)/python -m pytest -q
 
 bench: install system-deps
 	BENCH=$(BENCH) $(BIN)/python -m bench.run
+
+# PNG previews of the demo bulletin's pages (docs/bulletin-preview/), from `make demo`'s output.
+docs: install system-deps bulletin-deps
+	@test -e $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest || $(MAKE) demo
+	$(BIN)/python -m bantin.render previews $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest docs/bulletin-preview
 
 clean:
 	rm -rf var airflow_home

@@ -6,18 +6,25 @@ the PDF and the JSON are all drawn from that dict, so they cannot disagree.
 Versions: `bulletins/<date>/v<N>/`. A rerun whose figures are identical to
 the latest version changes nothing; different figures (a late file, a
 correction) make a new version and the old one stays.
+
+Corrections to earlier days come from `marts.corrections` when the warehouse
+has it: one row per changed figure with `report_date` (the earlier day),
+`district_code`, and where known `commune_code`, `commune_name`, `metric`,
+`old_value`, `new_value` (or `delta`) and when it was found (`detected_at`…).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from datetime import date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 
 from bantin.config import Settings
-from bantin.render import environment
+from bantin.render import environment, html_to_pdf, vn_int
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,7 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
     province["level"] = _level_of(levels.get(("province", province["province_code"])))
     commune_levels = [r for (kind, _), r in levels.items() if kind == "commune"]
     status = [d for d in districts if d["reporting_status"] != "on_time"]
+    province["change_7d"] = _difference(province["new_cases_7d"], province["new_cases_prev_7d"])
     summary = {
         "report_date": report_date.isoformat(),
         "cutoff": settings.cutoff.strftime("%H:%M"),
@@ -83,13 +91,18 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         ),
         "reporting": {
             "not_on_time": [{"district_code": d["district_code"], "district_name": d["district_name"],
-                             "status": d["reporting_status"]} for d in status],
+                             "status": d["reporting_status"], "received_at": d["accepted_received_at"]}
+                            for d in status],
             "missing_or_rejected": [d["district_name"] for d in status
                                     if d["reporting_status"] in ("missing", "rejected")],
         },
         "trend": _trend(con, report_date),
+        "district_trends": _district_trends(con, report_date),
+        "notes": _notes(con, report_date),
         "data_quality": _warnings(con, report_date),
+        "corrections": _corrections(con, report_date),
         "rule_set": _rule_set(con, report_date),
+        "data_as_of": max((d["accepted_received_at"] for d in districts if d["accepted_received_at"]), default=None),
     }
     summary["provisional"] = bool(summary["reporting"]["missing_or_rejected"])
     return _plain(summary)
@@ -101,6 +114,10 @@ def _level_of(row: dict | None) -> dict | None:
     keep = ("level", "colour", "colour_vi", "reason", "is_stale", "assessed_on", "level_changed",
             "previous_level", "cases_per_100k_week", "coverage_18plus_dose1", "rule_set_id")
     return {k: row[k] for k in keep}
+
+
+def _difference(now, before):
+    return None if now is None or before is None else now - before
 
 
 def _level_summary(districts: list[dict], commune_levels: list[dict]) -> list[dict]:
@@ -121,11 +138,71 @@ def _trend(con, report_date: date) -> list[dict]:
     )
 
 
+def _district_trends(con, report_date: date) -> dict[str, list]:
+    """New cases of each district over the 14 days (small multiples), NULL where the district did not report."""
+    rows = _records(
+        con,
+        "SELECT district_code, report_date, new_cases FROM marts.district_daily "
+        "WHERE report_date BETWEEN ? AND ? AND communes_expected > 0 ORDER BY district_code, report_date",
+        [report_date - timedelta(days=TREND_DAYS - 1), report_date],
+    )
+    trends: dict[str, list] = {}
+    for row in rows:
+        trends.setdefault(str(row["district_code"]), []).append(
+            {"report_date": row["report_date"], "new_cases": row["new_cases"]})
+    return trends
+
+
+def _notes(con, report_date: date) -> list[dict]:
+    """Free-text notes the districts wrote for the day: untrusted, shown as plain text (autoescape)."""
+    return _records(
+        con,
+        "SELECT c.district_code, d.district_name, c.commune_name, trim(c.notes) AS note "
+        "FROM marts.commune_daily c JOIN marts.district_daily d USING (report_date, district_code) "
+        "WHERE c.report_date = ? AND nullif(trim(c.notes), '') IS NOT NULL "
+        "ORDER BY c.district_code, c.commune_code",
+        [report_date],
+    )
+
+
+# A correction may carry the moment it was found under any of these names (#5's table is young).
+CORRECTION_FOUND_AT = ("detected_at", "detected_on", "recorded_at", "corrected_at", "found_on")
+
+
+def _corrections(con, report_date: date) -> list[dict] | None:
+    """Changes to earlier report dates (marts.corrections), or None when the warehouse has no such table.
+
+    Only earlier dates are listed, apart from today's figures; when the table says
+    when a correction was found, only those found up to this report date.
+    """
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
+        "AND table_name = 'corrections' ORDER BY ordinal_position").fetchall()]
+    if not columns:
+        return None
+    if "report_date" not in columns:
+        log.warning("marts.corrections has no report_date column: corrections left out of the bulletin")
+        return []
+    found_at = next((c for c in CORRECTION_FOUND_AT if c in columns), None)
+    where = "c.report_date < ?" + (f" AND CAST(c.{found_at} AS DATE) <= ?" if found_at else "")
+    order = [c for c in ("report_date", "district_code", "commune_code", "metric") if c in columns]
+    rows = _records(
+        con,
+        f"SELECT c.*, d.district_name FROM marts.corrections c "
+        f"LEFT JOIN ref.district d USING (district_code) WHERE {where} "
+        f"ORDER BY {', '.join(f'c.{c}' for c in order)}",
+        [report_date, report_date] if found_at else [report_date],
+    )
+    return [{**row, "delta": row.get("delta", _difference(row.get("new_value"), row.get("old_value")))}
+            for row in rows]
+
+
 def _warnings(con, report_date: date) -> list[dict]:
     return _records(
         con,
-        "SELECT s.district_code, s.file_name, f.source_row AS row, f.header, f.column_name AS column, f.value, "
+        "SELECT s.district_code, d.district_name, s.file_name, f.source_row AS row, f.header, f.column_name AS column, f.value, "
         "f.rule, f.message_vi FROM ops.finding f JOIN ops.submission s USING (submission_id) "
+        "LEFT JOIN ref.district d ON d.district_code = s.district_code "
         "WHERE s.report_date = ? AND s.status = 'accepted' AND f.severity = 'warning' "
         "ORDER BY s.district_code, f.source_row, f.rule",
         [report_date],
@@ -179,27 +256,43 @@ def render(con, settings: Settings, report_date: date, *, run_id: str = "manual"
         log.info("bulletin %s unchanged: keeping v%d", report_date, latest)
         return _paths(out, reused=True)
     number = latest + 1
-    out = folder / f"v{number}"
-    staging = folder / f".v{number}.partial"
-    staging.mkdir(parents=True, exist_ok=True)
     document = {
         "version": number,
-        "generated_at": datetime.now(settings.timezone).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(settings.timezone).replace(tzinfo=None).isoformat(timespec="seconds"),
         "run_id": run_id,
         "software_version": software_version(),
         "changes_from_previous": _changes(latest_figures, figures) if latest_figures else [],
         "figures": figures,
     }
-    html = environment().get_template("bulletin.html.j2").render(doc=document, s=figures, level_names=LEVEL_NAMES)
+    out = write_version(folder, document, pdf=pdf)
+    log.info("bulletin %s: wrote v%d%s", report_date, number, " (provisional)" if figures["provisional"] else "")
+    return _paths(out, reused=False)
+
+
+def render_html(document: dict) -> str:
+    return environment().get_template("bulletin.html.j2").render(
+        doc=document, s=document["figures"], level_names=LEVEL_NAMES)
+
+
+def write_version(folder: Path, document: dict, *, pdf: bool = True) -> Path:
+    """Write v<N>/ (HTML, JSON, PDF) whole or not at all, then point `latest` at it; never touch older versions."""
+    out = folder / f"v{document['version']}"
+    if out.exists():
+        raise FileExistsError(f"{out} exists: a bulletin version is never overwritten")
+    staging = folder / f".v{document['version']}.partial"
+    shutil.rmtree(staging, ignore_errors=True)  # debris of a killed run
+    staging.mkdir(parents=True)
+    html = render_html(document)
     (staging / "bulletin.html").write_text(html, encoding="utf-8")
     (staging / "bulletin.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if pdf:
-        write_pdf(html, staging / "bulletin.pdf")
-    staging.rename(out)  # a version appears whole or not at all
-    latest_link = folder / "latest"
-    latest_link.unlink(missing_ok=True)
-    latest_link.symlink_to(out.name)
-    return _paths(out, reused=False)
+        html_to_pdf(html, staging / "bulletin.pdf")
+    staging.rename(out)
+    link = folder / f".latest.{document['version']}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(out.name)
+    os.replace(link, folder / "latest")  # atomic: readers see the old or the new version
+    return out
 
 
 def _paths(out: Path, *, reused: bool) -> dict:
@@ -210,28 +303,32 @@ def _paths(out: Path, *, reused: bool) -> dict:
     return paths
 
 
-def write_pdf(html: str, target: Path) -> None:
-    import weasyprint  # heavy: only when rendering
-
-    weasyprint.HTML(string=html, base_url=str(Path(__file__).resolve().parent.parent / "report_templates")) \
-        .write_pdf(str(target))
+PROVINCE_CHANGES = (("new_cases", "Ca mắc mới"), ("new_cases_community", "Ca trong cộng đồng"),
+                    ("tests_performed", "Số mẫu xét nghiệm"), ("in_treatment", "Đang điều trị"),
+                    ("severe", "Ca nặng"), ("deaths", "Tử vong"), ("recovered", "Khỏi bệnh"),
+                    ("communes_reported", "Số xã đã báo cáo"))
 
 
 def _changes(old: dict, new: dict) -> list[str]:
     """A short list of what a new version changes, in Vietnamese."""
     changes = []
-    old_p, new_p = old["province"], new["province"]
-    for key, label in (("new_cases", "Ca mắc mới"), ("new_cases_community", "Ca trong cộng đồng"),
-                       ("deaths", "Tử vong"), ("communes_reported", "Số xã đã báo cáo")):
-        if old_p.get(key) != new_p.get(key):
-            changes.append(f"{label} toàn tỉnh: {old_p.get(key)} → {new_p.get(key)}")
     before = set(old["reporting"]["missing_or_rejected"])
     after = set(new["reporting"]["missing_or_rejected"])
-    for name in sorted(before - after):
-        changes.append(f"Đã nhận báo cáo của {name}")
-    old_levels = {d["district_code"]: (d["level"] or {}).get("level") for d in old["districts"]}
+    changes += [f"Đã nhận báo cáo của {name}" for name in sorted(before - after)]
+    changes += [f"Chưa có báo cáo hợp lệ của {name}" for name in sorted(after - before)]
+    old_p, new_p = old["province"], new["province"]
+    for key, label in PROVINCE_CHANGES:
+        if old_p.get(key) != new_p.get(key):
+            changes.append(f"{label} toàn tỉnh: {vn_int(old_p.get(key))} → {vn_int(new_p.get(key))}")
+    old_districts = {d["district_code"]: d for d in old["districts"]}
     for d in new["districts"]:
+        was = old_districts.get(d["district_code"], {})
+        if was.get("new_cases") != d["new_cases"]:
+            changes.append(f"Ca mắc mới {d['district_name']}: {vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
+        old_level = (was.get("level") or {}).get("level")
         new_level = (d["level"] or {}).get("level")
-        if old_levels.get(d["district_code"]) != new_level:
-            changes.append(f"Cấp độ {d['district_name']}: {old_levels.get(d['district_code'])} → {new_level}")
-    return changes or ["Cập nhật số liệu chi tiết"]
+        if old_level != new_level:
+            changes.append(f"Cấp độ {d['district_name']}: {old_level or '–'} → {new_level or '–'}")
+    if (old.get("corrections") or []) != (new.get("corrections") or []):
+        changes.append(f"Điều chỉnh số liệu các ngày trước: {len(new.get('corrections') or [])} mục")
+    return changes or ["Cập nhật số liệu chi tiết (cảnh báo chất lượng, ghi chú)"]

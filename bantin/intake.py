@@ -162,9 +162,9 @@ def read_submission(
     except UnreadableFile as problem:
         parsed.error(problem.rule, problem.message_vi, problem.message_en)
         return parsed
-    if parsed.rows:
-        _check_identity(parsed)
-        _check_report_date(parsed, as_of, backdate_days)
+    # The file's report date is its first dated row; whether the rows agree, and
+    # identity and date rules, are the file suite's job (bantin.validation).
+    parsed.report_date = next((r["report_date"] for r in parsed.rows if r["report_date"]), None)
     return parsed
 
 
@@ -582,110 +582,3 @@ def _check_totals(totals_cells: list, positions: dict[str, int], parsed: ParsedS
                 header=parsed.headers.get(name),
                 value=_shown(raw),
             )
-
-
-# --------------------------------------------------------------------------- identity and dates
-
-
-def _check_identity(parsed: ParsedSubmission) -> None:
-    """The inbox folder is the sender: every row must be that district's own commune."""
-    inbox = parsed.district_code
-    try:
-        own = {c.code: c for c in reference.communes(district_code=inbox)}
-    except KeyError:
-        own = {}
-    seen: dict[int, int] = {}
-    for row, number in zip(parsed.rows, parsed.source_rows):
-        district = row["district_code"]
-        if district is not None and district != inbox:
-            parsed.error(
-                "identity.district",
-                f"Mã huyện {district} không phải của đơn vị gửi ({inbox}): mỗi huyện chỉ báo cáo cho chính mình.",
-                f"District code {district} is not the sender's ({inbox}): a district may only report for itself.",
-                row=number, column="district_code", header=parsed.headers.get("district_code"), value=str(district),
-            )
-        code = row["commune_code"]
-        if code is None:
-            continue
-        where = dict(row=number, column="commune_code", header=parsed.headers.get("commune_code"), value=str(code))
-        if code not in own:
-            parsed.error(
-                "identity.commune",
-                f"Mã xã {code} không thuộc huyện {inbox}.",
-                f"Commune code {code} does not belong to district {inbox}.",
-                **where,
-            )
-        elif code in seen:
-            parsed.error(
-                "commune.duplicate",
-                f"Mã xã {code} lặp lại (đã có ở dòng {seen[code]}).",
-                f"Commune code {code} appears twice (first at row {seen[code]}).",
-                **where,
-            )
-        else:
-            _check_commune_name(row, own[code], number, parsed)
-        seen.setdefault(code, number)
-    for code, commune in own.items():
-        if code not in seen:
-            parsed.warning(
-                "commune.missing",
-                f"Thiếu dòng của {commune.name} (mã {code}): xã này được tính là chưa báo cáo.",
-                f"No row for {commune.name} (code {code}): that commune counts as not reported.",
-                column="commune_code", value=str(code),
-            )
-
-
-def _check_commune_name(row: dict, commune, number: int, parsed: ParsedSubmission) -> None:
-    written = row.get("commune_name")
-    if not written:
-        return
-    if _name_key(written) not in (_name_key(commune.name), _name_key(_strip_type(commune.name))):
-        parsed.warning(
-            "commune.name_mismatch",
-            f"Tên xã \"{written}\" không khớp với danh mục (\"{commune.name}\").",
-            f"Commune name \"{written}\" does not match the reference (\"{commune.name}\").",
-            row=number, column="commune_name", header=parsed.headers.get("commune_name"), value=written,
-        )
-
-
-def _name_key(name: str) -> str:
-    return normalise_header(name)
-
-
-def _strip_type(name: str) -> str:
-    for prefix in ("Phường ", "Thị trấn ", "Xã "):
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
-
-
-def _check_report_date(parsed: ParsedSubmission, as_of: date, backdate_days: int) -> None:
-    dates = [(d, n) for d, n in ((r["report_date"], n) for r, n in zip(parsed.rows, parsed.source_rows)) if d]
-    if not dates:
-        return
-    first = dates[0][0]
-    parsed.report_date = first
-    header = parsed.headers.get("report_date")
-    for value, number in dates[1:]:
-        if value != first:
-            parsed.error(
-                "report_date.not_uniform",
-                f"Ngày báo cáo {value:%d/%m/%Y} khác với dòng đầu ({first:%d/%m/%Y}): một tệp chỉ cho một ngày.",
-                f"Report date {value:%d/%m/%Y} differs from the first row ({first:%d/%m/%Y}): one file, one date.",
-                row=number, column="report_date", header=header, value=f"{value:%d/%m/%Y}",
-            )
-    where = dict(row=dates[0][1], column="report_date", header=header, value=f"{first:%d/%m/%Y}")
-    if first > as_of:
-        parsed.error(
-            "report_date.future",
-            f"Ngày báo cáo {first:%d/%m/%Y} ở tương lai (hôm nay {as_of:%d/%m/%Y}).",
-            f"Report date {first:%d/%m/%Y} is in the future (today is {as_of:%d/%m/%Y}).",
-            **where,
-        )
-    elif first < as_of - timedelta(days=backdate_days):
-        parsed.error(
-            "report_date.too_old",
-            f"Ngày báo cáo {first:%d/%m/%Y} cũ hơn {backdate_days} ngày: liên hệ Sở Y tế để sửa số liệu cũ.",
-            f"Report date {first:%d/%m/%Y} is more than {backdate_days} days old: contact the department to correct old data.",
-            **where,
-        )

@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bantin import feedback, intake, reference, warehouse
 from bantin.config import Settings
-from bantin.findings import ERROR, WARNING, Finding
+from bantin.findings import ERROR, WARNING, Finding, has_errors
 from bantin.submission_format import COLUMN_NAMES
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,11 @@ def _insert_findings(con, findings: list[tuple[str, Finding]], stage: str) -> No
 
 
 def validate(settings: Settings, *, run_id: str = "manual") -> dict:
-    """Run the GX suites over every recorded-but-unvalidated submission, in one GX call; decide verdicts."""
+    """Run the GX suites over every recorded-but-unvalidated submission, one GX call per suite; decide verdicts.
+
+    History rules read the warehouse as it stands before this run's verdicts;
+    the run's Data Docs site (for engineers) is rebuilt under `data_docs/`.
+    """
     from bantin import validation  # imports Great Expectations (~8 s): only when this stage runs
 
     stats = {"validated": 0, "accepted": 0, "rejected": 0}
@@ -152,10 +156,14 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
         pending = [r[0] for r in con.execute(
             "SELECT submission_id FROM ops.submission WHERE status = 'received'").fetchall()]
         if pending:
-            frame = _rows_for_validation(con, pending)
-            found = validation.validate_rows(frame)
+            rows, files = _rows_for_validation(con, pending, settings)
+            intake_errors = [r[0] for r in con.execute(
+                "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
+                "AND list_contains(?, submission_id)", [pending]).fetchall()]
+            outcome = validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
+                                                docs_dir=settings.home / "data_docs", run_name=run_id)
             headers = _headers_by_submission(con, pending)
-            found = [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in found]
+            found = [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings]
             with warehouse.transaction(con):
                 _insert_findings(con, found, "validation")
                 _settle(con, pending)
@@ -165,23 +173,24 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
                 [pending]).fetchall())
             stats["accepted"] = verdicts.get("accepted", 0) + verdicts.get("superseded", 0)
             stats["rejected"] = verdicts.get("rejected", 0)
+            stats["warnings"] = sum(f.severity == WARNING for _, f in found)
+            stats["data_docs"] = str(outcome.data_docs)  # the log line links the run's Data Docs
             feedback.write_reports(con, settings, pending)
     return stats
 
 
-def _rows_for_validation(con, submission_ids: list[str]):
-    """Rows of the pending files, with each commune's population for the coverage ceilings."""
-    ref_path = str(reference.REFERENCE_DIR / "communes.csv")
-    return con.execute(
-        """
-        SELECT r.*, c.population_18plus, c.population_65plus
-        FROM raw.submission_row AS r
-        LEFT JOIN read_csv(?, header = true) AS c USING (commune_code)
-        WHERE list_contains(?, r.submission_id)
-        ORDER BY r.submission_id, r.source_row
-        """,
-        [ref_path, submission_ids],
+def _rows_for_validation(con, submission_ids: list[str], settings: Settings):
+    """The parsed rows of the pending files, and each file's parameters (inbox district, day received)."""
+    rows = con.execute(
+        "SELECT * FROM raw.submission_row WHERE list_contains(?, submission_id) ORDER BY submission_id, source_row",
+        [submission_ids],
     ).df()
+    files = con.execute(
+        "SELECT submission_id, district_code AS inbox_district_code, CAST(received_at AS DATE) AS as_of, "
+        "? AS backdate_days FROM ops.submission WHERE list_contains(?, submission_id)",
+        [settings.backdate_days, submission_ids],
+    ).df()
+    return rows, files
 
 
 def _headers_by_submission(con, ids: list[str]) -> dict[str, dict]:
@@ -340,24 +349,40 @@ __all__ = [
 
 
 def check_file(settings: Settings, path: Path, district_code: int, as_of: date) -> list[Finding]:
-    """Every finding for one file, exactly as the pipeline would record them (intake, then GX)."""
+    """Every finding for one file, exactly as the pipeline would record them (intake, then GX).
+
+    History rules use the warehouse when it can be read; when the pipeline is
+    writing it at that moment, they are skipped (the pipeline will apply them).
+    """
     import pandas as pd
 
     from bantin import validation
+    from bantin.findings import sort_key
 
     parsed = intake.read_submission(path, district_code, as_of=as_of, max_bytes=settings.max_file_bytes,
                                     backdate_days=settings.backdate_days)
     findings = list(parsed.findings)
     if parsed.rows:
-        population = {c.code: c for c in reference.communes(district_code=district_code)}
-        frame = pd.DataFrame(parsed.rows)
-        frame.insert(0, "source_row", parsed.source_rows)
-        frame.insert(0, "submission_id", "file")
-        frame["population_18plus"] = [getattr(population.get(c), "population_18plus", None) for c in frame.commune_code]
-        frame["population_65plus"] = [getattr(population.get(c), "population_65plus", None) for c in frame.commune_code]
-        frame = frame.astype({c: "float64" for c in frame.columns if c not in ("submission_id", "report_date",
-                                                                                 "commune_name", "notes")})
-        findings += [_with_header(f, parsed.headers) for _, f in validation.validate_rows(frame)]
-    from bantin.findings import sort_key
-
+        rows = pd.DataFrame(parsed.rows, columns=list(COLUMN_NAMES))
+        rows.insert(0, "source_row", parsed.source_rows)
+        rows.insert(0, "submission_id", "file")
+        files = pd.DataFrame([{"submission_id": "file", "inbox_district_code": district_code, "as_of": as_of,
+                               "backdate_days": settings.backdate_days}])
+        with _history_reader(settings) as con:
+            outcome = validation.validate_files(rows, files, history=con,
+                                                untrusted_ids=["file"] if has_errors(findings) else [])
+        findings += [_with_header(f, parsed.headers) for _, f in outcome.findings]
     return sorted(findings, key=sort_key)
+
+
+@contextmanager
+def _history_reader(settings: Settings):
+    """A read-only connection to the warehouse, or None when there is none or the pipeline holds it."""
+    with ExitStack() as stack:
+        con = None
+        if settings.warehouse_path.exists():
+            try:
+                con = stack.enter_context(warehouse.reader(settings.warehouse_path))
+            except Exception:  # duckdb.IOException: the writer holds the file
+                log.info("warehouse busy: history rules skipped for this check")
+        yield con

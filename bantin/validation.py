@@ -1,10 +1,22 @@
 """Validation: parsed rows → findings, with Great Expectations.
 
-Suites live as JSON under `expectations/`; each expectation's `meta` carries
-its severity, rule id, the column to blame and its messages in Vietnamese and
-English. All files of a run are validated in one GX call: rows are stacked
-with a global index, and GX's unexpected indices map back to (submission,
-row as the clerk sees it).
+Three suites under `expectations/`, one per concern, each expectation carrying
+its rule id, severity, the column to blame and its messages in Vietnamese and
+English in `meta`:
+
+- `submission_rows`: each row on its own (non-negative counts, cross-field rules);
+- `submission_file`: the file as a whole (sender identity, communes, report date);
+- `submission_history`: the file against the warehouse (cumulative counts,
+  spikes, stock jumps, bursts after silence).
+
+All files of a run are validated together: their rows are stacked into one
+frame, with the per-file parameters (inbox district, day received, the
+district's commune roster) and the reference facts as extra columns, so a run
+costs one GX validation per suite whatever its number of files. GX's unexpected
+row indices map back to (submission, row as the clerk sees it).
+
+History is judged in a second pass, on the files that passed the first: a file
+for an earlier date validated in the same run is history for the later ones.
 
 Great Expectations takes ~8 s to import: it is imported inside functions only,
 never when a DAG file is parsed.
@@ -14,16 +26,32 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from bantin.findings import Finding
-from bantin.submission_format import COLUMN_BY_NAME
+from bantin import reference
+from bantin.findings import ERROR, Finding
+from bantin.submission_format import COLUMN_BY_NAME, CUMULATIVE_COLUMNS, normalise_header
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
-ROW_SUITE = "submission_rows"
+ROW_SUITE, FILE_SUITE, HISTORY_SUITE = "submission_rows", "submission_file", "submission_history"
+SUITES = (ROW_SUITE, FILE_SUITE, HISTORY_SUITE)
+DOCS_SITE = "bantin"
+
+# A commune's recent level of new cases: the higher of its 14-day mean and its
+# highest day of the last week, once at least 7 of the 14 days are known (a mean
+# of two days is not a level). The week's peak keeps a cluster's second and
+# third days from alarming; the mean keeps weekday dips from lowering the bar.
+HISTORY_WINDOW_DAYS = 14
+HISTORY_PEAK_DAYS = 7
+HISTORY_MIN_DAYS = 7
+COMMUNE_TYPE_PREFIXES = ("Phường ", "Thị trấn ", "Xã ")
 
 log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- suites
 
 
 def suite_definition(name: str) -> dict:
@@ -35,9 +63,11 @@ def load_suite(name: str):
 
     GX logs and drops an expectation it cannot build (an unregistered custom
     class, a misspelt type): a suite that silently checks less is worse than
-    no run at all.
+    no run at all. bantin's own expectation types are registered first.
     """
     import great_expectations as gx
+
+    import bantin.gx_expectations  # noqa: F401  registers bantin's expectation types
 
     definition = suite_definition(name)
     suite = gx.ExpectationSuite(**definition)
@@ -47,69 +77,299 @@ def load_suite(name: str):
     return suite
 
 
+# --------------------------------------------------------------------------- frames
+
+
 @lru_cache(maxsize=1)
-def _batch_definition():
-    import great_expectations as gx
+def _reference_frame():
+    """Every commune of the reference list, by code, with what the rules compare against."""
+    import pandas as pd
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    source = context.data_sources.add_pandas("submissions")
-    asset = source.add_dataframe_asset("rows")
-    return asset.add_batch_definition_whole_dataframe("all_rows")
+    communes = reference.communes()
+    return pd.DataFrame({
+        "commune_code": [float(c.code) for c in communes],
+        "commune_district_code": [float(c.district_code) for c in communes],
+        "reference_name": [c.name for c in communes],
+        "population_18plus": [float(c.population_18plus) for c in communes],
+        "population_65plus": [float(c.population_65plus) for c in communes],
+    })
 
 
-def validate_rows(frame, suite_name: str = ROW_SUITE) -> list[tuple[str, Finding]]:
-    """Run one suite over stacked rows of many submissions.
+def file_frame(rows, files):
+    """The rows of many files stacked with what the row and file suites compare them to.
 
-    `frame` needs `submission_id` and `source_row` columns plus the columns the
-    suite names; its index must be unique. Returns (submission_id, finding).
+    `rows`: `submission_id`, `source_row` and the contract's columns.
+    `files`: one row per submission: `submission_id`, `inbox_district_code`,
+    `as_of` (the day the file was received) and `backdate_days`.
+
+    Adds one placeholder row (`in_file` false, no `source_row`) per commune of
+    the inbox district that the file does not list, so a missing commune is a
+    finding like any other.
     """
-    if frame.empty:
-        return []
-    suite = load_suite(suite_name)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-    found: list[tuple[str, Finding]] = []
-    for outcome in result.results:
-        config = outcome.expectation_config
-        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            raise RuntimeError(f"expectation {config.type} failed to run: {outcome.exception_info}")
-        if outcome.success:
-            continue
-        indices = outcome.result.get("unexpected_index_list") or []
-        values = outcome.result.get("unexpected_list") or []
-        for index, value in zip(indices, values):
-            found.append(_finding(frame, index, value, config))
-    log.info("GX suite %s: %d rows, %d findings", suite_name, len(frame), len(found))
-    return found
+    import pandas as pd
+
+    ref = _reference_frame()
+    rows = rows.copy()
+    rows["report_date"] = pd.to_datetime(rows["report_date"])
+    numeric = [c for c in rows.columns if c not in ("submission_id", "report_date", "commune_name", "notes")]
+    rows[numeric] = rows[numeric].astype("float64")
+    rows["in_file"] = True
+    files = files.copy()
+    files["as_of"] = pd.to_datetime(files["as_of"])
+    files["oldest_allowed"] = files["as_of"] - pd.to_timedelta(files["backdate_days"], unit="D")
+
+    roster = files.merge(ref[["commune_code", "commune_district_code"]], left_on="inbox_district_code",
+                         right_on="commune_district_code")[["submission_id", "commune_code"]]
+    roster = roster[roster.submission_id.isin(rows.submission_id)]
+    listed = roster.merge(rows[["submission_id", "commune_code"]].drop_duplicates(), how="left", indicator=True)
+    missing = listed[listed["_merge"] == "left_only"][["submission_id", "commune_code"]].assign(in_file=False)
+
+    frame = pd.concat([rows, missing], ignore_index=True)
+    frame = frame.merge(files, on="submission_id", how="left").merge(ref, on="commune_code", how="left")
+    frame["commune_district_code"] = frame["commune_district_code"].where(
+        frame["commune_code"].isna() | frame["commune_district_code"].notna(), 0.0)  # listed but unknown: no district
+    _add_commune_columns(frame)
+    _add_report_date_columns(frame)
+    frame["in_file"] = frame["in_file"].astype(bool)
+    return frame
 
 
-def _finding(frame, index, value, config) -> tuple[str, Finding]:
-    meta = config.meta
-    blame = meta["blame"]
-    record = frame.loc[index]
-    if isinstance(value, tuple):  # column pair: (A, B) = (large, small)
-        large, small = (_whole(v) for v in value)
-        words = {"large": large, "small": small, "value": small}
-        shown = small
+def _add_commune_columns(frame) -> None:
+    """First row of each own commune (duplicates), and the name it should carry on that row."""
+    own = frame["in_file"] & (frame["commune_district_code"] == frame["inbox_district_code"])
+    first = frame[own].groupby(["submission_id", "commune_code"])["source_row"].transform("min")
+    frame["first_row_of_commune"] = first  # NaN for other districts' communes: they get identity.commune only
+    checked = own & (frame["source_row"] == frame["first_row_of_commune"]) & frame["commune_name"].notna()
+    written = frame["commune_name"].where(checked).map(normalise_header, na_action="ignore")
+    frame["commune_name_key"] = written
+    # A clerk may write "Hà Khánh" or "Phường Hà Khánh": compare like with like.
+    frame["reference_name_key"] = [
+        None if w is None or w != w else normalise_header(name if _has_type_prefix(w) else _strip_type(name))
+        for w, name in zip(written, frame["reference_name"])
+    ]
+
+
+def _has_type_prefix(key: str) -> bool:
+    return any(key.startswith(normalise_header(p) + " ") for p in COMMUNE_TYPE_PREFIXES)
+
+
+def _strip_type(name: str) -> str:
+    for prefix in COMMUNE_TYPE_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _add_report_date_columns(frame) -> None:
+    """The file's report date (its first dated row) on every row, and alone on that first row."""
+    dated = frame[frame["report_date"].notna()].sort_values(["submission_id", "source_row"])
+    first = dated.groupby("submission_id")["report_date"].first()
+    first_row = dated.groupby("submission_id")["source_row"].first()
+    frame["first_report_date"] = frame["submission_id"].map(first)
+    on_first_row = frame["source_row"] == frame["submission_id"].map(first_row)
+    frame["report_date_of_file"] = frame["first_report_date"].where(on_first_row)
+
+
+# --------------------------------------------------------------------------- history
+
+
+HISTORY_SQL = f"""
+WITH in_force AS (  -- the newest trusted file of each district and date: its figures are the history
+    SELECT submission_id, report_date FROM ops.submission
+    WHERE report_date IS NOT NULL AND (status = 'accepted' OR list_contains($trusted, submission_id))
+    QUALIFY row_number() OVER (PARTITION BY district_code, report_date ORDER BY received_at DESC, sha256 DESC) = 1
+),
+history AS (
+    SELECT f.report_date, r.* EXCLUDE (submission_id, source_row, report_date)
+    FROM in_force AS f JOIN raw.submission_row AS r USING (submission_id)
+    WHERE r.commune_code IS NOT NULL
+),
+target AS (SELECT row_id, commune_code, CAST(file_report_date AS DATE) AS report_date FROM pending),
+last_known AS (
+    SELECT t.row_id, t.report_date - h.report_date - 1 AS silent_days,
+           h.report_date = t.report_date - 1 AS was_yesterday, h.* EXCLUDE (report_date, commune_code)
+    FROM target AS t ASOF JOIN history AS h ON t.commune_code = h.commune_code AND t.report_date > h.report_date
+),
+recent AS (
+    SELECT t.row_id, count(*) AS days, greatest(avg(h.new_cases),
+           max(h.new_cases) FILTER (WHERE h.report_date >= t.report_date - {HISTORY_PEAK_DAYS})) AS level
+    FROM target AS t JOIN history AS h ON t.commune_code = h.commune_code
+     AND h.report_date BETWEEN t.report_date - {HISTORY_WINDOW_DAYS} AND t.report_date - 1
+    GROUP BY t.row_id
+)
+SELECT t.row_id,
+       l.silent_days,
+       CASE WHEN r.days >= {HISTORY_MIN_DAYS} THEN r.level END AS new_cases_recent_level,
+       {", ".join(f"l.{c} AS previous_{c}" for c in CUMULATIVE_COLUMNS)},
+       CASE WHEN l.was_yesterday THEN l.in_treatment END AS previous_in_treatment,
+       CASE WHEN l.was_yesterday THEN l.quarantine_centralized END AS previous_quarantine_centralized,
+       CASE WHEN l.was_yesterday THEN l.quarantine_home END AS previous_quarantine_home
+FROM target AS t LEFT JOIN last_known AS l USING (row_id) LEFT JOIN recent AS r USING (row_id)
+"""
+
+
+def history_frame(frame, con, trusted_ids: list[str]):
+    """The rows of `frame` (files that passed the row and file suites) with their commune's history.
+
+    History is what the warehouse holds for dates strictly before the file's
+    report date: accepted files plus `trusted_ids` (this run's files without
+    errors), the newest per district and date. A file validated late for an
+    earlier date is judged only against what came before that date.
+    """
+    rows = frame[frame["in_file"] & frame["commune_code"].notna() & frame["first_report_date"].notna()].copy()
+    rows["row_id"] = rows.index
+    pending = rows[["row_id", "commune_code"]].assign(file_report_date=rows["first_report_date"])
+    if con is None or pending.empty:
+        features = pending[["row_id"]]
     else:
-        shown = _whole(value)
-        words = {"value": shown}
+        con.register("pending", pending)
+        try:
+            features = con.execute(HISTORY_SQL, {"trusted": list(trusted_ids)}).df()
+        finally:
+            con.unregister("pending")
+    rows = rows.merge(features, on="row_id", how="left").set_index("row_id")
+    for column in ("silent_days", "new_cases_recent_level", *(f"previous_{c}" for c in CUMULATIVE_COLUMNS),
+                   "previous_in_treatment", "previous_quarantine_centralized", "previous_quarantine_home"):
+        rows[column] = rows[column].astype("float64") if column in rows else float("nan")
+    # What a stock can plausibly be today: yesterday's level plus what entered today.
+    rows["in_treatment_expected"] = rows["previous_in_treatment"] + rows["new_cases"]
+    arrivals = rows["f1_traced"] + rows["returnees"]
+    rows["quarantine_centralized_expected"] = rows["previous_quarantine_centralized"] + arrivals
+    rows["quarantine_home_expected"] = rows["previous_quarantine_home"] + arrivals
+    rows.index.name = None
+    return rows
+
+
+# --------------------------------------------------------------------------- running GX
+
+
+@dataclass
+class Outcome:
+    findings: list[tuple[str, Finding]] = field(default_factory=list)  # (submission_id, finding)
+    data_docs: Path | None = None  # index.html of the Data Docs site, when one was built
+
+
+def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(),
+                   docs_dir: Path | None = None, run_name: str | None = None) -> Outcome:
+    """Every suite over the rows of many files: one GX validation per suite, whatever the number of files.
+
+    `history`: a DuckDB connection to the warehouse (None: no history rules).
+    `untrusted_ids`: files already known to have errors (from intake): they are
+    not judged against history and never become history for later dates.
+    `docs_dir`: where to build the GX Data Docs site (None: no site);
+    `run_name` names this run's pages in it (the pipeline's run id).
+    """
+    outcome = Outcome()
+    if rows.empty:
+        return outcome
+    runner = _runner(str(docs_dir) if docs_dir else None)
+    frame = file_frame(rows, files)
+    outcome.findings = runner.run((ROW_SUITE, FILE_SUITE), frame, run_name)
+    rejected = {sid for sid, f in outcome.findings if f.severity == ERROR} | set(untrusted_ids)
+    clean = frame[~frame["submission_id"].isin(rejected)]
+    later = history_frame(clean, history, [*trusted_ids, *set(clean["submission_id"])])
+    if not later.empty:
+        outcome.findings += runner.run((HISTORY_SUITE,), later, run_name)
+    if docs_dir:
+        outcome.data_docs = runner.build_docs()
+    return outcome
+
+
+class _Runner:
+    """A GX context with the suites loaded and one checkpoint per group of suites, kept for the process."""
+
+    def __init__(self, docs_dir: str | None):
+        import great_expectations as gx
+
+        self.gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = {"globally": False}
+        self.docs_dir = docs_dir
+        if docs_dir:
+            self.context.add_data_docs_site(DOCS_SITE, {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+        asset = self.context.data_sources.add_pandas("submissions").add_dataframe_asset("rows")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("all_rows")
+        self.checkpoints: dict[tuple[str, ...], object] = {}
+
+    def checkpoint(self, names: tuple[str, ...]):
+        if names not in self.checkpoints:
+            gx = self.gx
+            definitions = [
+                self.context.validation_definitions.add(gx.ValidationDefinition(
+                    name=name, data=self.batch_definition, suite=self.context.suites.add(load_suite(name))))
+                for name in names
+            ]
+            self.checkpoints[names] = self.context.checkpoints.add(gx.Checkpoint(
+                name="+".join(names), validation_definitions=definitions,
+                result_format={"result_format": "COMPLETE"}))
+        return self.checkpoints[names]
+
+    def run(self, names: tuple[str, ...], frame, run_name: str | None = None) -> list[tuple[str, Finding]]:
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        result = self.checkpoint(names).run(batch_parameters={"dataframe": frame},
+                                            run_id=RunIdentifier(run_name=run_name) if run_name else None)
+        found: list[tuple[str, Finding]] = []
+        for suite_result in result.run_results.values():
+            for outcome in suite_result.results:
+                config = outcome.expectation_config
+                if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+                    raise RuntimeError(f"expectation {config.type} failed to run: {outcome.exception_info}")
+                if not outcome.success:
+                    for index in outcome.result.get("unexpected_index_list") or []:
+                        found.append(finding_for(frame.loc[index], config.meta, config.kwargs))
+        log.info("GX %s: %d rows, %d findings", "+".join(names), len(frame), len(found))
+        return found
+
+    def build_docs(self) -> Path:
+        self.context.build_data_docs(site_names=[DOCS_SITE])
+        return Path(self.docs_dir) / "index.html"
+
+
+@lru_cache(maxsize=4)
+def _runner(docs_dir: str | None) -> _Runner:
+    return _Runner(docs_dir)
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def finding_for(record, meta: dict, kwargs: dict) -> tuple[str, Finding]:
+    """A failed row as the clerk sees it: row, column, value, and messages filled from the row itself.
+
+    Messages name the frame's columns (`{commune_code}`, `{as_of}`) and the
+    expectation's parameters (`{ratio}`); `{value}` is the blamed column's value.
+    """
+    blame = meta["blame"]
+    words = {**{k: _shown(v) for k, v in kwargs.items()}, **{k: _shown(v) for k, v in record.items()}}
+    words["value"] = words.get(blame, "")
     finding = Finding(
         severity=meta["severity"],
         rule=meta["rule"],
         message_vi=meta["message_vi"].format(**words),
         message_en=meta["message_en"].format(**words),
-        row=int(record["source_row"]),
+        row=None if _missing(record["source_row"]) else int(record["source_row"]),
         column=blame if blame in COLUMN_BY_NAME else None,
-        value=str(shown),
+        value=words["value"],
     )
     return str(record["submission_id"]), finding
 
 
-def _whole(value):
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        return value
-    return int(as_float) if as_float.is_integer() else as_float
+def _missing(value) -> bool:
+    return value is None or value != value  # None, NaN, NaT
+
+
+def _shown(value) -> str:
+    """A value as the clerk wrote it: whole numbers without `.0`, dates as dd/mm/yyyy."""
+    if _missing(value):
+        return ""
+    if hasattr(value, "strftime"):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+    return str(value)
+

@@ -12,6 +12,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from bantin.deadlines import bulletin_deadlines
+
 LOCAL = pendulum.timezone("Asia/Ho_Chi_Minh")
 
 
@@ -37,6 +39,7 @@ def _run_id() -> str:
     params={"report_date": Param(None, type=["null", "string"], format="date",
                                  description="Override the report date (YYYY-MM-DD)")},
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation (bantin/deadlines.py)
     tags=["bantin"],
     doc_md=__doc__,
 )

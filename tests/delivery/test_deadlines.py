@@ -1,0 +1,81 @@
+"""daily_bulletin's Deadline Alerts: declared at cutoff + 2h30 and + 3h, and fired through Airflow to a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bantin import deadlines
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_intervals_follow_cutoff_and_deadline_settings(settings, monkeypatch):
+    assert deadlines.intervals(settings) == {"warning": timedelta(hours=2, minutes=30),
+                                             "escalation": timedelta(hours=3)}
+    monkeypatch.setenv("BANTIN_CUTOFF", "16:00")
+    from bantin.config import load_settings
+
+    assert deadlines.intervals(load_settings())["escalation"] == timedelta(hours=4)
+
+
+def test_only_airflow_dags_test_goes_without_deadlines():
+    assert deadlines.under_dags_test(["/x/.venv/bin/airflow", "dags", "test", "daily_bulletin", "2021-10-19"])
+    assert not deadlines.under_dags_test(["/x/.venv/bin/airflow", "dag-processor"])
+    assert not deadlines.under_dags_test(["/x/.venv/bin/airflow", "scheduler"])
+    assert not deadlines.under_dags_test(["pytest", "dags", "test"])
+
+
+def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operators(
+        settings, airflow_home, smtp_server):
+    # a run whose cutoff was 3h15 ago: the 19:30 and the 20:00 deadlines have both passed, recently
+    logical = (datetime.now(timezone.utc) - timedelta(hours=3, minutes=15)).replace(second=0, microsecond=0)
+    env = {**airflow_home, "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
+           "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22",
+           "BANTIN_ALERT_TO": "truc-ban@soyte.quangninh.example, it@soyte.quangninh.example"}
+    result = subprocess.run([sys.executable, str(HERE / "fire_deadlines.py"), logical.isoformat()],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    report = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))[7:])
+
+    # the DAG declares both alerts: logical date (= the 17:00 cutoff) + 2h30 and + 3h, our async callback
+    declared = report["declared"]
+    assert [(a["name"], a["reference"]["reference_type"], a["interval"]["__data__"]) for a in declared] == [
+        ("bulletin-warning", "DagRunLogicalDateDeadline", 9000.0),
+        ("bulletin-escalation", "DagRunLogicalDateDeadline", 10800.0)]
+    assert all("bantin.deadlines.bulletin_overdue" in json.dumps(a["callback"]) for a in declared)
+
+    # Airflow computed the deadlines from the run, marked them missed and ran both callbacks
+    assert [datetime.fromisoformat(d["deadline_time"]) for d in report["deadlines"]] == [
+        logical + timedelta(hours=2, minutes=30), logical + timedelta(hours=3)]
+    assert all(d["missed"] for d in report["deadlines"])
+    assert [c["state"] for c in report["callbacks"]] == ["success", "success"], report["callbacks"]
+    day_iso = logical.astimezone(settings.timezone).date().isoformat()
+    assert [c["output"] for c in report["callbacks"]] == [f"warning {day_iso}: mailed", f"escalation {day_iso}: mailed"]
+
+    # and the operators got both mails
+    subjects = sorted(m["message"]["Subject"] for m in smtp_server.messages)
+    local = logical.astimezone(settings.timezone)
+    day = f"{local:%d/%m/%Y}"
+    assert subjects == sorted([
+        f"[CẢNH BÁO] Bản tin COVID-19 ngày {day} chưa được gửi lúc {local + timedelta(hours=2, minutes=30):%H:%M}"
+        " / bulletin warning: not delivered",
+        f"[KHẨN] Bản tin COVID-19 ngày {day} đã quá hạn và chưa được gửi lúc {local + timedelta(hours=3):%H:%M}"
+        " / bulletin ESCALATION: not delivered"])
+    for mail in smtp_server.messages:
+        assert sorted(mail["to"]) == ["it@soyte.quangninh.example", "truc-ban@soyte.quangninh.example"]
+        body = mail["message"].get_content()
+        assert report["run_id"] in body and "Chưa có bản tin nào cho ngày này." in body
+
+
+def test_a_backfill_deadline_long_past_is_logged_not_mailed(settings, smtp_server, monkeypatch):
+    monkeypatch.setenv("BANTIN_ALERT_TO", "truc-ban@soyte.quangninh.example")
+    context = {"dag_run": {"dag_run_id": "backfill__2021-10-19", "logical_date": "2021-10-19T10:00:00Z",
+                           "state": "running", "conf": {}},
+               "deadline": {"id": "x", "deadline_time": "2021-10-19T13:00:00+00:00"}}
+    assert deadlines.notify("escalation", context)["mailed"] is False
+    assert smtp_server.messages == []

@@ -1,0 +1,13 @@
+"""Fixtures of the validation tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def warehouse_con(settings):
+    from bantin import warehouse
+
+    with warehouse.writer(settings) as con:
+        yield con
