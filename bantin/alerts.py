@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
 from bantin.config import Settings
 
@@ -82,7 +80,8 @@ def new_f0(con, *, window_start: date) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def build_message(settings: Settings, found: list[dict], sender: str) -> EmailMessage:
+def compose(settings: Settings, found: list[dict]) -> tuple[str, str]:
+    """Subject and plain-text body of one alert listing every new-F0 commune."""
     from bantin import reference
 
     province = reference.province(settings.province_code).name
@@ -97,16 +96,8 @@ def build_message(settings: Settings, found: list[dict], sender: str) -> EmailMe
             f"(tệp / file {item['submission_id']}, nhận lúc / received {item['received_at']:%H:%M %d/%m/%Y})"
         )
     shown = ", ".join(places[:3]) + (f" và {len(places) - 3} nơi khác" if len(places) > 3 else "")
-    message = EmailMessage()
-    for name, value in {
-        "Subject": f"[KHẨN] Ca F0 mới trong cộng đồng tại {shown} – tỉnh {province}",
-        "From": sender,
-        "To": ", ".join(settings.alert_to) or "undisclosed-recipients:;",
-        "Date": formatdate(localtime=True),
-        "Message-ID": make_msgid(domain="bantin.local"),
-    }.items():
-        message[name] = value
-    message.set_content(
+    subject = f"[KHẨN] Ca F0 mới trong cộng đồng tại {shown} – tỉnh {province}"
+    body = (
         "Báo cáo khẩn: xuất hiện ca mắc mới trong cộng đồng tại xã/phường/thị trấn không có ca "
         f"cộng đồng nào trong {QUIET_DAYS} ngày trước đó.\n"
         f"URGENT: new community cases in communes that had none in the previous {QUIET_DAYS} days.\n\n"
@@ -114,7 +105,7 @@ def build_message(settings: Settings, found: list[dict], sender: str) -> EmailMe
         + "\n\nSố liệu theo báo cáo của huyện đã được tiếp nhận; chi tiết trong bản tin ngày.\n"
         "Figures as reported in the district's accepted file; details follow in the daily bulletin.\n"
     )
-    return message
+    return subject, body
 
 
 def _name(lookup, code: int) -> str:
@@ -142,18 +133,13 @@ def notify_new_f0(con, settings: Settings) -> dict:
     stats = {"new_f0_communes": len(found), "sent": False}
     if not found:
         return stats
-    smtp = delivery.smtp_connection(settings.smtp_conn_id) if settings.alert_to else None
-    message = build_message(settings, found, (smtp or {}).get("from_email") or "bantin@localhost")
+    subject, body = compose(settings, found)
     now = datetime.now(settings.timezone)
     folder = settings.outbox / "alerts" / now.date().isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    copy = folder / f"f0-{now:%H%M%S}-{found[0]['commune_code']}.eml"
-    copy.write_bytes(bytes(message))
-    if settings.alert_to:
-        delivery.send(message, smtp)
-        stats["sent"] = True
-    else:
-        log.warning("BANTIN_ALERT_TO is empty: the new-F0 alert is only in the outbox (%s)", copy)
+    copy = folder / f"f0-{now:%H%M%S}-{found[0]['commune_code']}.txt"
+    copy.write_text(f"To: {', '.join(settings.alert_to)}\nSubject: {subject}\n\n{body}", encoding="utf-8")
+    stats["sent"] = delivery.alert(settings, subject, body)  # logs a warning when BANTIN_ALERT_TO is empty
     local_now = now.replace(tzinfo=None)
     with warehouse.transaction(con):
         con.executemany(

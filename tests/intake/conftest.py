@@ -74,5 +74,6 @@ def smtp_server():
 
 def smtp_env(port: int) -> dict:
     """The Airflow SMTP connection (JSON form of AIRFLOW_CONN_*) and alert recipients for a test server."""
-    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": {"from_email": "bantin@soyte.test"}}
+    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+            "extra": {"from_email": "bantin@soyte.test", "disable_tls": True, "disable_ssl": True, "timeout": 10}}
     return {"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn), "BANTIN_ALERT_TO": "bcd@quangninh.test, sub@soyte.test"}
