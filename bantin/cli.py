@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--as-of", type=_date, default=None, help="ngày kiểm tra / check as of (default: today)")
     check.add_argument("--format", choices=("text", "json"), default="text")
 
+    form = commands.add_parser("template", help="mẫu báo cáo Excel điền sẵn / the pre-filled XLSX template")
+    form.add_argument("--district", type=int, required=True, help="mã huyện / district code")
+    form.add_argument("--date", type=_date, required=True, help="ngày báo cáo / report date (YYYY-MM-DD)")
+    form.add_argument("--output", type=Path, default=None,
+                      help="tệp ghi ra / output file (default: BaoCao_<district>_<yyyymmdd>.xlsx here)")
+
     demo = commands.add_parser("demo-data", help="write demo submissions built from the real series")
     demo.add_argument("--province", type=int, default=None)
     demo.add_argument("--start", type=_date, required=True)
@@ -99,6 +105,14 @@ def _validate(args) -> int:
     return 1 if has_errors(findings) else 0
 
 
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9,)) | {127: None}
+
+
+def _safe(text) -> str:
+    """File text shown on a terminal: control characters (escape sequences) dropped, as it is untrusted."""
+    return str(text).translate(_CONTROL)
+
+
 def _print_findings(path: Path, findings) -> None:
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
@@ -106,11 +120,32 @@ def _print_findings(path: Path, findings) -> None:
         where = ", ".join(x for x in (f"dòng/row {f.row}" if f.row else "", f"cột/column {f.header or f.column}"
                                       if (f.header or f.column) else "") if x)
         label = "LỖI/ERROR" if f.severity == "error" else "CẢNH BÁO/WARNING"
-        print(f"{path.name}: {label} [{f.rule}] {where}{' = ' + repr(f.value) if f.value not in (None, '') else ''}")
-        print(f"    {f.message_vi}")
-        print(f"    {f.message_en}")
+        print(_safe(f"{path.name}: {label} [{f.rule}] {where}"
+                    f"{' = ' + repr(f.value) if f.value not in (None, '') else ''}"))
+        print(f"    {_safe(f.message_vi)}")
+        print(f"    {_safe(f.message_en)}")
     verdict = "BỊ TỪ CHỐI / REJECTED" if errors else "HỢP LỆ / ACCEPTED"
-    print(f"{path.name}: {verdict} — {errors} lỗi/errors, {warnings} cảnh báo/warnings")
+    print(_safe(f"{path.name}: {verdict} — {errors} lỗi/errors, {warnings} cảnh báo/warnings"))
+
+
+def _template(args) -> int:
+    from bantin import reference
+    from bantin.submission_files import write_xlsx
+
+    try:
+        district = reference.district(args.district)
+    except KeyError:
+        raise UsageError(f"Mã huyện không tồn tại / unknown district code: {args.district}") from None
+    communes = reference.communes(district_code=district.code)
+    if not communes:
+        raise UsageError(f"Huyện {district.name} không có xã trong danh mục / has no communes in the reference")
+    rows = [{"report_date": args.date, "district_code": district.code, "commune_code": c.code,
+             "commune_name": c.name} for c in communes]
+    output = args.output or Path(f"BaoCao_{district.code}_{args.date:%Y%m%d}.xlsx")
+    write_xlsx(rows, output, province_name=reference.province(district.province_code).name_full,
+               district_name=district.name, report_date=args.date, fill_in=True)
+    print(f"{output}: {len(rows)} xã/communes, {district.name}, {args.date:%d/%m/%Y}")
+    return 0
 
 
 def _demo_data(args) -> int:
@@ -164,7 +199,7 @@ def _data_dictionary(args) -> int:
     return 0
 
 
-COMMANDS = {"validate": _validate, "demo-data": _demo_data, "run": _run, "sql": _sql,
+COMMANDS = {"validate": _validate, "template": _template, "demo-data": _demo_data, "run": _run, "sql": _sql,
             "data-dictionary": _data_dictionary}
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ is the sender), commune membership, the report date. Numeric rules are
 Great Expectations' job (`bantin.validation`).
 
 Nothing here raises on bad input: every problem becomes a `Finding` with the
-row and column as the clerk sees them.
+row and column as the clerk sees them. Hostile files are refused before they
+cost anything: the size limit first, then an XLSX's declared sizes (a zip bomb
+is refused from its directory, nothing inflated); formulas are never evaluated
+(a formula cell without the value Excel saved is `cell.formula`), and XML the
+parser refuses (entity expansion) makes the file unreadable, not the run fail.
 """
 
 from __future__ import annotations
@@ -223,11 +227,58 @@ def _read_xlsx(path: Path) -> list[tuple[int, list]]:
         ) from None
     try:
         sheet = book[SHEET_NAME] if SHEET_NAME in book.sheetnames else book.worksheets[0]
+        formulas = _uncomputed_formulas(path, sheet.title) if _has_formulas(path) else {}
         grid = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            values = list(values)
+            for (row, index), text in formulas.items():
+                if row == number and index < len(values) and values[index] is None:
+                    values[index] = UncomputedFormula(text)
             if any(v is not None and str(v).strip() != "" for v in values):
-                grid.append((number, list(values)))
+                grid.append((number, values))
         return grid
+    except UnreadableFile:
+        raise
+    except Exception:  # malformed XML, entity expansion refused by expat, cells openpyxl cannot type
+        raise UnreadableFile(
+            "file.broken_archive",
+            "Nội dung tệp Excel bị hỏng hoặc không hợp lệ, không đọc được.",
+            "The Excel file's content is damaged or invalid and cannot be read.",
+        ) from None
+    finally:
+        book.close()
+
+
+class UncomputedFormula(str):
+    """A formula cell with no value saved by Excel: we never evaluate formulas, so it has no value."""
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet holds a formula (`<f>` element), read as a stream (sizes already bounded)."""
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with archive.open(name) as stream:
+                    tail = b""
+                    for chunk in iter(lambda: stream.read(1 << 20), b""):
+                        if re.search(rb"<(\w+:)?f[ >/]", tail + chunk):
+                            return True
+                        tail = chunk[-16:]
+    return False
+
+
+def _uncomputed_formulas(path: Path, sheet_name: str) -> dict[tuple[int, int], str]:
+    """(row, column index) -> formula text of every formula cell: they only matter where no value was saved."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        found = {}
+        for number, values in enumerate(book[sheet_name].iter_rows(values_only=True), start=1):
+            for index, value in enumerate(values):
+                if isinstance(value, str) and value.startswith("="):
+                    found[(number, index)] = value
+        return found
     finally:
         book.close()
 
@@ -386,7 +437,7 @@ def _cell(cells: list, positions: dict[str, int], name: str):
     if index is None or index >= len(cells):
         return None
     value = cells[index]
-    if isinstance(value, str):
+    if isinstance(value, str) and not isinstance(value, UncomputedFormula):
         value = value.strip()
         return value or None
     return value
@@ -428,6 +479,16 @@ def _typed(parser, raw, column, where, parsed: ParsedSubmission):
                 value="",
                 **where,
             )
+        return None
+    if isinstance(raw, UncomputedFormula):
+        parsed.error(
+            "cell.formula",
+            f"Ô ở cột \"{column.header_vi}\" chứa công thức chưa được tính; hệ thống không tính công thức: "
+            "hãy nhập số (hoặc mở tệp bằng Excel và lưu lại).",
+            f"The cell in \"{column.header_vi}\" holds a formula with no saved value; formulas are never "
+            "evaluated: type the number (or open the file in Excel and save it again).",
+            value=str(raw), **where,
+        )
         return None
     try:
         return parser(raw)

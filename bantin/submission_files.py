@@ -22,8 +22,9 @@ from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Alignment, Font, Protection
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.writer.excel import ExcelWriter
 
 from bantin.submission_format import COLUMNS, COUNT_COLUMNS, SHEET_NAME, Column
@@ -233,6 +234,7 @@ def write_xlsx(
     dates_as_text: bool = False,
     sheet_name: str = SHEET_NAME,
     saved_at: datetime | None = None,
+    fill_in: bool = False,
 ) -> Path:
     """Write one submission as XLSX in the provincial template's shape.
 
@@ -242,6 +244,10 @@ def write_xlsx(
     `dates_as_text` writes "19/10/2021" text instead of an Excel date.
     `saved_at` (default: noon of the report date) goes into the document
     properties and the zip entries, so the same input gives the same bytes.
+    `fill_in` makes the blank form a clerk fills in (`bantin template`): count
+    and note cells unlocked, everything else (titles, header, codes) protected,
+    counts restricted by Excel data validation to whole numbers >= 0, and the
+    totals row as SUM formulas that Excel computes.
     """
     rows = list(rows)
     workbook = Workbook()
@@ -257,7 +263,9 @@ def write_xlsx(
         for index, column in enumerate(COLUMNS, start=1):
             _put(sheet.cell(row=header_row + offset, column=index), column, row.get(column.name), **cell_style)
     if totals_row:
-        _write_totals(sheet, header_row + len(rows) + 1, rows, cell_style)
+        _write_totals(sheet, header_row + len(rows) + 1, rows, cell_style, formulas=fill_in)
+    if fill_in and rows:
+        _make_fill_in(sheet, header_row + 1, header_row + len(rows))
 
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     path = Path(path)
@@ -272,14 +280,42 @@ def _write_header(sheet, number: int) -> None:
         sheet.column_dimensions[get_column_letter(index)].width = 22 if column.name == "commune_name" else 14
 
 
-def _write_totals(sheet, number: int, rows: list[Row], cell_style: dict) -> None:
-    """'Tổng cộng' in the first cell, then plain column sums of every count column."""
+def _write_totals(sheet, number: int, rows: list[Row], cell_style: dict, *, formulas: bool = False) -> None:
+    """'Tổng cộng' in the first cell, then column sums of every count column (as SUM formulas if asked)."""
     sheet.cell(row=number, column=1, value="Tổng cộng").font = _BOLD
     for index, column in enumerate(COLUMNS, start=1):
         if column.name in COUNT_COLUMNS:
             cell = sheet.cell(row=number, column=index)
-            _put(cell, column, sum(int(r[column.name]) for r in rows), **cell_style)
+            if formulas:
+                letter = get_column_letter(index)
+                cell.value = f"=SUM({letter}{number - len(rows)}:{letter}{number - 1})"
+                cell.number_format = _COUNT_FORMAT
+            else:
+                _put(cell, column, sum(int(r[column.name]) for r in rows), **cell_style)
             cell.font = _BOLD
+
+
+def _make_fill_in(sheet, first: int, last: int) -> None:
+    """Unlock what the clerk types (counts, notes), allow only whole numbers >= 0, protect the rest."""
+    rule = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                          showErrorMessage=True, errorStyle="stop",
+                          errorTitle="Giá trị không hợp lệ / Invalid value",
+                          error="Chỉ nhập số nguyên từ 0 trở lên / Whole numbers >= 0 only",
+                          showInputMessage=True, promptTitle="Số nguyên ≥ 0",
+                          prompt="Ghi 0 nếu không có / Write 0 for none")
+    sheet.add_data_validation(rule)
+    for index, column in enumerate(COLUMNS, start=1):
+        if column.name not in COUNT_COLUMNS and column.name != "notes":
+            continue
+        letter = get_column_letter(index)
+        for number in range(first, last + 1):
+            sheet.cell(row=number, column=index).protection = Protection(locked=False)
+        if column.name in COUNT_COLUMNS:
+            rule.add(f"{letter}{first}:{letter}{last}")
+    # No password: the protection prevents accidents (a typed-over header), not a determined user.
+    sheet.protection.sheet = True
+    sheet.protection.formatColumns = False
+    sheet.protection.formatRows = False
 
 
 def _reproducible_xlsx(workbook: Workbook, saved_at: datetime) -> bytes:

@@ -61,6 +61,13 @@ def daily_bulletin():
 
         return validate(load_settings(), run_id=_run_id())
 
+    @task(retries=3, retry_delay=pendulum.duration(seconds=30))
+    def alert_new_f0(_validated: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import alert_new_f0
+
+        return alert_new_f0(load_settings(), run_id=_run_id())
+
     @task
     def build_marts(_validated: dict) -> dict:
         from bantin.config import load_settings
@@ -90,23 +97,25 @@ def daily_bulletin():
         return publish(load_settings(), run_id=_run_id())
 
     @task
-    def summarize_run(collected: dict, validated: dict, built: dict, rendered: dict, delivered: dict,
-                      published: dict) -> dict:
+    def summarize_run(collected: dict, validated: dict, alerted: dict, built: dict, rendered: dict,
+                      delivered: dict, published: dict) -> dict:
         """The run at a glance: its arguments show under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
-        stages = {"collect": collected, "validate": validated, "build_marts": built, "render": rendered,
+        stages = {"collect": collected, "validate": validated, "alert_new_f0": alerted, "build_marts": built,
+                  "render": rendered,
                   "deliver": delivered, "publish": published}
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
     collected = collect_submissions()
     validated = validate_submissions(collected)
+    alerted = alert_new_f0(validated)  # the last collection's new F0 must not wait for the bulletin
     built = build_marts(validated)
     rendered = render_bulletin(built)
     delivered = deliver_bulletin(rendered)
     published = publish_snapshot(delivered)
-    summarize_run(collected, validated, built, rendered, delivered, published)
+    summarize_run(collected, validated, alerted, built, rendered, delivered, published)
 
 
 daily_bulletin()

@@ -1,0 +1,79 @@
+"""Helpers for intake tests: a district's rows and dropping files into inboxes at a given receipt time."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from email import message_from_bytes, policy
+
+from bantin import reference
+from bantin.submission_files import write_csv
+from bantin.submission_format import COUNT_COLUMNS
+
+
+def district_rows(district_code: int, day: date, **figures_by_commune) -> list[dict]:
+    """One row per commune of the district, all counts 0 except `c<commune_code>={column: value}`."""
+    rows = []
+    for commune in reference.communes(district_code=district_code):
+        row = {"report_date": day, "district_code": district_code, "commune_code": commune.code,
+               "commune_name": commune.name, "notes": ""}
+        row.update(dict.fromkeys(COUNT_COLUMNS, 0))
+        row.update(figures_by_commune.get(f"c{commune.code}", {}))
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def drop(settings):
+    """drop(inbox_district, name, rows_or_bytes, received=datetime) -> the inbox path, with its mtime set."""
+
+    def _drop(district_code: int, name: str, content, received: datetime, **csv_options) -> Path:
+        folder = settings.landing / str(district_code)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            write_csv(content, path, **csv_options)
+        stamp = received.replace(tzinfo=received.tzinfo or settings.timezone).timestamp()
+        os.utime(path, (stamp, stamp))
+        return path
+
+    return _drop
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port; `.messages` holds what it received."""
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:  # a free port (aiosmtpd's start-up check cannot use port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Inbox()
+    handler.port = port
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler
+    controller.stop()
+
+
+def smtp_env(port: int) -> dict:
+    """The Airflow SMTP connection (JSON form of AIRFLOW_CONN_*) and alert recipients for a test server."""
+    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+            "extra": {"from_email": "bantin@soyte.test", "disable_tls": True, "disable_ssl": True, "timeout": 10}}
+    return {"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn), "BANTIN_ALERT_TO": "bcd@quangninh.test, sub@soyte.test"}
