@@ -12,7 +12,7 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from validation_helpers import DAY, DISTRICT, by_submission, demo_rows, district_day, frames, load_accepted
+from .validation_helpers import DAY, DISTRICT, by_submission, demo_rows, district_day, frames, load_accepted
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import os
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from validation_helpers import DISTRICT, district_day
+from .validation_helpers import DISTRICT, district_day
 
 from bantin import pipeline, warehouse
 from bantin.submission_files import write_csv

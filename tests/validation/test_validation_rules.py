@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bantin import reference
-from validation_helpers import DAY, DISTRICT, OTHER_DISTRICT, by_submission, district_day, frames
+from .validation_helpers import DAY, DISTRICT, OTHER_DISTRICT, by_submission, district_day, frames
 
 
 def _set(index: int, **values):
