@@ -171,35 +171,3 @@ def test_two_concurrent_collections_record_every_file_once(settings, drop, demo_
     archive = [p for p in settings.archive.rglob("*") if p.is_file()]
     assert len(archive) == len(files) and not [p for p in archive if p.name.endswith(".partial")]
     assert query(settings, "SELECT count(DISTINCT run_id) FROM ops.pipeline_run WHERE stage = 'collect'") == [(2,)]
-
-
-DAG_FACTS = """
-import pendulum
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag()
-assert not bag.import_errors, bag.import_errors
-dag = bag.get_dag("collect_submissions")
-print(sorted(t.task_id for t in dag.tasks))
-local = pendulum.timezone("Asia/Ho_Chi_Minh")
-start = pendulum.datetime(2021, 10, 19, 0, 0, tz=local)
-from airflow.timetables.base import TimeRestriction
-runs = []
-restriction = TimeRestriction(earliest=start, latest=None, catchup=True)
-last = None
-while True:
-    info = dag.timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
-    if info is None or info.run_after.in_timezone(local).date() != start.date():
-        break
-    runs.append(info.run_after.in_timezone(local).strftime("%H:%M"))
-    last = info.data_interval
-print(len(runs), runs[0], runs[1], runs[-2], runs[-1])
-"""
-
-
-def test_collect_dag_runs_every_15_minutes_from_6_to_the_deadline(airflow_home):
-    result = subprocess.run([sys.executable, "-c", DAG_FACTS], env=airflow_home, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    tasks, runs = result.stdout.strip().splitlines()[-2:]
-    assert tasks == "['alert_new_f0', 'collect_new_files', 'validate_and_give_feedback']"
-    assert runs == "57 06:00 06:15 19:45 20:00"
