@@ -26,10 +26,11 @@ import os
 import shutil
 import sys
 import re
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable
 from pathlib import Path
 
@@ -497,9 +498,9 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
     half a folder. The previous export stays for readers still in it.
     """
     exports = warehouse_dir / "parquet.d"
-    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-    folder = exports / stamp
-    folder.mkdir(parents=True)
+    exports.mkdir(parents=True, exist_ok=True)
+    # names sort in time order (pruning keeps the newest); mkdtemp makes two exports in one second distinct
+    folder = Path(tempfile.mkdtemp(prefix=datetime.now().strftime("%Y%m%dT%H%M%S%f-"), dir=exports))
     tables = con.execute(
         "SELECT t.table_name, bool_or(c.column_name = 'report_date') FROM duckdb_tables() AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
