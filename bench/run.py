@@ -44,9 +44,12 @@ def main() -> int:
         module = importlib.import_module(f"bench.{name}")
         print(f"== {module.TITLE}", flush=True)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        load_before = os.getloadavg()[0]
         body = module.run()
+        load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
         (SECTIONS / f"{name}.md").write_text(
-            f"## {module.TITLE}\n\nMeasured {stamp} on {machine()}.\n\n{body.strip()}\n", encoding="utf-8")
+            f"## {module.TITLE}\n\nMeasured {stamp} on {machine()}; {load}.\n\n{body.strip()}\n",
+            encoding="utf-8")
         print(body, flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     parts = [
