@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
-BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"]}
+BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"], "ops.f0_alert": ["alerted_at"]}
 RUN_LOG = {"ops.pipeline_run"}
 
 
