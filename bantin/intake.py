@@ -25,10 +25,9 @@ import shutil
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
-from bantin import reference
 from bantin.findings import ERROR, WARNING, Finding
 from bantin.submission_format import (
     COLUMN_BY_NAME,
@@ -149,9 +148,7 @@ def read_submission(
     path: Path,
     district_code: int,
     *,
-    as_of: date,
     max_bytes: int,
-    backdate_days: int,
     file_name: str | None = None,
 ) -> ParsedSubmission:
     """Read, type and check one file exactly as the pipeline does."""

@@ -15,13 +15,12 @@ import json
 import logging
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bantin import feedback, intake, operations, reference, warehouse
+from bantin import feedback, intake, operations, warehouse
 from bantin.config import Settings
-from bantin.findings import ERROR, WARNING, Finding, has_errors
+from bantin.findings import WARNING, Finding, has_errors
 from bantin.submission_format import COLUMN_NAMES
 
 log = logging.getLogger(__name__)
@@ -84,9 +83,7 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
             parsed = intake.read_submission(
                 stored,
                 item.district_code,
-                as_of=item.received_at.date(),
                 max_bytes=settings.max_file_bytes,
-                backdate_days=settings.backdate_days,
                 file_name=item.path.name,
             )
             with warehouse.transaction(con):
@@ -346,11 +343,6 @@ def run_days(settings: Settings, start: date, end: date, **options) -> list[dict
     return days
 
 
-__all__ = [
-    "ERROR", "WARNING", "collect", "validate", "build_marts", "render", "deliver", "publish",
-    "run_day", "run_days", "report_date_for",
-]
-
 
 # --------------------------------------------------------------------------- one file, for `bantin validate`
 
@@ -366,8 +358,7 @@ def check_file(settings: Settings, path: Path, district_code: int, as_of: date) 
     from bantin import validation
     from bantin.findings import sort_key
 
-    parsed = intake.read_submission(path, district_code, as_of=as_of, max_bytes=settings.max_file_bytes,
-                                    backdate_days=settings.backdate_days)
+    parsed = intake.read_submission(path, district_code, max_bytes=settings.max_file_bytes)
     findings = list(parsed.findings)
     if parsed.rows:
         rows = pd.DataFrame(parsed.rows, columns=list(COLUMN_NAMES))

@@ -400,7 +400,7 @@ def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool 
         return BuildPlan("full", None, "first build")
     if state.get("inputs_fingerprint") != fingerprint:
         return BuildPlan("full", None, "transforms or reference data changed")
-    changed = con.execute(f"""
+    changed = con.execute("""
         SELECT min(report_date) FROM (
             SELECT coalesce(now.report_date, before.report_date) AS report_date
             FROM current_build_input AS now

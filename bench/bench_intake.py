@@ -45,8 +45,7 @@ from pathlib import Path
 from bantin import intake
 rows = files = 0
 for path in sorted(Path(sys.argv[1]).glob("*/*")):
-    parsed = intake.read_submission(path, int(path.parent.name), as_of=date(2021, 10, 19),
-                                    max_bytes=10 * 1024 * 1024, backdate_days=7)
+    parsed = intake.read_submission(path, int(path.parent.name), max_bytes=10 * 1024 * 1024)
     assert not [f for f in parsed.findings if f.severity == "error"], (path, parsed.findings[:3])
     rows += len(parsed.rows); files += 1
 assert (files, rows) == (691, 10051), (files, rows)
@@ -60,8 +59,7 @@ import pandas as pd
 from bantin import intake, reference, validation
 frames = []
 for path in sorted(Path(sys.argv[1]).glob("*/*")):
-    parsed = intake.read_submission(path, int(path.parent.name), as_of=date(2021, 10, 19),
-                                    max_bytes=10 * 1024 * 1024, backdate_days=7)
+    parsed = intake.read_submission(path, int(path.parent.name), max_bytes=10 * 1024 * 1024)
     frame = pd.DataFrame(parsed.rows)
     frame.insert(0, "source_row", parsed.source_rows)
     frame.insert(0, "submission_id", path.name)

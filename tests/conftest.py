@@ -64,7 +64,7 @@ def copy_landing(template: Path, target: Path, *, until: date | None = None) -> 
 def _report_date_of(path: Path) -> date | None:
     from bantin import intake
 
-    parsed = intake.read_submission(path, int(path.parent.name), as_of=DEMO_END, max_bytes=10**8, backdate_days=10**4)
+    parsed = intake.read_submission(path, int(path.parent.name), max_bytes=10**8)
     return parsed.report_date
 
 

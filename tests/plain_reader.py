@@ -11,14 +11,11 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
-from bantin.submission_files import encode_cp1258, write_csv, write_xlsx
 from bantin.submission_format import COLUMNS, COUNT_COLUMNS, TOTALS_LABELS
 
 DAY = date(2021, 10, 19)

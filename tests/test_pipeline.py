@@ -10,7 +10,6 @@ import duckdb
 import pytest
 
 from bantin import pipeline
-from bantin.config import load_settings
 
 
 def test_report_date_is_the_logical_date_in_local_time(settings):

@@ -8,9 +8,7 @@ test_demo_data.py reuses it.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
-import re
 import unicodedata
 import zipfile
 from datetime import date, datetime
@@ -20,8 +18,8 @@ import pytest
 from openpyxl import load_workbook
 
 from bantin.submission_files import encode_cp1258, write_csv, write_xlsx
-from bantin.submission_format import COLUMNS, COUNT_COLUMNS, TOTALS_LABELS
-from plain_reader import _nfc, read_back, read_csv_back, read_xlsx_back
+from bantin.submission_format import COLUMNS, COUNT_COLUMNS
+from plain_reader import _nfc, read_csv_back, read_xlsx_back
 
 DAY = date(2021, 10, 19)
 

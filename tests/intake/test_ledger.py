@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 

@@ -162,13 +162,12 @@ def test_every_valid_variant_reads_the_same_figures(name):
 
 
 def _rows(name: str) -> list[dict]:
-    parsed = intake.read_submission(FIXTURES / name, DISTRICT, as_of=AS_OF, max_bytes=10**7, backdate_days=7)
+    parsed = intake.read_submission(FIXTURES / name, DISTRICT, max_bytes=10**7)
     return [{k: v for k, v in r.items() if k != "commune_name"} for r in parsed.rows]
 
 
 def test_cp1258_and_nfd_text_is_read_as_nfc():
-    parsed = intake.read_submission(FIXTURES / "valid_cp1258_semicolon_dmy.csv", DISTRICT, as_of=AS_OF,
-                                    max_bytes=10**7, backdate_days=7)
+    parsed = intake.read_submission(FIXTURES / "valid_cp1258_semicolon_dmy.csv", DISTRICT, max_bytes=10**7)
     assert parsed.rows[0]["notes"] == "Ổ dịch thôn 3; đã phong tỏa"
     assert parsed.rows[1]["commune_name"] == "Xã Đồng Tiến"
 
@@ -187,8 +186,7 @@ def test_size_limit_is_configurable(tmp_path, monkeypatch):
 def test_zip_bomb_is_refused_without_inflating_it():
     """300 MB of sheet behind 300 KB of zip: refused from the zip directory, with almost no memory."""
     tracemalloc.start()
-    parsed = intake.read_submission(FIXTURES / "error_zip_bomb.xlsx", DISTRICT, as_of=AS_OF, max_bytes=10**7,
-                                    backdate_days=7)
+    parsed = intake.read_submission(FIXTURES / "error_zip_bomb.xlsx", DISTRICT, max_bytes=10**7)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert [f.rule for f in parsed.findings] == ["file.decompression_bomb"]
@@ -198,7 +196,7 @@ def test_zip_bomb_is_refused_without_inflating_it():
 def test_csv_syntax_error_is_a_finding_not_a_crash(tmp_path):
     path = tmp_path / "long.csv"
     path.write_text("Mã xã,Ca mắc mới\r\n7192,\"" + "x" * 200_000 + "\"\r\n", encoding="utf-8")
-    parsed = intake.read_submission(path, DISTRICT, as_of=AS_OF, max_bytes=10**7, backdate_days=7)
+    parsed = intake.read_submission(path, DISTRICT, max_bytes=10**7)
     assert [f.rule for f in parsed.findings] == ["file.csv_syntax"]
 
 
@@ -212,6 +210,11 @@ def test_bantin_validate_json_lists_every_finding(capsys):
     assert code == 1
     assert {(f["severity"], f["rule"], f["row"], f["column"]) for f in out} == EXPECTED["error_cells.csv"]
     assert set(out[0]) >= {"severity", "row", "column", "value", "rule", "message_vi", "message_en"}
+
+
+@pytest.fixture(autouse=True)
+def _own_data_root(settings):
+    """`bantin validate` reads history from $BANTIN_HOME: never from a developer's ./var."""
 
 
 def test_bantin_validate_text_accepts_with_warnings(capsys):
@@ -266,9 +269,9 @@ def test_totals_row_labels_are_recognised_and_checked(tmp_path, label):
     book = load_workbook(path)
     book.active["A9"] = label
     book.save(path)
-    parsed = intake.read_submission(path, DISTRICT, as_of=AS_OF, max_bytes=10**7, backdate_days=7)
+    parsed = intake.read_submission(path, DISTRICT, max_bytes=10**7)
     assert (len(parsed.rows), parsed.findings) == (3, [])
     book.active["E9"] = 3  # new cases: the communes add up to 2
     book.save(path)
-    parsed = intake.read_submission(path, DISTRICT, as_of=AS_OF, max_bytes=10**7, backdate_days=7)
+    parsed = intake.read_submission(path, DISTRICT, max_bytes=10**7)
     assert [(f.rule, f.row, f.column) for f in parsed.findings] == [("file.totals_mismatch", 9, "new_cases")]

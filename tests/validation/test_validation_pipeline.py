@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 
 from .validation_helpers import DISTRICT, district_day
