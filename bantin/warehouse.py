@@ -514,6 +514,10 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
             target.mkdir()
             con.execute(f"COPY marts.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
     link = warehouse_dir / PARQUET_LINK
+    if link.is_dir() and not link.is_symlink():
+        # A data root copied with `cp -r` (or restored from a backup) turns the link into a real
+        # folder, which a link cannot be renamed over: file it with the old exports, to be pruned.
+        os.replace(link, exports / f"00000000T000000000000-{PARQUET_LINK}-copied-{os.getpid()}")
     temporary = warehouse_dir / f".{PARQUET_LINK}.{os.getpid()}.link"
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(folder.relative_to(warehouse_dir))

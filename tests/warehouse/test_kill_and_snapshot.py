@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,3 +129,25 @@ def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
                               [str(settings.analytics_path.parent / "parquet" / "commune_daily" / "*" / "*.parquet")]
                               ).fetchone()[0]
     assert parquet == expected
+
+
+def test_parquet_export_recovers_from_a_data_root_copied_without_links(loaded_settings, tmp_path, monkeypatch):
+    """`cp -r` of a data root makes `warehouse/parquet` a real folder; the next export still swings the link."""
+    settings = loaded_settings
+    pipeline.publish(settings)
+    warehouse_dir = settings.analytics_path.parent
+    assert (warehouse_dir / "parquet").is_symlink()
+    from bantin.config import load_settings
+
+    monkeypatch.setenv("BANTIN_HOME", str(tmp_path / "copied"))
+    copied = load_settings()
+    shutil.copytree(settings.home, copied.home)  # follows links, as `cp -r` does
+    copied_dir = copied.analytics_path.parent
+    assert (copied_dir / "parquet").is_dir() and not (copied_dir / "parquet").is_symlink()
+
+    pipeline.publish(copied)
+
+    assert (copied_dir / "parquet").is_symlink()
+    assert (copied_dir / "parquet" / "commune_daily").is_dir()
+    # the copied folder was filed with the old exports and pruned with them: two exports kept
+    assert len([p for p in (copied_dir / "parquet.d").iterdir() if p.is_dir()]) == 2
