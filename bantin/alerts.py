@@ -27,22 +27,6 @@ log = logging.getLogger(__name__)
 
 QUIET_DAYS = 14  # "no community case in the previous 14 days" (provincial directive)
 
-DDL = """
-CREATE TABLE IF NOT EXISTS ops.f0_alert (
-    report_date DATE NOT NULL,
-    commune_code INTEGER NOT NULL,
-    district_code INTEGER NOT NULL,
-    submission_id VARCHAR NOT NULL,
-    new_cases_community BIGINT NOT NULL,
-    alerted_at TIMESTAMP NOT NULL,
-    recipients VARCHAR NOT NULL,
-    sent BOOLEAN NOT NULL,
-    outbox_path VARCHAR NOT NULL,
-    PRIMARY KEY (report_date, commune_code)
-);
-COMMENT ON TABLE ops.f0_alert IS 'Urgent new-F0 alerts: one row per report date and commune that had community cases after 14 quiet days. alerted_at is local wall-clock time.';
-"""
-
 
 def new_f0(con, *, window_start: date) -> list[dict]:
     """Communes whose accepted file reports community cases after 14 days without any, not yet alerted.
@@ -124,7 +108,6 @@ def notify_new_f0(con, settings: Settings) -> dict:
     """
     from bantin import delivery, warehouse
 
-    con.execute(DDL)
     today = datetime.now(settings.timezone).date()
     # News is the latest report days: in production that is today; on a replayed past day, that day.
     latest = con.execute("SELECT max(report_date) FROM ops.submission WHERE status = 'accepted'").fetchone()[0]

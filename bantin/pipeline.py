@@ -326,6 +326,7 @@ def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bu
             deliver_bulletin: bool = True, full_refresh: bool = False) -> dict:
     """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
+    summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
     summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
     if bulletin:
         summary["render"] = render(settings, report_date, run_id=run_id)

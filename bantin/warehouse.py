@@ -109,6 +109,19 @@ CREATE TABLE IF NOT EXISTS ops.build_input (
     fingerprint VARCHAR NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS ops.f0_alert (
+    report_date DATE NOT NULL,
+    commune_code INTEGER NOT NULL,
+    district_code INTEGER NOT NULL,
+    submission_id VARCHAR NOT NULL,
+    new_cases_community BIGINT NOT NULL,
+    alerted_at TIMESTAMP NOT NULL,
+    recipients VARCHAR NOT NULL,
+    sent BOOLEAN NOT NULL,
+    outbox_path VARCHAR NOT NULL,
+    PRIMARY KEY (report_date, commune_code)
+);
+
 CREATE TABLE IF NOT EXISTS raw.submission_row (
     submission_id VARCHAR NOT NULL,
     source_row INTEGER NOT NULL,
@@ -126,6 +139,8 @@ TABLE_COMMENTS = {
     "and the last report date of their calendar.",
     "ops.build_input": "The ledger as the marts last saw it, one fingerprint per district and report date: "
     "a date whose fingerprint changes is rebuilt, with everything after it.",
+    "ops.f0_alert": "Urgent new-F0 alerts sent (bantin.alerts): one row per report date and commune that had "
+    "community cases after 14 quiet days. alerted_at is local wall-clock time; outbox_path the copy of the message.",
     "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
     "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
     "ref.commune": "Communes in scope with population (total, 18+, 65+), from reference/communes.csv.",

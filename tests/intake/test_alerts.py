@@ -64,3 +64,14 @@ def test_without_recipients_the_alert_stays_in_the_outbox(settings, drop, caplog
     assert "Xã Thanh Lân" in saved and "1 ca mắc mới trong cộng đồng" in saved
     with warehouse.reader(settings.warehouse_path) as con:
         assert con.execute("SELECT commune_code, sent FROM ops.f0_alert").fetchall() == [(7198, False)]
+
+
+def test_a_whole_day_run_in_one_process_alerts_as_the_dag_does(settings, drop):
+    """`bantin run` / `run_day` is the DAG's stages in one process: the alert stage included."""
+    drop(207, "today.csv", district_rows(207, DAY, c7198=community(1)), datetime(2021, 10, 19, 10))
+    summary = pipeline.run_day(settings, DAY, bulletin=False)
+    assert summary["alert_new_f0"]["new_f0_communes"] == 1
+    with warehouse.reader(settings.warehouse_path) as con:
+        assert con.execute("SELECT report_date, commune_code FROM ops.f0_alert").fetchall() == [(DAY, 7198)]
+        stages = [s for (s,) in con.execute("SELECT stage FROM ops.pipeline_run ORDER BY started_at").fetchall()]
+    assert stages == ["collect", "validate", "alert_new_f0", "build_marts", "publish_snapshot"]

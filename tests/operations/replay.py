@@ -21,7 +21,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
-BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"], "ops.f0_alert": ["alerted_at"]}
+BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"],
+               "ops.f0_alert": ["alerted_at", "outbox_path"]}  # the outbox copy is named by the time it was sent
 RUN_LOG = {"ops.pipeline_run"}
 
 
