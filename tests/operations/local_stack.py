@@ -6,7 +6,8 @@ packages (throw-away instances in a temporary folder, free ports), then the
 api-server, scheduler, dag-processor and a Celery worker with the Airflow
 settings read from docker-compose.yml itself (host names swapped for
 127.0.0.1 and the ports picked here). Everything started is stopped on exit,
-also when the test fails.
+also when the test fails; the services' and tasks' logs are copied to
+`keep_logs` first, so a failed run can be read afterwards.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path) ->
     return env
 
 
+def _raise_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 class LocalStack:
     """Start with `with LocalStack(bantin_home) as stack:`; `stack.env` runs the Airflow CLI against it."""
 
@@ -84,8 +89,9 @@ class LocalStack:
         "celery-worker": ["celery", "worker", "--concurrency", "2", "--without-mingle", "--without-gossip"],
     }
 
-    def __init__(self, bantin_home: Path):
+    def __init__(self, bantin_home: Path, keep_logs: Path | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="bantin-stack-"))
+        self.keep_logs = keep_logs
         self.ports = {name: free_port() for name in ("postgres", "redis", "api", "worker_logs")}
         self.env = airflow_environment(self.ports, self.root / "airflow", bantin_home)
         self.processes: dict[str, subprocess.Popen] = {}
@@ -94,6 +100,9 @@ class LocalStack:
     # ---------------------------------------------------------------- lifecycle
 
     def __enter__(self) -> "LocalStack":
+        # A SIGTERM (a CI timeout, `kill`) ends pytest without teardown: turn it into an exception so
+        # the services are stopped instead of left running on the machine.
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
         try:
             self._start_postgres()
             self._start("redis", ["redis-server", "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
@@ -103,12 +112,15 @@ class LocalStack:
                 self._start(name, [str(BIN / "airflow"), *(a.format(**self.ports) for a in args)])
             self._wait_for_api()
         except BaseException:
-            self.stop()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     def stop(self) -> None:
         """Stop every process this stack started (whole process groups: Airflow forks), then PostgreSQL."""
@@ -125,6 +137,11 @@ class LocalStack:
         self.processes.clear()
         if (self._pg_data / "postmaster.pid").exists():
             self._as_postgres([str(PG_BIN / "pg_ctl"), "stop", "-D", str(self._pg_data), "-m", "immediate", "-w"])
+        if self.keep_logs is not None:
+            for path in self.root.glob("*.log"):
+                shutil.copy2(path, self.keep_logs / path.name)
+            if (self.root / "airflow" / "logs").is_dir():
+                shutil.copytree(self.root / "airflow" / "logs", self.keep_logs / "airflow-logs", dirs_exist_ok=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # ---------------------------------------------------------------- services
@@ -197,6 +214,18 @@ class LocalStack:
         path = self.root / f"{name}.log"
         return path.read_text(errors="replace")[-tail:] if path.exists() else ""
 
+    def task_logs(self, dag_id: str, run_id: str, state: str = "failed", tail: int = 3000) -> str:
+        """The last attempt's log of each task of the run in `state`: what a failed assertion shows."""
+        failed = self.query("SELECT task_id FROM task_instance WHERE dag_id = %s AND run_id = %s AND state = %s",
+                            (dag_id, run_id, state))
+        shown = []
+        for (task_id,) in failed:
+            folder = self.root / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+            attempts = sorted(folder.glob("attempt=*.log"))
+            text = attempts[-1].read_text(errors="replace")[-tail:] if attempts else "(no log file)"
+            shown.append(f"--- {task_id} ({state})\n{text}")
+        return "\n".join(shown)
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         """Until the dag-processor has parsed and serialized the DAG."""
         deadline = time.monotonic() + timeout
@@ -207,13 +236,17 @@ class LocalStack:
             time.sleep(2)
         raise TimeoutError(f"{dag_id} not serialized in {timeout}s\n{self.logs('dag-processor')}")
 
-    def wait_for_runs(self, dag_id: str, count: int, timeout: float, run_id_prefix: str = "") -> list[tuple]:
-        """Until `count` runs of the DAG (run ids starting so) have finished; returns (run_id, logical_date, state)."""
+    def wait_for_runs(self, dag_id: str, count: int, timeout: float, *, run_id: str | None = None,
+                      backfill: bool = False) -> list[tuple]:
+        """Until `count` runs of the DAG have finished: the one `run_id`, or the backfill's runs (which keep the
+        run ids of dates that had already run). Returns (run_id, logical_date, state) in date order."""
+        where, params = ("run_id = %s", (run_id,)) if run_id else ("backfill_id IS NOT NULL", ())
+        assert run_id or backfill
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            runs = self.query("SELECT run_id, logical_date, state FROM dag_run WHERE dag_id = %s "
-                              "AND starts_with(run_id, %s) ORDER BY logical_date", (dag_id, run_id_prefix))
+            runs = self.query(f"SELECT run_id, logical_date, state FROM dag_run WHERE dag_id = %s AND {where} "
+                              "ORDER BY logical_date", (dag_id, *params))
             finished = [r for r in runs if r[2] in ("success", "failed")]
             if len(finished) >= count:
                 return runs
@@ -222,14 +255,22 @@ class LocalStack:
         raise TimeoutError(f"{dag_id}: runs not finished in {timeout}s: {states}\n"
                            f"{self.logs('scheduler')}\n{self.logs('celery-worker')}")
 
-    def wait_for_rerun(self, dag_id: str, tasks: int, timeout: float) -> None:
-        """Until `tasks` task instances have run a second time, successfully, and nothing else is pending."""
+    def clear_and_rerun(self, dag_id: str, run_id: str, logical_date: str, timeout: float) -> None:
+        """Clear every task of one date, as an operator does in the UI, and wait until each has run again.
+
+        Clearing bumps a task's try number at once (Airflow 3), so the tries are read before the clear.
+        """
+        before = dict(self.query("SELECT task_id, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s",
+                                 (dag_id, run_id)))
+        self.airflow("tasks", "clear", dag_id, "--yes", "--start-date", logical_date, "--end-date", logical_date)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            states = self.query("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = %s", (dag_id,))
-            rerun = [s for s in states if s[2] >= 2 and s[1] == "success"]
-            if len(rerun) >= tasks and all(s[1] in ("success", "failed") for s in states):
+            states = self.query("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = %s "
+                                "AND run_id = %s", (dag_id, run_id))
+            rerun = all(tries > before.get(task, 0) for task, _, tries in states)
+            if rerun and all(state in ("success", "failed") for _, state, _ in states):
+                assert {state for _, state, _ in states} == {"success"}, self.task_logs(dag_id, run_id)
                 return
             time.sleep(3)
         raise TimeoutError(f"{dag_id}: rerun not finished in {timeout}s: {states}\n{self.logs('celery-worker')}")
