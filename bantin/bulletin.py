@@ -252,10 +252,22 @@ def _latest_version(folder: Path) -> tuple[int, dict | None]:
     return versions[0], json.loads(summary_path.read_text(encoding="utf-8"))["figures"]
 
 
-def render(con, settings: Settings, report_date: date, *, run_id: str = "manual", pdf: bool = True) -> dict:
-    """Render the bulletin for a report date; returns the paths written (or reused)."""
-    figures = build_summary(con, settings, report_date)
+def render(figures: dict, settings: Settings, report_date: date, *, run_id: str = "manual", pdf: bool = True) -> dict:
+    """Render the bulletin of a report date from its figures (`build_summary`); returns the paths written or reused.
+
+    Runs outside the warehouse lock; a lock of the date's own keeps two renders
+    of one date (a rerun and a manual `bantin run`) from numbering the same version.
+    """
+    from bantin.warehouse import exclusive_lock
+
     folder = settings.bulletins / report_date.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(folder / ".render.lock"):
+        return _render_version(figures, settings, report_date, folder, run_id=run_id, pdf=pdf)
+
+
+def _render_version(figures: dict, settings: Settings, report_date: date, folder: Path, *, run_id: str,
+                    pdf: bool) -> dict:
     latest, latest_figures = _latest_version(folder)
     if latest_figures == figures:
         out = folder / f"v{latest}"

@@ -42,16 +42,22 @@ def cutoff_of(report_date: date, settings: Settings) -> datetime:
 
 
 @contextmanager
-def _stage(con, name: str, report_date: date | None, run_id: str, stats: dict):
+def _stage(target, name: str, report_date: date | None, run_id: str, stats: dict):
+    """Time a stage and record it in ops.pipeline_run.
+
+    `target` is the stage's open warehouse connection, or the Settings of a stage
+    that does its slow work (PDF, SMTP) outside the warehouse lock: the writer is
+    then opened only to write the record, so collections never wait behind it.
+    """
     started = datetime.now()
     clock = time.perf_counter()
     yield
     seconds = time.perf_counter() - clock
     stats["seconds"] = round(seconds, 3)
-    con.execute(
-        "INSERT INTO ops.pipeline_run VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str)],
-    )
+    record = [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str)]
+    with ExitStack() as stack:
+        con = stack.enter_context(warehouse.writer(target)) if isinstance(target, Settings) else target
+        con.execute("INSERT INTO ops.pipeline_run VALUES (?, ?, ?, ?, ?, ?, ?)", record)
     log.info("%s", operations.summary_line(name, stats))
 
 
@@ -303,8 +309,10 @@ def render(settings: Settings, report_date: date, *, run_id: str = "manual") -> 
     from bantin import bulletin
 
     stats: dict = {"report_date": report_date.isoformat()}
-    with warehouse.writer(settings) as con, _stage(con, "render_bulletin", report_date, run_id, stats):
-        produced = bulletin.render(con, settings, report_date, run_id=run_id)
+    with _stage(settings, "render_bulletin", report_date, run_id, stats):
+        with warehouse.writer(settings) as con:  # the figures only: the PDF is made after the lock is let go
+            figures = bulletin.build_summary(con, settings, report_date)
+        produced = bulletin.render(figures, settings, report_date, run_id=run_id)
         stats.update({k: str(v) for k, v in produced.items()})
     return stats
 
@@ -313,7 +321,7 @@ def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: st
     from bantin import delivery
 
     stats: dict = {"report_date": report_date.isoformat()}
-    with warehouse.writer(settings) as con, _stage(con, "deliver_bulletin", report_date, run_id, stats):
+    with _stage(settings, "deliver_bulletin", report_date, run_id, stats):  # SMTP retries hold no lock
         stats.update(delivery.deliver(settings, report_date, {k: Path(v) for k, v in rendered.items()
                                                               if k in ("html", "pdf", "json")}))
     return stats

@@ -159,7 +159,7 @@ def writer(settings):
 
     path: Path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(path.with_suffix(".lock")):
+    with exclusive_lock(path.with_suffix(".lock")):
         con = duckdb.connect(str(path))
         try:
             con.execute(DDL)
@@ -180,7 +180,8 @@ def reader(path: Path):
 
 
 @contextmanager
-def _exclusive_lock(lock_path: Path):
+def exclusive_lock(lock_path: Path):
+    """One process at a time, machine-wide (flock on `lock_path`); waits up to LOCK_TIMEOUT_S."""
     with open(lock_path, "a+") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         while True:
@@ -189,7 +190,7 @@ def _exclusive_lock(lock_path: Path):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"warehouse busy: {lock_path} held for over {LOCK_TIMEOUT_S}s") from None
+                    raise TimeoutError(f"busy: {lock_path} held for over {LOCK_TIMEOUT_S}s") from None
                 time.sleep(0.2)
         try:
             yield

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 from datetime import date, datetime
 from html.parser import HTMLParser
 
@@ -16,6 +18,7 @@ import pytest
 
 from bantin import bulletin, pipeline, warehouse
 from bantin.render import vn_int, vn_pct
+from conftest import warehouse_lock_is_free
 from .conftest import REPORT_DATE, WITHHELD, load
 
 # (mart column, how the district table shows it), in the table's column order
@@ -80,7 +83,8 @@ def render(settings, run_id="test-run", *, pdf=True) -> dict:
         produced = pipeline.render(settings, REPORT_DATE, run_id=run_id)
     else:
         with warehouse.reader(settings.warehouse_path) as con:
-            produced = bulletin.render(con, settings, REPORT_DATE, run_id=run_id, pdf=False)
+            figures = bulletin.build_summary(con, settings, REPORT_DATE)
+        produced = bulletin.render(figures, settings, REPORT_DATE, run_id=run_id, pdf=False)
     document = json.loads(open(produced["json"], encoding="utf-8").read())
     return {"paths": produced, "doc": document, "html": open(produced["html"], encoding="utf-8").read()}
 
@@ -226,6 +230,20 @@ def bantin_settings_with_correction(bulletin_settings):
     os.utime(path, (received, received))
     load(bulletin_settings)
     return bulletin_settings, before, target["commune_name"]
+
+
+def test_the_warehouse_is_free_while_the_pdf_is_made(bulletin_settings):
+    """WeasyPrint takes seconds: the render stage reads the figures, lets the writer lock go, then makes the PDF."""
+    settings = bulletin_settings
+    partial = settings.bulletins / REPORT_DATE.isoformat() / ".v1.partial"
+    rendering = threading.Thread(target=pipeline.render, args=(settings, REPORT_DATE))
+    rendering.start()
+    while rendering.is_alive() and not (partial / "bulletin.json").exists():  # HTML and JSON written: PDF next
+        time.sleep(0.005)
+    free_during_pdf = warehouse_lock_is_free(settings)
+    rendering.join()
+    assert (settings.bulletins / REPORT_DATE.isoformat() / "v1" / "bulletin.pdf").exists()
+    assert free_during_pdf
 
 
 def test_vietnamese_number_date_and_time_formats():

@@ -10,12 +10,18 @@ import pytest
 
 
 class Inbox:
-    """aiosmtpd handler: keeps every message; can refuse the first N with a transient 451."""
+    """aiosmtpd handler: keeps every message; can refuse the first N with a transient 451.
+
+    `on_data`, when set, is called as each message arrives (to look at the sender's side meanwhile).
+    """
 
     def __init__(self):
         self.messages, self.refuse_next, self.refused = [], 0, 0
+        self.on_data = None
 
     async def handle_DATA(self, server, session, envelope):
+        if self.on_data is not None:
+            self.on_data()
         if self.refuse_next > 0:
             self.refuse_next -= 1
             self.refused += 1

@@ -9,8 +9,9 @@ from datetime import date
 
 import pytest
 
-from bantin import delivery
+from bantin import delivery, pipeline, warehouse
 from bantin.render import html_to_pdf
+from conftest import warehouse_lock_is_free
 
 REPORT_DATE = date(2021, 10, 19)
 
@@ -78,3 +79,16 @@ def test_no_recipients_means_outbox_only(settings, rendered, smtp_server):
     result = delivery.deliver(settings, REPORT_DATE, rendered)
     assert result["sent"] is False and smtp_server.messages == []
     assert (settings.outbox / "2021-10-19" / "v2.eml").exists()
+
+
+def test_the_warehouse_is_free_while_the_mail_server_is_retried(settings, rendered, smtp_server):
+    """SMTP retries can take minutes: a collection must not wait behind them for the warehouse."""
+    smtp_server.refuse_next = 1
+    seen = []
+    smtp_server.on_data = lambda: seen.append(warehouse_lock_is_free(settings))
+    result = pipeline.deliver(with_recipients(settings, "bcd@quangninh.example"), REPORT_DATE,
+                              {k: str(v) for k, v in rendered.items()}, run_id="lock-test")
+    assert result["attempts"] == 2 and seen == [True, True]
+    with warehouse.reader(settings.warehouse_path) as con:  # the stage is still recorded
+        assert con.execute("SELECT stage FROM ops.pipeline_run WHERE run_id = 'lock-test'").fetchall() == [
+            ("deliver_bulletin",)]
