@@ -99,38 +99,44 @@ def _name(lookup, code: int) -> str:
         return str(code)
 
 
-def notify_new_f0(con, settings: Settings) -> dict:
+def notify_new_f0(settings: Settings) -> dict:
     """Send one alert for every new F0 commune not alerted yet; record each. Returns a summary.
 
+    The warehouse is read, then let go while the mail goes out (SMTP retries can
+    take minutes and collections must not wait), then written; an alert lock of
+    its own keeps the two DAGs' alert tasks from sending the same news twice.
     The message is sent before the rows are written: if sending fails the task
     fails and its retry sends again; a crash between the two (rare) can repeat
     an alert, which beats losing one.
     """
     from bantin import delivery, warehouse
 
-    today = datetime.now(settings.timezone).date()
-    # News is the latest report days: in production that is today; on a replayed past day, that day.
-    latest = con.execute("SELECT max(report_date) FROM ops.submission WHERE status = 'accepted'").fetchone()[0]
-    newest = min(today, latest or today)
-    found = new_f0(con, window_start=newest - timedelta(days=settings.backdate_days))
-    stats = {"new_f0_communes": len(found), "sent": False}
-    if not found:
-        return stats
-    subject, body = compose(settings, found)
-    now = datetime.now(settings.timezone)
-    folder = settings.outbox / "alerts" / now.date().isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    copy = folder / f"f0-{now:%H%M%S}-{found[0]['commune_code']}.txt"
-    copy.write_text(f"To: {', '.join(settings.alert_to)}\nSubject: {subject}\n\n{body}", encoding="utf-8")
-    stats["sent"] = delivery.alert(settings, subject, body)  # logs a warning when BANTIN_ALERT_TO is empty
-    local_now = now.replace(tzinfo=None)
-    with warehouse.transaction(con):
-        con.executemany(
-            "INSERT INTO ops.f0_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(f["report_date"], f["commune_code"], f["district_code"], f["submission_id"], f["new_cases_community"],
-              local_now, ", ".join(settings.alert_to), stats["sent"], str(copy.relative_to(settings.home)))
-             for f in found],
-        )
+    (settings.outbox / "alerts").mkdir(parents=True, exist_ok=True)
+    with warehouse.exclusive_lock(settings.outbox / "alerts" / ".alert.lock"):
+        with warehouse.writer(settings) as con:
+            today = datetime.now(settings.timezone).date()
+            # News is the latest report days: in production that is today; on a replayed past day, that day.
+            latest = con.execute("SELECT max(report_date) FROM ops.submission WHERE status = 'accepted'").fetchone()[0]
+            newest = min(today, latest or today)
+            found = new_f0(con, window_start=newest - timedelta(days=settings.backdate_days))
+        stats = {"new_f0_communes": len(found), "sent": False}
+        if not found:
+            return stats
+        subject, body = compose(settings, found)
+        now = datetime.now(settings.timezone)
+        folder = settings.outbox / "alerts" / now.date().isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / f"f0-{now:%H%M%S}-{found[0]['commune_code']}.txt"
+        copy.write_text(f"To: {', '.join(settings.alert_to)}\nSubject: {subject}\n\n{body}", encoding="utf-8")
+        stats["sent"] = delivery.alert(settings, subject, body)  # logs a warning when BANTIN_ALERT_TO is empty
+        local_now = now.replace(tzinfo=None)
+        with warehouse.writer(settings) as con, warehouse.transaction(con):
+            con.executemany(
+                "INSERT INTO ops.f0_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(f["report_date"], f["commune_code"], f["district_code"], f["submission_id"],
+                  f["new_cases_community"], local_now, ", ".join(settings.alert_to), stats["sent"],
+                  str(copy.relative_to(settings.home))) for f in found],
+            )
     stats["outbox"] = str(copy)
     log.warning("new F0 alert for %d commune(s): %s", len(found),
                 ", ".join(str(f["commune_code"]) for f in found))

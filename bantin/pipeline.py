@@ -264,8 +264,8 @@ def alert_new_f0(settings: Settings, *, run_id: str = "manual") -> dict:
     from bantin import alerts
 
     stats: dict = {}
-    with warehouse.writer(settings) as con, _stage(con, "alert_new_f0", None, run_id, stats):
-        stats.update(alerts.notify_new_f0(con, settings))
+    with _stage(settings, "alert_new_f0", None, run_id, stats):  # holds the warehouse only to read and record
+        stats.update(alerts.notify_new_f0(settings))
     return stats
 
 

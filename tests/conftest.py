@@ -76,19 +76,47 @@ def demo_settings(settings, demo_landing_template):
 
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory) -> dict:
-    """An Airflow home with a migrated SQLite DB; returns the environment to run Airflow with."""
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
+def migrated_airflow_home(tmp_path_factory) -> Path:
+    """A pristine Airflow home with a migrated SQLite DB (read-only template: copy it with `airflow_home_at`)."""
+    home = tmp_path_factory.mktemp("airflow_template")
+    result = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=_airflow_env(home),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return home
+
+
+def _airflow_env(home: Path) -> dict:
+    return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
     }
-    result = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return env
+
+
+def airflow_home_at(template: Path, home: Path) -> dict:
+    """A copy of the template Airflow home at `home`; returns the environment to run Airflow with."""
+    shutil.copytree(template, home)
+    config = home / "airflow.cfg"  # written with absolute paths (the database's among them)
+    config.write_text(config.read_text(encoding="utf-8").replace(str(template), str(home)), encoding="utf-8")
+    return _airflow_env(home)
+
+
+@pytest.fixture(scope="session")
+def airflow_home(migrated_airflow_home, tmp_path_factory) -> dict:
+    """The session's shared Airflow home (SQLite); returns the environment to run Airflow with."""
+    return airflow_home_at(migrated_airflow_home, tmp_path_factory.mktemp("airflow") / "home")
+
+
+@pytest.fixture
+def own_airflow_home(migrated_airflow_home, tmp_path) -> dict:
+    """A fresh Airflow home for one test, when what other tests stored would matter.
+
+    (Airflow skips re-serializing a DAG written less than 30 s ago: a DAG stored by an earlier test's
+    `airflow dags test`, which leaves the deadlines out, would still be the one read.)
+    """
+    return airflow_home_at(migrated_airflow_home, tmp_path / "airflow_home")
 
 
 def run_airflow(env: dict, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -108,3 +136,63 @@ def warehouse_lock_is_free(settings) -> bool:
             return False
         fcntl.flock(handle, fcntl.LOCK_UN)
         return True
+
+
+# --------------------------------------------------------------------------- a real SMTP server
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message as {to, from, message}; can refuse the first N with a 451.
+
+    `on_data`, when set, is called as each message arrives (to look at the sender's side meanwhile).
+    """
+
+    def __init__(self, port: int):
+        self.port = port
+        self.messages, self.refuse_next, self.refused = [], 0, 0
+        self.on_data = None
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        if self.on_data is not None:
+            self.on_data()
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self.refused += 1
+            return "451 4.3.0 Hệ thống bận / try again later"
+        self.messages.append({"to": list(envelope.rcpt_tos), "from": envelope.mail_from,
+                              "message": message_from_bytes(envelope.original_content, policy=policy.default)})
+        return "250 2.0.0 OK"
+
+
+def smtp_connection(port: int) -> str:
+    """Airflow's SMTP connection to the test server, in the JSON form of AIRFLOW_CONN_SMTP_DEFAULT."""
+    import json
+
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                       "extra": {"from_email": "bantin@soyte.quangninh.example", "disable_tls": True,
+                                 "disable_ssl": True, "timeout": 10, "retry_limit": 0}})
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; AIRFLOW_CONN_SMTP_DEFAULT points Airflow at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from bantin import delivery
+
+    with socket.socket() as probe:  # a free port (aiosmtpd's start-up check cannot use port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox(port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_connection(port))
+    monkeypatch.setattr(delivery, "RETRY_PAUSE_SECONDS", 0.05)
+    try:
+        yield inbox
+    finally:
+        controller.stop()

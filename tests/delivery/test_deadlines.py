@@ -31,10 +31,10 @@ def test_only_airflow_dags_test_goes_without_deadlines():
 
 
 def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operators(
-        settings, airflow_home, smtp_server):
+        settings, own_airflow_home, smtp_server):
     # a run whose cutoff was 3h15 ago: the 19:30 and the 20:00 deadlines have both passed, recently
     logical = (datetime.now(timezone.utc) - timedelta(hours=3, minutes=15)).replace(second=0, microsecond=0)
-    env = {**airflow_home, "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
+    env = {**own_airflow_home, "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
            "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22",
            "BANTIN_ALERT_TO": "truc-ban@soyte.quangninh.example, it@soyte.quangninh.example"}
     result = subprocess.run([sys.executable, str(HERE / "fire_deadlines.py"), logical.isoformat()],

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from email import message_from_bytes, policy
 
 from bantin import reference
 from bantin.submission_files import write_csv
 from bantin.submission_format import COUNT_COLUMNS
+from conftest import smtp_connection
 
 
 def district_rows(district_code: int, day: date, **figures_by_commune) -> list[dict]:
@@ -46,34 +45,6 @@ def drop(settings):
     return _drop
 
 
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server (aiosmtpd) on a free local port; `.messages` holds what it received."""
-    from aiosmtpd.controller import Controller
-
-    class Inbox:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as probe:  # a free port (aiosmtpd's start-up check cannot use port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    handler.port = port
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler
-    controller.stop()
-
-
 def smtp_env(port: int) -> dict:
-    """The Airflow SMTP connection (JSON form of AIRFLOW_CONN_*) and alert recipients for a test server."""
-    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-            "extra": {"from_email": "bantin@soyte.test", "disable_tls": True, "disable_ssl": True, "timeout": 10}}
-    return {"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn), "BANTIN_ALERT_TO": "bcd@quangninh.test, sub@soyte.test"}
+    """The Airflow SMTP connection to a test server and the alert recipients, as environment variables."""
+    return {"AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection(port), "BANTIN_ALERT_TO": "bcd@quangninh.test, sub@soyte.test"}

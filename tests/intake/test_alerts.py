@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 from bantin import pipeline, warehouse
 from bantin.config import load_settings
+from conftest import warehouse_lock_is_free
 from intake.conftest import district_rows, smtp_env
 
 DAY = date(2021, 10, 19)
@@ -33,10 +34,13 @@ def test_new_f0_after_14_quiet_days_is_alerted_once(settings, drop, smtp_server,
     pipeline.collect(settings)
     pipeline.validate(settings)
 
+    lock_free_while_sending = []
+    smtp_server.on_data = lambda: lock_free_while_sending.append(warehouse_lock_is_free(settings))
     first = pipeline.alert_new_f0(settings)
     assert (first["new_f0_communes"], first["sent"]) == (1, True)
+    assert lock_free_while_sending == [True]  # a collection never waits behind the mail server
     assert len(smtp_server.messages) == 1
-    recipients, message = smtp_server.messages[0]
+    recipients, message = smtp_server.messages[0]["to"], smtp_server.messages[0]["message"]
     assert sorted(recipients) == ["bcd@quangninh.test", "sub@soyte.test"]
     assert "Xã Đồng Tiến" in message["Subject"] and "Thị trấn Cô Tô" not in message["Subject"]
     assert "3 ca mắc mới trong cộng đồng ngày 19/10/2021" in message.get_content()

@@ -105,7 +105,7 @@ def test_a_day_of_inbox_traffic(settings, drop, smtp_server, airflow_home, monke
 
     # ---- the Steering Committee heard of the new F0 once, with the figures of the accepted file
     assert len(smtp_server.messages) == 1
-    recipients, message = smtp_server.messages[0]
+    recipients, message = smtp_server.messages[0]["to"], smtp_server.messages[0]["message"]
     assert sorted(recipients) == ["bcd@quangninh.test", "sub@soyte.test"]
     body = message.get_content()
     assert "Thị trấn Cô Tô" in message["Subject"] and "[KHẨN]" in message["Subject"]
