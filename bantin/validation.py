@@ -266,13 +266,31 @@ def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(
     frame = file_frame(rows, files)
     outcome.findings = runner.run((ROW_SUITE, FILE_SUITE), frame, run_name)
     rejected = {sid for sid, f in outcome.findings if f.severity == ERROR} | set(untrusted_ids)
-    clean = frame[~frame["submission_id"].isin(rejected)]
-    later = history_frame(clean, history, [*trusted_ids, *set(clean["submission_id"])])
-    if not later.empty:
-        outcome.findings += runner.run((HISTORY_SUITE,), later, run_name)
+    outcome.findings += _history_findings(runner, frame[~frame["submission_id"].isin(rejected)], history,
+                                          trusted_ids, run_name)
     if docs_dir:
         outcome.data_docs = runner.build_docs()
     return outcome
+
+
+def _history_findings(runner, clean, history, trusted_ids, run_name) -> list[tuple[str, Finding]]:
+    """The history suite over this run's clean files, each judged against history that holds no rejected file.
+
+    This run's files are history for its later dates; one a history rule rejects
+    must not be. So: judge, drop the newly rejected files from the history, judge
+    the rest again, until no file is newly rejected (one round when all is well).
+    A rejected file keeps the findings of the round that rejected it.
+    """
+    settled: list[tuple[str, Finding]] = []
+    while not clean.empty:
+        later = history_frame(clean, history, [*trusted_ids, *set(clean["submission_id"])])
+        findings = runner.run((HISTORY_SUITE,), later, run_name) if not later.empty else []
+        newly_rejected = {sid for sid, f in findings if f.severity == ERROR}
+        if not newly_rejected:
+            return settled + findings
+        settled += [(sid, f) for sid, f in findings if sid in newly_rejected]
+        clean = clean[~clean["submission_id"].isin(newly_rejected)]
+    return settled
 
 
 class _Runner:

@@ -109,6 +109,26 @@ def test_each_history_rule_breaks_and_holds(memory_warehouse):
     assert spike.severity == "warning" and "21" in spike.message_vi and "4" in spike.message_en
 
 
+def test_a_file_rejected_by_history_is_not_history_for_a_later_date_in_the_same_run(memory_warehouse):
+    """Two days arrive in one run (a backfill, a late district): the later day is judged against the last
+    accepted figures, not against the earlier file that history just rejected."""
+    load_accepted(memory_warehouse, {(DAY - timedelta(days=n), DISTRICT): district_day(DAY - timedelta(days=n))
+                                     for n in range(1, 8)})
+    accepted_total = district_day(DAY - timedelta(days=1))[4]["vaccinated_65plus_full"]
+    wrong, next_day = district_day(DAY), district_day(DAY + timedelta(days=1))
+    wrong[4]["vaccinated_65plus_full"] = accepted_total - 40  # a running total that went backwards: rejected
+    next_day[4]["vaccinated_65plus_full"] = accepted_total - 20  # above the wrong file, still below the accepted
+    # both received in this run: in the ledger, not accepted yet (what collect leaves for validate)
+    load_accepted(memory_warehouse, {(DAY, DISTRICT): wrong, (DAY + timedelta(days=1), DISTRICT): next_day})
+    wrong_id, next_id = f"hist-{DISTRICT}-{DAY:%Y%m%d}", f"hist-{DISTRICT}-{DAY + timedelta(days=1):%Y%m%d}"
+    memory_warehouse.execute("UPDATE ops.submission SET status = 'received' WHERE submission_id IN (?, ?)",
+                             [wrong_id, next_id])
+    found = by_submission(_validate(memory_warehouse, {wrong_id: wrong, next_id: next_day}))
+    assert {f.rule for f in found[wrong_id]} == {"history.cumulative_decrease"}
+    assert {f.rule for f in found[next_id]} == {"history.cumulative_decrease"}
+    assert len(found[wrong_id]) == 1  # judged in the first round only: not reported twice
+
+
 def test_no_history_no_history_findings(memory_warehouse):
     """A commune the warehouse has never seen is not judged: no baseline, no alarm."""
     rows = district_day()
