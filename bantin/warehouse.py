@@ -190,7 +190,8 @@ def exclusive_lock(lock_path: Path):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"busy: {lock_path} held for over {LOCK_TIMEOUT_S}s") from None
+                    raise TimeoutError(f"another bantin process has held {lock_path} for over {LOCK_TIMEOUT_S} s: "
+                                       "see which task is still running before clearing this one") from None
                 time.sleep(0.2)
         try:
             yield

@@ -129,7 +129,6 @@ def run() -> str:
         national_path = root / "national.json"
         national_path.write_text(json.dumps(national_document(document), ensure_ascii=False), encoding="utf-8")
         lines, parts_rows = [TABLE_HEAD], []
-        load_before = os.getloadavg()[0]
         for label, code, env in (("one province-day (Quảng Ninh, 13 districts)", PROVINCE_DAY, {"BANTIN_HOME": str(home)}),
                                  ("national bulletin (63 provinces)", NATIONAL, {"BENCH_DOC": str(national_path)})):
             for subsetter, switch in (("HarfBuzz-Subset", {}), ("fontTools", {"BENCH_FONTTOOLS": "1"})):
@@ -147,9 +146,7 @@ def run() -> str:
                   "| bulletin | font subsetting | pages | imports | summary from marts | Jinja2 HTML | WeasyPrint PDF |",
                   "|---|---|---|---|---|---|---|", *parts_rows, "",
                   "The target (P5, ≤ 5 s) is for the province-day; the cold figure adds interpreter start-up and "
-                  "the WeasyPrint/DuckDB imports, which an Airflow task pays once.", "",
-                  f"1-minute load average at start and end: {load_before:.1f} → {os.getloadavg()[0]:.1f} "
-                  f"on {os.cpu_count()} cores (above the core count, other processes shared the machine)."]
+                  "the WeasyPrint/DuckDB imports, which an Airflow task pays once."]
         return "\n".join(lines)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -15,7 +15,6 @@ demo districts use. Timed, each in a fresh process, medians of 3 runs:
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections import Counter
@@ -103,14 +102,12 @@ def run() -> str:
             (home / "landing").parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(landing, home / "landing")  # copy2 keeps the receipt times (mtimes)
 
-        load_before = os.getloadavg()[0]
         read = measure("1. read + type + identity (`intake.read_submission`), 691 files",
                        python_snippet(READ_ONLY) + [str(landing)])
         checked = measure("2. the same + GX suites over all rows in one call (GX start-up included)",
                           python_snippet(READ_AND_GX) + [str(landing)])
         full = measure("3. P2: `pipeline.collect` + `validate` (archive, ledger, findings, feedback)",
                        python_snippet(PIPELINE), env={"BANTIN_HOME": str(home)}, setup=fresh_home)
-        load_after = os.getloadavg()[0]
         lines = [
             f"Input: {files} files ({_mix(landing)}; {size_mb:.1f} MiB), 10,051 commune rows, one report date.",
             "",
@@ -127,9 +124,6 @@ def run() -> str:
             "",
             "Wall times include interpreter start-up and imports (GX alone takes 7–9 s to import, "
             "performance-targets.md P4). Peak RSS is the child process's own (`wait4`).",
-            f"Machine load (1-minute load average) when the measurements started and ended: "
-            f"{load_before:.1f} and {load_after:.1f} on {os.cpu_count()} cores; above the core count, other "
-            "work was sharing the CPUs and the wall times are inflated accordingly.",
         ]
         return "\n".join(lines)
     finally:

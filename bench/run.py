@@ -46,7 +46,10 @@ def main() -> int:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         load_before = os.getloadavg()[0]
         body = module.run()
-        load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+        load_after = os.getloadavg()[0]
+        load = f"load average {load_before:.1f} at the start, {load_after:.1f} at the end"
+        if max(load_before, load_after) > (os.cpu_count() or 1):
+            load += " (above the core count: other work shared the CPUs and the wall times are inflated)"
         (SECTIONS / f"{name}.md").write_text(
             f"## {module.TITLE}\n\nMeasured {stamp} on {machine()}; {load}.\n\n{body.strip()}\n",
             encoding="utf-8")

@@ -130,7 +130,7 @@ def test_airflow_backfill_of_the_demo_range_equals_daily_runs(stack, demo_landin
                   "--reprocess-behavior", "completed",
                   "--from-date", LOGICAL.format(day=BACKFILL_START), "--to-date", LOGICAL.format(day=BACKFILL_END))
     expected = len(replay.days(BACKFILL_START, BACKFILL_END))
-    runs = stack.wait_for_runs("daily_bulletin", expected, timeout=60 * expected + 600, backfill=True)
+    runs = stack.wait_for_runs("daily_bulletin", expected, timeout=60 * expected + 600)  # the backfill's runs
     assert len(runs) == expected
     assert [r[2] for r in runs] == ["success"] * expected, "\n".join(
         f"{r[0]}: {_task_states(stack, r[0])}\n{stack.task_logs('daily_bulletin', r[0])}" for r in runs)
