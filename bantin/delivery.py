@@ -6,14 +6,19 @@ the mail server is down. Mail goes through the SMTP connection configured in
 Airflow (`BANTIN_SMTP_CONN_ID`, default `smtp_default`; e.g. the environment
 variable `AIRFLOW_CONN_SMTP_DEFAULT` as JSON or URI). A successful send leaves
 `v<N>.sent.json` beside the copy, so a rerun never mails the same version twice.
+
+One retry policy: the Airflow task's (`operations.NETWORK_RETRIES`, growing
+pauses over minutes). A send here is one attempt, through SmtpHook's public
+`send_email_smtp`; the connection should carry `"retry_limit": 0` (deploy/init.sh
+writes it) so the hook does not stack its own immediate retries under the task's.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
-import smtplib
-import time
+import shutil
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -23,18 +28,27 @@ from bantin.config import Settings
 
 log = logging.getLogger(__name__)
 
-SEND_ATTEMPTS = 3
-RETRY_PAUSE_SECONDS = 5.0  # grows with each attempt: 5 s, 10 s
 
-
-def build_message(settings: Settings, report_date: date, paths: dict[str, Path], sender: str) -> EmailMessage:
-    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+def subject_of(report_date: date, document: dict) -> str:
     figures = document["figures"]
     province = figures["province"]["province_name"]
     provisional = " (số liệu tạm thời)" if figures["provisional"] else ""
     version = f" – cập nhật lần {document['version'] - 1}" if document["version"] > 1 else ""
+    return f"Bản tin COVID-19 tỉnh {province} ngày {report_date:%d/%m/%Y}{provisional}{version}"
+
+
+def attachment_name(report_date: date, version: int) -> str:
+    return f"ban-tin-covid19-{report_date:%Y-%m-%d}-v{version}.pdf"
+
+
+def build_message(settings: Settings, report_date: date, paths: dict[str, Path], sender: str) -> EmailMessage:
+    """The outbox copy (.eml): what an operator forwards by hand when the mail server is down."""
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    figures = document["figures"]
+    province = figures["province"]["province_name"]
+    provisional = " (số liệu tạm thời)" if figures["provisional"] else ""
     message = EmailMessage()
-    message["Subject"] = f"Bản tin COVID-19 tỉnh {province} ngày {report_date:%d/%m/%Y}{provisional}{version}"
+    message["Subject"] = subject_of(report_date, document)
     message["From"] = sender
     message["To"] = ", ".join(settings.mail_to) or "undisclosed-recipients:;"
     message["Date"] = formatdate(localtime=True)
@@ -46,7 +60,7 @@ def build_message(settings: Settings, report_date: date, paths: dict[str, Path],
     message.add_alternative(paths["html"].read_text(encoding="utf-8"), subtype="html")
     if paths.get("pdf") and paths["pdf"].exists():
         message.add_attachment(paths["pdf"].read_bytes(), maintype="application", subtype="pdf",
-                               filename=f"ban-tin-covid19-{report_date:%Y-%m-%d}-v{document['version']}.pdf")
+                               filename=attachment_name(report_date, document["version"]))
     return message
 
 
@@ -66,11 +80,17 @@ def deliver(settings: Settings, report_date: date, paths: dict[str, Path]) -> di
     if not settings.mail_to:
         log.warning("BANTIN_MAIL_TO is empty: the bulletin is in the outbox only (%s)", copy)
         return result
-    attempts = send(message, settings.smtp_conn_id)
+    pdf = None
+    if paths.get("pdf") and paths["pdf"].exists():  # the attachment's name is the file's: a named copy
+        pdf = outbox / attachment_name(report_date, version)
+        shutil.copyfile(paths["pdf"], pdf)
+    send(settings.smtp_conn_id, to=list(settings.mail_to), subject=message["Subject"],
+         html_content=paths["html"].read_text(encoding="utf-8"), files=[str(pdf)] if pdf else None,
+         message_id=message["Message-ID"])
     receipt.write_text(json.dumps({"sent_at": datetime.now(settings.timezone).isoformat(timespec="seconds"),
-                                   "to": list(settings.mail_to), "attempts": attempts,
-                                   "message_id": message["Message-ID"]}, ensure_ascii=False) + "\n", encoding="utf-8")
-    return {**result, "sent": True, "attempts": attempts}
+                                   "to": list(settings.mail_to), "message_id": message["Message-ID"]},
+                                  ensure_ascii=False) + "\n", encoding="utf-8")
+    return {**result, "sent": True}
 
 
 def alert(settings: Settings, subject: str, body: str) -> bool:
@@ -78,14 +98,8 @@ def alert(settings: Settings, subject: str, body: str) -> bool:
     if not settings.alert_to:
         log.warning("BANTIN_ALERT_TO is empty: alert only logged: %s", subject)
         return False
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender_address(settings)
-    message["To"] = ", ".join(settings.alert_to)
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="bantin.local")
-    message.set_content(body)
-    send(message, settings.smtp_conn_id)
+    send(settings.smtp_conn_id, to=list(settings.alert_to), subject=subject,
+         html_content=f'<pre style="font-family: sans-serif">{html.escape(body)}</pre>')
     return True
 
 
@@ -97,36 +111,17 @@ def sender_address(settings: Settings) -> str:
     return extra.get("from_email") or "bantin@localhost"
 
 
-def _transient(problem: Exception) -> bool:
-    """Worth another try: 4xx replies, a dropped connection, a refused or timed-out connect."""
-    if isinstance(problem, smtplib.SMTPRecipientsRefused):
-        return all(400 <= code < 500 for code, _ in problem.recipients.values())
-    if isinstance(problem, smtplib.SMTPResponseException):
-        return 400 <= problem.smtp_code < 500
-    return isinstance(problem, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+def send(conn_id: str, *, to: list[str], subject: str, html_content: str, files: list[str] | None = None,
+         message_id: str | None = None) -> None:
+    """One attempt through Airflow's SMTP connection `conn_id`, with SmtpHook's public API.
 
-
-def send(message: EmailMessage, conn_id: str) -> int:
-    """Send through Airflow's SMTP connection `conn_id` (SmtpHook: host, port, TLS, login as configured).
-
-    Transient failures are retried here with a growing pause; a permanent one
-    (5xx) fails at once, and the Airflow task's own retries are the outer layer.
-    Returns the number of attempts it took.
+    The hook opens the session as the connection says (implicit TLS unless
+    `disable_ssl`, STARTTLS unless `disable_tls`, login when a password is set).
+    A failure raises: the Airflow task's retries are the one retry policy.
     """
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    attempts = SEND_ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        try:
-            with SmtpHook(smtp_conn_id=conn_id) as hook:
-                # The hook opens and authenticates the client per the connection; our message
-                # (text + HTML + named PDF) is richer than send_email_smtp() builds.
-                hook._smtp_client.send_message(message)
-            log.info("mailed %r to %s (attempt %d)", message["Subject"], message["To"], attempt)
-            return attempt
-        except Exception as problem:
-            if attempt == attempts or not _transient(problem):
-                raise
-            log.warning("SMTP attempt %d/%d failed (%s); retrying", attempt, attempts, problem)
-            time.sleep(RETRY_PAUSE_SECONDS * attempt)
-    raise AssertionError("unreachable")
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        hook.send_email_smtp(to=to, subject=subject, html_content=html_content, files=files,
+                             custom_headers={"Message-ID": message_id or make_msgid(domain="bantin.local")})
+    log.info("mailed %r to %s", subject, ", ".join(to))

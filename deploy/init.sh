@@ -13,14 +13,9 @@ run_as_airflow airflow db migrate
 run_as_airflow airflow version
 
 if [[ -n "${SMTP_HOST:-}" ]]; then
-  # The keys bantin.delivery.smtp_connection reads from the connection's extra.
-  extra=$(printf '{"from_email": "%s", "starttls": %s, "ssl": %s}' \
-    "${SMTP_FROM:-${SMTP_USER:-}}" "${SMTP_STARTTLS:-true}" "${SMTP_SSL:-false}")
-  run_as_airflow airflow connections delete "${BANTIN_SMTP_CONN_ID:-smtp_default}" >/dev/null 2>&1 || true
-  run_as_airflow airflow connections add "${BANTIN_SMTP_CONN_ID:-smtp_default}" \
-    --conn-type smtp --conn-host "${SMTP_HOST}" --conn-port "${SMTP_PORT:-587}" \
-    --conn-login "${SMTP_USER:-}" --conn-password "${SMTP_PASSWORD:-}" --conn-extra "${extra}"
-  echo "SMTP connection ${BANTIN_SMTP_CONN_ID:-smtp_default} -> ${SMTP_HOST}:${SMTP_PORT:-587}"
+  # The relay's password reaches this one-shot container only; the other services read the
+  # connection (encrypted with the Fernet key) from the metadata DB.
+  run_as_airflow bash /opt/bantin/deploy/smtp-connection.sh
 else
   echo "SMTP_HOST not set: bulletins stay in ${BANTIN_HOME}/outbox until it is"
 fi

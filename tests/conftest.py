@@ -141,8 +141,18 @@ def warehouse_lock_is_free(settings) -> bool:
 # --------------------------------------------------------------------------- a real SMTP server
 
 
+def body_text(message) -> str:
+    """A received mail's text as a reader sees it (the HTML part's text for an HTML-only mail)."""
+    import html
+    import re
+
+    part = message.get_body(("plain", "html"))
+    text = part.get_content()
+    return html.unescape(re.sub(r"<[^>]+>", "", text)) if part.get_content_type() == "text/html" else text
+
+
 class Inbox:
-    """aiosmtpd handler: keeps every message as {to, from, message}; can refuse the first N with a 451.
+    """aiosmtpd handler: keeps every message as {to, from, message, body}; can refuse the first N with a 451.
 
     `on_data`, when set, is called as each message arrives (to look at the sender's side meanwhile).
     """
@@ -161,8 +171,9 @@ class Inbox:
             self.refuse_next -= 1
             self.refused += 1
             return "451 4.3.0 Hệ thống bận / try again later"
-        self.messages.append({"to": list(envelope.rcpt_tos), "from": envelope.mail_from,
-                              "message": message_from_bytes(envelope.original_content, policy=policy.default)})
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append({"to": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": message,
+                              "body": body_text(message)})
         return "250 2.0.0 OK"
 
 
@@ -182,8 +193,6 @@ def smtp_server(monkeypatch):
 
     from aiosmtpd.controller import Controller
 
-    from bantin import delivery
-
     with socket.socket() as probe:  # a free port (aiosmtpd's start-up check cannot use port 0)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -191,7 +200,6 @@ def smtp_server(monkeypatch):
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_connection(port))
-    monkeypatch.setattr(delivery, "RETRY_PAUSE_SECONDS", 0.05)
     try:
         yield inbox
     finally:

@@ -43,7 +43,7 @@ def test_new_f0_after_14_quiet_days_is_alerted_once(settings, drop, smtp_server,
     recipients, message = smtp_server.messages[0]["to"], smtp_server.messages[0]["message"]
     assert sorted(recipients) == ["bcd@quangninh.test", "sub@soyte.test"]
     assert "Xã Đồng Tiến" in message["Subject"] and "Thị trấn Cô Tô" not in message["Subject"]
-    assert "3 ca mắc mới trong cộng đồng ngày 19/10/2021" in message.get_content()
+    assert "3 ca mắc mới trong cộng đồng ngày 19/10/2021" in smtp_server.messages[0]["body"]
     outbox = list((settings.outbox / "alerts").rglob("*.txt"))
     assert len(outbox) == 1 and "Subject: [KHẨN]" in outbox[0].read_text(encoding="utf-8")
 

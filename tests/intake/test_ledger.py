@@ -107,7 +107,7 @@ def test_a_day_of_inbox_traffic(settings, drop, smtp_server, airflow_home, monke
     assert len(smtp_server.messages) == 1
     recipients, message = smtp_server.messages[0]["to"], smtp_server.messages[0]["message"]
     assert sorted(recipients) == ["bcd@quangninh.test", "sub@soyte.test"]
-    body = message.get_content()
+    body = smtp_server.messages[0]["body"]
     assert "Thị trấn Cô Tô" in message["Subject"] and "[KHẨN]" in message["Subject"]
     assert "2 ca mắc mới trong cộng đồng ngày 19/10/2021" in body
     assert query(settings, "SELECT commune_code, new_cases_community, sent FROM ops.f0_alert") == [(7192, 2, True)]
