@@ -49,6 +49,7 @@ class Settings:
     alert_to: tuple[str, ...]
     smtp_conn_id: str
     paths: dict[str, Path] = field(repr=False)
+    scheduled: bool = True  # BANTIN_SCHEDULE=off: the DAGs run only when triggered (demo data, rehearsals)
 
     @property
     def landing(self) -> Path:
@@ -98,4 +99,5 @@ def load_settings() -> Settings:
         alert_to=_addresses(_env("ALERT_TO", "")),
         smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
         paths=_paths_under(home),
+        scheduled=_env("SCHEDULE", "on").lower() not in ("off", "false", "0", "no"),
     )

@@ -3,12 +3,20 @@
 Airflow's own mechanism (Deadline Alerts, Airflow ≥ 3.1): the scheduler creates a
 deadline row per run when the run is created, and when a deadline passes while
 the run is unfinished it queues our callback on the triggerer. The reference is
-the run's logical date, which for this DAG is the cutoff (17:00 local): a
-scheduler that starts the run late does not push the deadline back, as
-DAGRUN_QUEUED_AT would. Both intervals come from the settings (`BANTIN_CUTOFF`,
-`BANTIN_DEADLINE`): warning = deadline − 30 min − cutoff (2 h 30), escalation =
-deadline − cutoff (3 h). The run succeeds only after delivery, so "run not
-finished" is "bulletin not delivered".
+`ReportCutoff`: the cutoff (17:00 local) of the run's report date — the
+`report_date` param, else the logical date, else (a run triggered from the CLI
+or the REST API has none) its `run_after`, read in local time. A scheduler
+that starts the run late does not push the deadline back, as DAGRUN_QUEUED_AT
+would, and a manual run has its alerts too (DAGRUN_LOGICAL_DATE gives it none).
+A run for a date whose deadline passed more than STALE_AFTER ago (a backfill, a
+rerun of an old date) gets no deadline at all: no red "Missed" an operator
+learns to ignore. Airflow finds the reference class through bantin's plugin
+(`bantin.airflow_plugin`, an `airflow.plugins` entry point).
+
+Both intervals come from the settings (`BANTIN_CUTOFF`, `BANTIN_DEADLINE`):
+warning = deadline − 30 min − cutoff (2 h 30), escalation = deadline − cutoff
+(3 h). The run succeeds only after delivery, so "run not finished" is
+"bulletin not delivered".
 
 `airflow dags test` crashes after a successful run of a DAG with deadlines
 (apache/airflow#73428: DAG.test() leaves encoded alerts in `dag.deadline`, and
@@ -23,6 +31,8 @@ import logging
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+from airflow.sdk import BaseDeadlineReference
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,8 @@ def intervals(settings) -> dict[str, timedelta]:
     """How long after the cutoff (the run's logical date) each alert fires."""
     today = date(2000, 1, 1)
     due = datetime.combine(today, settings.deadline) - datetime.combine(today, settings.cutoff)
+    if due <= timedelta(0):  # a deadline at or before the cutoff's clock time is the next morning's
+        due += timedelta(days=1)
     return {"warning": due - WARNING_LEAD, "escalation": due}
 
 
@@ -52,19 +64,59 @@ def bulletin_deadlines():
     if under_dags_test():
         log.info("airflow dags test: deadline alerts left out (apache/airflow#73428)")
         return []
-    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+    from airflow.sdk import AsyncCallback, DeadlineAlert
 
     from bantin.config import load_settings
 
     return [
         DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+            reference=ReportCutoff(),
             interval=interval,
             callback=AsyncCallback(bulletin_overdue, kwargs={"stage": stage}),
             name=f"bulletin-{stage}",
         )
         for stage, interval in intervals(load_settings()).items()
     ]
+
+
+def report_cutoff(settings, *, logical_date: datetime | None, run_after: datetime | None, conf: dict | None,
+                  now: datetime) -> datetime | None:
+    """The cutoff a run's deadlines count from, or None when its report date's deadline is long past."""
+    from bantin.pipeline import cutoff_of, report_date_for
+
+    moment = logical_date or run_after
+    if moment is None:
+        return None
+    cutoff = cutoff_of(report_date_for(moment, settings, (conf or {}).get("report_date")), settings)
+    if now - (cutoff + intervals(settings)["escalation"]) > STALE_AFTER:
+        return None  # a backfill or a rerun of an old date: nobody can make that deadline any more
+    return cutoff
+
+
+class ReportCutoff(BaseDeadlineReference):
+    """Deadline reference: the cutoff of the run's report date (see module doc); evaluated by the scheduler."""
+
+    required_kwargs = {"dag_id", "run_id"}
+
+    def _evaluate_with(self, *, session, dag_id: str, run_id: str, **_) -> datetime | None:
+        from datetime import timezone
+
+        from sqlalchemy import select
+
+        from airflow.models import DagRun
+
+        from bantin.config import load_settings
+
+        row = session.execute(select(DagRun.logical_date, DagRun.run_after, DagRun.conf)
+                              .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+        if row is None:
+            log.warning("deadline of %s/%s: run not found", dag_id, run_id)
+            return None
+        cutoff = report_cutoff(load_settings(), logical_date=row.logical_date, run_after=row.run_after,
+                               conf=row.conf, now=datetime.now(timezone.utc))
+        if cutoff is None:
+            log.info("run %s is for a date whose deadline is long past: no deadline alerts", run_id)
+        return cutoff
 
 
 async def bulletin_overdue(stage: str, context: dict | None = None, **_) -> str:
@@ -86,7 +138,7 @@ def notify(stage: str, context: dict) -> dict:
     run = context.get("dag_run") or {}
     run_id = run.get("dag_run_id") or run.get("run_id")  # Airflow passes the REST API's DAGRunResponse
     missed_at = _moment(context.get("deadline", {}).get("deadline_time"))
-    logical = _moment(run.get("logical_date")) or missed_at
+    logical = _moment(run.get("logical_date")) or _moment(run.get("run_after")) or missed_at
     report_date = report_date_for(logical, settings, (run.get("conf") or {}).get("report_date"))
     tag, label, what = STAGES[stage]
     local_deadline = missed_at.astimezone(settings.timezone) if missed_at else None

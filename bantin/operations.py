@@ -41,14 +41,20 @@ def bulletin_cron(settings: Settings) -> str:
 
 
 def collect_timetable(settings: Settings):
+    """None (triggered runs only) when BANTIN_SCHEDULE=off."""
     from airflow.sdk import MultipleCronTriggerTimetable
 
+    if not settings.scheduled:
+        return None
     return MultipleCronTriggerTimetable(*collect_crons(), timezone=str(settings.timezone))
 
 
 def bulletin_timetable(settings: Settings):
+    """None (triggered runs only) when BANTIN_SCHEDULE=off: on demo data, unpausing must not build today."""
     from airflow.sdk import CronTriggerTimetable
 
+    if not settings.scheduled:
+        return None
     return CronTriggerTimetable(bulletin_cron(settings), timezone=str(settings.timezone))
 
 

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 def report_date_for(logical_date: datetime, settings: Settings, override: str | None = None) -> date:
     """The report date of a run: the `report_date` param if given, else the logical date read in local time.
 
-    `{{ ds }}` is the UTC date; at 17:00 in Hanoi it happens to be the same day,
-    but a run at 06:30 local would be the previous UTC day.
+    A run triggered from the CLI or the REST API has no logical date (Airflow 3):
+    pass its `run_after` instead. `{{ ds }}` is the UTC date; at 17:00 in Hanoi
+    it happens to be the same day, but a run at 06:30 local would be the previous UTC day.
     """
     if override:
         return date.fromisoformat(str(override))
@@ -336,11 +337,11 @@ def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bu
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
     summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
     summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
+    summary["publish"] = publish(settings, run_id=run_id)  # before the bulletin, as in the DAG
     if bulletin:
         summary["render"] = render(settings, report_date, run_id=run_id)
     if bulletin and deliver_bulletin:
         summary["deliver"] = deliver(settings, report_date, summary["render"], run_id=run_id)
-    summary["publish"] = publish(settings, run_id=run_id)
     return summary
 
 

@@ -3,7 +3,13 @@
     airflow dags test daily_bulletin 2021-10-19
 
 builds the bulletin for 19/10/2021 from the files in the inboxes now. The report
-date is the logical date read in Asia/Ho_Chi_Minh, or the `report_date` param.
+date is the `report_date` param, else the logical date read in Asia/Ho_Chi_Minh,
+else (a run triggered from the CLI or REST API has no logical date) its run_after:
+
+    airflow dags trigger daily_bulletin --conf '{"report_date": "2021-10-19"}'
+
+The analysts' snapshot is published as soon as the marts are built: delivery
+(SMTP) has its own fate and never holds analysts on yesterday's data.
 Logic lives in `bantin.pipeline`; this file only wires tasks (cheap to parse).
 """
 
@@ -26,7 +32,8 @@ def _report_date() -> str:
 
     context = get_current_context()
     override = context["params"].get("report_date")
-    return report_date_for(context["logical_date"], load_settings(), override).isoformat()
+    moment = context.get("logical_date") or context["dag_run"].run_after  # CLI/API runs have no logical date
+    return report_date_for(moment, load_settings(), override).isoformat()
 
 
 def _run_id() -> str:
@@ -35,14 +42,14 @@ def _run_id() -> str:
 
 @dag(
     dag_id="daily_bulletin",
-    schedule=operations.bulletin_timetable(SETTINGS),  # the cutoff, local time: one run per report date
+    schedule=operations.bulletin_timetable(SETTINGS),  # the cutoff, local time (None: BANTIN_SCHEDULE=off)
     start_date=pendulum.datetime(2021, 10, 1, tz=LOCAL),
     catchup=False,
     max_active_runs=1,  # runs share the one warehouse writer and the bulletin versions of their dates
     params={"report_date": Param(None, type=["null", "string"], format="date",
                                  description="Override the report date (YYYY-MM-DD)")},
     default_args=operations.LOCAL_RETRIES,
-    deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation (bantin/deadlines.py)
+    deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation of the report date (bantin/deadlines.py)
     tags=["bantin"],
     doc_md=__doc__,
 )
@@ -90,21 +97,17 @@ def daily_bulletin():
         return deliver(load_settings(), pendulum.parse(_report_date()).date(), rendered, run_id=_run_id())
 
     @task
-    def publish_snapshot(_delivered: dict) -> dict:
+    def publish_snapshot(_built: dict) -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import publish
 
         return publish(load_settings(), run_id=_run_id())
 
     @task
-    def summarize_run(collected: dict, validated: dict, alerted: dict, built: dict, rendered: dict,
-                      delivered: dict, published: dict) -> dict:
-        """The run at a glance: its arguments show under "Rendered Templates" in the UI, its log in lines."""
+    def summarize_run(**stages: dict) -> dict:
+        """The run at a glance: each stage by name under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
-        stages = {"collect": collected, "validate": validated, "alert_new_f0": alerted, "build_marts": built,
-                  "render": rendered,
-                  "deliver": delivered, "publish": published}
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
@@ -112,10 +115,11 @@ def daily_bulletin():
     validated = validate_submissions(collected)
     alerted = alert_new_f0(validated)  # the last collection's new F0 must not wait for the bulletin
     built = build_marts(validated)
+    published = publish_snapshot(built)  # analysts get today's marts whatever happens to the mail
     rendered = render_bulletin(built)
     delivered = deliver_bulletin(rendered)
-    published = publish_snapshot(delivered)
-    summarize_run(collected, validated, alerted, built, rendered, delivered, published)
+    summarize_run(collect=collected, validate=validated, alert_new_f0=alerted, build_marts=built,
+                  publish=published, render=rendered, deliver=delivered)
 
 
 daily_bulletin()

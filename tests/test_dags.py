@@ -31,6 +31,7 @@ def dagbag(airflow_home) -> dict:
         "for dag_id in bag.dag_ids:\n"
         "    dag = bag.get_dag(dag_id)\n"
         "    dags[dag_id] = {'tasks': [t.task_id for t in dag.tasks], 'timetable': repr(dag.timetable),\n"
+        "                    'upstream': {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},\n"
         "                    'max_active_runs': dag.max_active_runs, 'params': list(dag.params.keys()),\n"
         "                    'catchup': dag.catchup}\n"
         "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()}, 'dags': dags}))\n"
@@ -46,11 +47,28 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_daily_bulletin_runs_every_stage_in_order(dagbag):
     daily = dagbag["dags"]["daily_bulletin"]
     assert daily["tasks"] == ["collect_submissions", "validate_submissions", "alert_new_f0", "build_marts",
-                              "render_bulletin", "deliver_bulletin", "publish_snapshot", "summarize_run"]
+                              "publish_snapshot", "render_bulletin", "deliver_bulletin", "summarize_run"]
     assert "report_date" in daily["params"]
     # at the cutoff, in local time, one run at a time
     assert "0 17 * * *" in daily["timetable"] and "Asia/Ho_Chi_Minh" in daily["timetable"]
     assert daily["max_active_runs"] == 1
+
+
+def test_the_snapshot_is_published_once_the_marts_are_built_whatever_the_mail_does(dagbag):
+    upstream = dagbag["dags"]["daily_bulletin"]["upstream"]
+    assert upstream["publish_snapshot"] == ["build_marts"]
+    assert upstream["render_bulletin"] == ["build_marts"] and upstream["deliver_bulletin"] == ["render_bulletin"]
+
+
+def test_schedule_off_leaves_both_dags_to_manual_runs(airflow_home):
+    code = (
+        "import json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags')!r})\n"
+        "print(json.dumps({d: repr(bag.get_dag(d).timetable) for d in bag.dag_ids}))\n"
+    )
+    timetables = _python(code, {**airflow_home, "BANTIN_SCHEDULE": "off"})
+    assert all("NullTimetable" in t for t in timetables.values()), timetables
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)

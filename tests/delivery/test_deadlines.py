@@ -32,21 +32,23 @@ def test_only_airflow_dags_test_goes_without_deadlines():
 
 def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operators(
         settings, own_airflow_home, smtp_server):
-    # a run whose cutoff was 3h15 ago: the 19:30 and the 20:00 deadlines have both passed, recently
+    # a run whose cutoff was 3h15 ago: the warning and the escalation have both passed, recently
     logical = (datetime.now(timezone.utc) - timedelta(hours=3, minutes=15)).replace(second=0, microsecond=0)
+    local = logical.astimezone(settings.timezone)
     env = {**own_airflow_home, "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
            "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22",
+           "BANTIN_CUTOFF": f"{local:%H:%M}", "BANTIN_DEADLINE": f"{local + timedelta(hours=3):%H:%M}",
            "BANTIN_ALERT_TO": "truc-ban@soyte.quangninh.example, it@soyte.quangninh.example"}
     result = subprocess.run([sys.executable, str(HERE / "fire_deadlines.py"), logical.isoformat()],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     report = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))[7:])
 
-    # the DAG declares both alerts: logical date (= the 17:00 cutoff) + 2h30 and + 3h, our async callback
+    # the DAG declares both alerts: the report date's cutoff + 2h30 and + 3h, our async callback
     declared = report["declared"]
     assert [(a["name"], a["reference"]["reference_type"], a["interval"]["__data__"]) for a in declared] == [
-        ("bulletin-warning", "DagRunLogicalDateDeadline", 9000.0),
-        ("bulletin-escalation", "DagRunLogicalDateDeadline", 10800.0)]
+        ("bulletin-warning", "ReportCutoff", 9000.0), ("bulletin-escalation", "ReportCutoff", 10800.0)]
+    assert {a["reference"]["__class_path"] for a in declared} == {"bantin.deadlines.ReportCutoff"}
     assert all("bantin.deadlines.bulletin_overdue" in json.dumps(a["callback"]) for a in declared)
 
     # Airflow computed the deadlines from the run, marked them missed and ran both callbacks
@@ -59,7 +61,6 @@ def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operato
 
     # and the operators got both mails
     subjects = sorted(m["message"]["Subject"] for m in smtp_server.messages)
-    local = logical.astimezone(settings.timezone)
     day = f"{local:%d/%m/%Y}"
     assert subjects == sorted([
         f"[CẢNH BÁO] Bản tin COVID-19 ngày {day} chưa được gửi lúc {local + timedelta(hours=2, minutes=30):%H:%M}"
@@ -68,7 +69,7 @@ def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operato
         " / bulletin ESCALATION: not delivered"])
     for mail in smtp_server.messages:
         assert sorted(mail["to"]) == ["it@soyte.quangninh.example", "truc-ban@soyte.quangninh.example"]
-        body = mail["message"].get_content()
+        body = mail["body"]
         assert report["run_id"] in body and "Chưa có bản tin nào cho ngày này." in body
 
 
@@ -79,3 +80,38 @@ def test_a_backfill_deadline_long_past_is_logged_not_mailed(settings, smtp_serve
                "deadline": {"id": "x", "deadline_time": "2021-10-19T13:00:00+00:00"}}
     assert deadlines.notify("escalation", context)["mailed"] is False
     assert smtp_server.messages == []
+
+
+def _cutoff(settings, now=datetime(2021, 10, 19, 13, 0, tzinfo=timezone.utc), **run):
+    return deadlines.report_cutoff(settings, now=now, **{"logical_date": None, "run_after": None, "conf": None, **run})
+
+
+def test_the_deadline_counts_from_the_report_dates_cutoff_whatever_started_the_run(settings):
+    cutoff = datetime(2021, 10, 19, 17, 0, tzinfo=settings.timezone)
+    scheduled = datetime(2021, 10, 19, 10, 0, tzinfo=timezone.utc)  # 17:00 in Hanoi
+    assert _cutoff(settings, logical_date=scheduled, run_after=scheduled) == cutoff
+    # `airflow dags trigger` at 08:10 local: no logical date, the report date is run_after's local date
+    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 10, tzinfo=timezone.utc)) == cutoff
+    # a run after midnight UTC but before it in Hanoi belongs to the Hanoi day
+    assert _cutoff(settings, run_after=datetime(2021, 10, 18, 18, 0, tzinfo=timezone.utc)) == cutoff
+    # the report_date param wins
+    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 0, tzinfo=timezone.utc),
+                   conf={"report_date": "2021-10-19"}) == cutoff
+
+
+def test_a_backfill_or_rerun_of_a_date_long_past_gets_no_deadline(settings):
+    assert _cutoff(settings, logical_date=datetime(2021, 10, 1, 10, 0, tzinfo=timezone.utc)) is None
+    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 12, 0, tzinfo=timezone.utc),
+                   conf={"report_date": "2021-10-12"}) is None
+    # yesterday's bulletin, run at 07:00 this morning: its 20:00 deadline passed 11 h ago, still worth a word
+    morning = datetime(2021, 10, 19, 0, 0, tzinfo=timezone.utc)
+    assert _cutoff(settings, now=morning, conf={"report_date": "2021-10-18"}, run_after=morning) == datetime(
+        2021, 10, 18, 17, 0, tzinfo=settings.timezone)
+
+
+def test_a_deadline_before_the_cutoff_clock_is_the_next_morning(settings, monkeypatch):
+    monkeypatch.setenv("BANTIN_CUTOFF", "22:00")
+    monkeypatch.setenv("BANTIN_DEADLINE", "01:00")
+    from bantin.config import load_settings
+
+    assert deadlines.intervals(load_settings())["escalation"] == timedelta(hours=3)
