@@ -106,3 +106,27 @@ def test_new_report_date_replaces_only_that_date(loaded_settings):
     built = pipeline.build_marts(loaded_settings, LAST_DAY)
     assert (built["mode"], built["rebuild_from"]) == ("incremental", "2021-10-17")
     assert table_rows(loaded_settings.warehouse_path) == before
+
+
+def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_settings):
+    """A date with no file anywhere (today, on demo data) adds that day to the marts, not years of empty days."""
+    def days(table: str) -> list[date]:
+        with warehouse.reader(loaded_settings.warehouse_path) as con:
+            return [d for (d,) in con.execute(f"SELECT DISTINCT report_date FROM {table} ORDER BY 1").fetchall()]
+
+    before = {table: days(table) for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily",
+                                               "marts.epidemic_level")}
+    assert before["marts.commune_daily"][-1] == LAST_DAY
+    later = date(2026, 12, 3)
+    built = pipeline.build_marts(loaded_settings, later)
+    assert built["mode"] == "incremental"
+    for table, dates in before.items():
+        assert days(table) == [*dates, later], table
+    with warehouse.reader(loaded_settings.warehouse_path) as con:
+        # nothing reported that day, and the trailing windows count days, not rows: no 2021 cases in them
+        assert con.execute("SELECT new_cases, new_cases_7d, communes_reported FROM marts.province_daily "
+                           "WHERE report_date = ?", [later]).fetchone() == (None, 0, 0)
+    # and the same rows as a full build from scratch
+    incremental = table_rows(loaded_settings.warehouse_path)
+    pipeline.build_marts(loaded_settings, later, full_refresh=True)
+    assert table_rows(loaded_settings.warehouse_path) == incremental

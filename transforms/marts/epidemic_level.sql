@@ -108,8 +108,8 @@ assessed AS (
     FROM adjusted
 ),
 carried AS (
-    -- a day without data keeps the last assessment. One sort serves every frame: the calendar
-    -- has no gaps, so "7 rows before" is "7 days before".
+    -- a day without data keeps the last assessment. The calendar may skip from the last data
+    -- to a later report date (staging.calendar): "7 days before" is a range of days, not rows.
     SELECT
         report_date, unit_type, unit_code, unit_key, province_code, district_code, has_data,
         max(report_date) FILTER (WHERE has_data) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS assessed_on,
@@ -125,8 +125,8 @@ carried AS (
         last_value(capacity_met IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING) AS capacity_met,
         last_value(level IGNORE NULLS) OVER (unit_days ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             AS previous_level,
-        last_value(level IGNORE NULLS) OVER (unit_days ROWS BETWEEN UNBOUNDED PRECEDING AND 7 PRECEDING)
-            AS level_7_days_ago
+        last_value(level IGNORE NULLS) OVER (
+            unit_days RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 7 DAYS PRECEDING) AS level_7_days_ago
     FROM assessed
     WINDOW unit_days AS (PARTITION BY unit_key ORDER BY report_date)
 ),

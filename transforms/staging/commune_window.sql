@@ -1,7 +1,8 @@
 -- @view
 -- Commune days with the trailing sums and last known cumulative figures the
 -- district, province and level models pool. Trailing windows count calendar days
--- (the calendar has no gaps); a day with no report adds nothing to a sum.
+-- (ranges of days: the calendar may skip from the last data to a later report date);
+-- a day with no report adds nothing to a sum.
 WITH filled AS (
     SELECT
         d.*,
@@ -16,9 +17,10 @@ WITH filled AS (
     FROM marts.commune_daily AS d
     WINDOW
         history AS (PARTITION BY commune_code ORDER BY report_date ROWS UNBOUNDED PRECEDING),
-        last_7 AS (PARTITION BY commune_code ORDER BY report_date ROWS 6 PRECEDING),
-        last_14 AS (PARTITION BY commune_code ORDER BY report_date ROWS 13 PRECEDING),
-        previous_7 AS (PARTITION BY commune_code ORDER BY report_date ROWS BETWEEN 13 PRECEDING AND 7 PRECEDING)
+        last_7 AS (PARTITION BY commune_code ORDER BY report_date RANGE INTERVAL 6 DAYS PRECEDING),
+        last_14 AS (PARTITION BY commune_code ORDER BY report_date RANGE INTERVAL 13 DAYS PRECEDING),
+        previous_7 AS (PARTITION BY commune_code ORDER BY report_date
+                       RANGE BETWEEN INTERVAL 13 DAYS PRECEDING AND INTERVAL 7 DAYS PRECEDING)
 )
 SELECT f.*, c.population, c.population_18plus, c.population_65plus
 FROM filled AS f
