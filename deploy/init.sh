@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # airflow-init: run once before the stack starts (docker-compose.yml), safe to run again.
-# Prepares the volumes, migrates Airflow's metadata DB and writes the SMTP connection
-# from the environment, so no secret lives in a file of the repository.
+# Prepares the data root (a bind mount: BANTIN_DATA_DIR on the host), migrates Airflow's
+# metadata DB and writes the SMTP connection from the environment (deploy/smtp-connection.sh),
+# so no secret lives in a file of the repository.
 set -euo pipefail
 
 mkdir -p "${BANTIN_HOME}"/{landing,archive,feedback,warehouse,bulletins,outbox} /opt/airflow/logs
