@@ -104,10 +104,13 @@ def daily_bulletin():
         return publish(load_settings(), run_id=_run_id())
 
     @task
-    def summarize_run(**stages: dict) -> dict:
+    def summarize_run(collect: dict, validate: dict, alert: dict, build: dict, publish: dict, render: dict,
+                      deliver: dict) -> dict:
         """The run at a glance: each stage by name under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
+        stages = {"collect": collect, "validate": validate, "alert_new_f0": alert, "build_marts": build,
+                  "publish": publish, "render": render, "deliver": deliver}
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
@@ -118,8 +121,8 @@ def daily_bulletin():
     published = publish_snapshot(built)  # analysts get today's marts whatever happens to the mail
     rendered = render_bulletin(built)
     delivered = deliver_bulletin(rendered)
-    summarize_run(collect=collected, validate=validated, alert_new_f0=alerted, build_marts=built,
-                  publish=published, render=rendered, deliver=delivered)
+    summarize_run(collect=collected, validate=validated, alert=alerted, build=built, publish=published,
+                  render=rendered, deliver=delivered)
 
 
 daily_bulletin()

@@ -3,7 +3,8 @@
 Docker cannot run on our machines, so the distributed test starts the same
 services as processes on loopback: PostgreSQL and Redis from Debian's
 packages (throw-away instances in a temporary folder, free ports), then the
-api-server, scheduler, dag-processor and a Celery worker with the Airflow
+api-server, scheduler, dag-processor, triggerer (it runs the deadline
+callbacks) and a Celery worker with the Airflow
 settings read from docker-compose.yml itself (host names swapped for
 127.0.0.1 and the ports picked here). Everything started is stopped on exit,
 also when the test fails; the services' and tasks' logs are copied to
@@ -47,18 +48,35 @@ def _interpolate(value: str, environ: dict) -> str:
     return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: environ.get(m.group(1)) or (m.group(2) or ""), str(value))
 
 
-def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path) -> dict[str, str]:
+def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path,
+                        extra: dict[str, str] | None = None) -> dict[str, str]:
     """The compose file's Airflow settings, pointed at this machine's services."""
     common = compose()["x-airflow-common"]["environment"]
     hosts = {"postgres:5432": f"127.0.0.1:{ports['postgres']}", "redis:6379": f"127.0.0.1:{ports['redis']}",
              "airflow-apiserver:8080": f"127.0.0.1:{ports['api']}"}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BANTIN_"))}
     for name, value in common.items():
+        if name.endswith("_CMD") or name in LOCAL_ONLY:
+            continue  # the secrets volume and the password file are the containers'; made here below
         value = _interpolate(value, {})
         for service, local in hosts.items():
             value = value.replace(service, local)
         env[name] = value
-    env.pop("PYTHONPATH", None)  # the project is installed in the venv here, not mounted
+    import base64
+    import secrets
+
+    # What compose reads from the bantin-secrets volume (deploy/secrets.sh), made up for this stack;
+    # PostgreSQL here trusts loopback, so the URLs carry no password.
+    database = f"postgresql+psycopg2://airflow@127.0.0.1:{ports['postgres']}/airflow"
+    secret_settings = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database}",
+        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    assert {f"{k}_CMD" for k in secret_settings} == {k for k in common if k.endswith("_CMD")}, "compose changed"
+    env.update(secret_settings)
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -72,7 +90,12 @@ def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path) ->
         "BANTIN_HOME": str(bantin_home),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     })
+    env.update(extra or {})
     return env
+
+
+# Compose settings that only make sense inside the containers.
+LOCAL_ONLY = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "TZ"}
 
 
 def _raise_on_sigterm(signum, frame):
@@ -80,20 +103,24 @@ def _raise_on_sigterm(signum, frame):
 
 
 class LocalStack:
-    """Start with `with LocalStack(bantin_home) as stack:`; `stack.env` runs the Airflow CLI against it."""
+    """Start with `with LocalStack(bantin_home) as stack:`; `stack.env` runs the Airflow CLI against it.
+
+    `env` adds settings for every service (BANTIN_CUTOFF, AIRFLOW_CONN_SMTP_DEFAULT …).
+    """
 
     SERVICES = {
         "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{api}", "--workers", "1"],
         "scheduler": ["scheduler"],
         "dag-processor": ["dag-processor"],
+        "triggerer": ["triggerer"],
         "celery-worker": ["celery", "worker", "--concurrency", "2", "--without-mingle", "--without-gossip"],
     }
 
-    def __init__(self, bantin_home: Path, keep_logs: Path | None = None):
+    def __init__(self, bantin_home: Path, keep_logs: Path | None = None, env: dict[str, str] | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="bantin-stack-"))
         self.keep_logs = keep_logs
         self.ports = {name: free_port() for name in ("postgres", "redis", "api", "worker_logs")}
-        self.env = airflow_environment(self.ports, self.root / "airflow", bantin_home)
+        self.env = airflow_environment(self.ports, self.root / "airflow", bantin_home, env)
         self.processes: dict[str, subprocess.Popen] = {}
         self._pg_data = self.root / "pgdata"
 
