@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +44,18 @@ def cutoff_of(report_date: date, settings: Settings) -> datetime:
     return datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
 
 
+def cli_run_id(settings: Settings) -> str:
+    """A run id of its own for each `bantin run` (Airflow's are manual__/scheduled__<time>)."""
+    return f"cli__{datetime.now(settings.timezone):%Y-%m-%dT%H:%M:%S}__{uuid.uuid4().hex[:8]}"
+
+
+def try_number(run_id: str) -> int:
+    """The Airflow task's try when this process runs one for `run_id` (its AIRFLOW_CTX_* variables), else 1."""
+    if os.environ.get("AIRFLOW_CTX_DAG_RUN_ID") == run_id and os.environ.get("AIRFLOW_CTX_TRY_NUMBER"):
+        return int(os.environ["AIRFLOW_CTX_TRY_NUMBER"])
+    return 1
+
+
 @contextmanager
 def _stage(target, name: str, report_date: date | None, run_id: str, stats: dict):
     """Time a stage and record it in ops.pipeline_run.
@@ -55,10 +69,12 @@ def _stage(target, name: str, report_date: date | None, run_id: str, stats: dict
     yield
     seconds = time.perf_counter() - clock
     stats["seconds"] = round(seconds, 3)
-    record = [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str)]
+    record = [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str),
+              try_number(run_id)]
     with ExitStack() as stack:
         con = stack.enter_context(warehouse.writer(target)) if isinstance(target, Settings) else target
-        con.execute("INSERT INTO ops.pipeline_run VALUES (?, ?, ?, ?, ?, ?, ?)", record)
+        con.execute("INSERT INTO ops.pipeline_run (run_id, stage, report_date, started_at, finished_at, seconds, "
+                    "stats_json, try_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", record)
     log.info("%s", operations.summary_line(name, stats))
 
 
@@ -331,9 +347,10 @@ def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: st
 # --------------------------------------------------------------------------- whole days
 
 
-def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bulletin: bool = True,
+def run_day(settings: Settings, report_date: date, *, run_id: str | None = None, bulletin: bool = True,
             deliver_bulletin: bool = True, full_refresh: bool = False) -> dict:
     """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
+    run_id = run_id or cli_run_id(settings)
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
     summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
     summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
@@ -346,6 +363,8 @@ def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bu
 
 
 def run_days(settings: Settings, start: date, end: date, **options) -> list[dict]:
+    """One `bantin run`: its days share one run id of their own (ops.pipeline_run tells them by report date)."""
+    options.setdefault("run_id", cli_run_id(settings))
     days, day = [], start
     while day <= end:
         days.append(run_day(settings, day, **options))

@@ -66,3 +66,39 @@ def test_a_changed_figure_makes_a_new_bulletin_version(three_days):
     assert document["version"] == 2
     assert any("Ca mắc mới toàn tỉnh" in change for change in document["changes_from_previous"])
     assert (three_days.bulletins / "2021-10-03" / "v1" / "bulletin.html").exists()  # never overwritten
+
+
+def test_each_cli_run_has_its_own_run_id_and_every_stage_its_try(settings, monkeypatch):
+    from bantin import warehouse
+
+    pipeline.run_days(settings, date(2021, 10, 19), date(2021, 10, 19), bulletin=False)
+    pipeline.run_day(settings, date(2021, 10, 19), bulletin=False)
+    # a retried Airflow task: the task runner's context variables say which try this is
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "manual__2021-10-19T10:00:00+00:00")
+    monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "2")
+    pipeline.collect(settings, run_id="manual__2021-10-19T10:00:00+00:00")
+    with warehouse.reader(settings.warehouse_path) as con:
+        runs = con.execute("SELECT run_id, count(*), min(try_number), max(try_number) FROM ops.pipeline_run "
+                           "GROUP BY run_id ORDER BY min(started_at)").fetchall()
+    assert len(runs) == 3
+    assert all(r[0].startswith("cli__") and r[1] == 5 and r[2:] == (1, 1) for r in runs[:2])
+    assert runs[0][0] != runs[1][0]
+    assert runs[2] == ("manual__2021-10-19T10:00:00+00:00", 1, 2, 2)
+
+
+def test_an_older_warehouse_gains_the_try_number_column(settings):
+    import duckdb
+
+    from bantin import warehouse
+
+    settings.warehouse_path.parent.mkdir(parents=True)
+    old = duckdb.connect(str(settings.warehouse_path))
+    old.execute("CREATE SCHEMA ops; CREATE TABLE ops.pipeline_run (run_id VARCHAR NOT NULL, stage VARCHAR NOT NULL, "
+                "report_date DATE, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, "
+                "seconds DOUBLE NOT NULL, stats_json VARCHAR)")
+    old.execute("INSERT INTO ops.pipeline_run VALUES ('manual', 'collect', NULL, now(), now(), 1, '{}')")
+    old.close()
+    pipeline.collect(settings, run_id="after-upgrade")
+    with warehouse.reader(settings.warehouse_path) as con:
+        assert con.execute("SELECT run_id, try_number FROM ops.pipeline_run ORDER BY started_at").fetchall() == [
+            ("manual", None), ("after-upgrade", 1)]
