@@ -95,8 +95,11 @@ CREATE TABLE IF NOT EXISTS ops.pipeline_run (
     started_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP NOT NULL,
     seconds DOUBLE NOT NULL,
-    stats_json VARCHAR
+    stats_json VARCHAR,
+    try_number INTEGER
 );
+-- warehouses made before try_number was recorded
+ALTER TABLE ops.pipeline_run ADD COLUMN IF NOT EXISTS try_number INTEGER;
 
 CREATE TABLE IF NOT EXISTS ops.build_state (
     key VARCHAR PRIMARY KEY,
@@ -134,7 +137,8 @@ TABLE_COMMENTS = {
     "received_at/recorded_at are local wall-clock times in the province's time zone.",
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
-    "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took.",
+    "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took. "
+    "run_id is the Airflow run's id, or cli__<time>__<id> for one `bantin run`; a retried task adds a row per try.",
     "ops.build_state": "What the marts were last built with: a fingerprint of the transforms and reference data, "
     "and the last report date of their calendar.",
     "ops.build_input": "The ledger as the marts last saw it, one fingerprint per district and report date: "
@@ -148,6 +152,178 @@ TABLE_COMMENTS = {
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; NULL where a cell could not be read.",
 }
 
+
+_POPULATION = {
+    "population": "Total population (reference, 2019 census basis; see reference/README.md)",
+    "population_18plus": "Population aged 18+",
+    "population_65plus": "Population aged 65+",
+    "source": "Where the figures come from (census, estimate method, or demo)",
+}
+_SUBMISSION_COLUMNS = {
+    "report_date": "Report date the row is for, as the district wrote it (NULL when unreadable)",
+    "district_code": "GSO district code written in the row",
+    "commune_code": "GSO commune code",
+    "commune_name": "Commune name as written by the district (optional)",
+    "new_cases": "New cases on the report date",
+    "new_cases_community": "Of which found in the community (outside quarantine)",
+    "f1_traced": "New F1 contacts traced on the report date",
+    "tests_performed": "Samples tested on the report date",
+    "tests_positive": "Positive samples on the report date",
+    "recovered": "Patients recovered on the report date",
+    "deaths": "Deaths on the report date",
+    "in_treatment": "Patients in treatment at the end of the day",
+    "severe": "Of which severe, at the end of the day",
+    "quarantine_centralized": "People in centralised quarantine at the end of the day",
+    "quarantine_home": "People in home quarantine at the end of the day",
+    "returnees": "People arrived from epidemic areas on the report date",
+    "vaccinated_18plus_dose1": "People aged 18+ with at least one dose, cumulative",
+    "vaccinated_18plus_full": "People aged 18+ fully vaccinated, cumulative",
+    "vaccinated_65plus_full": "People aged 65+ fully vaccinated, cumulative",
+    "mobile_medical_stations": "Mobile medical stations operating at the end of the day",
+    "notes": "Free-text notes from the district (optional)",
+}
+
+# Every column of the ledger, raw and reference tables (the marts' come from `-- @column` lines in
+# transforms/): written with COMMENT ON at each build, read by the data dictionary and analysts' tools.
+COLUMN_COMMENTS = {
+    "ops.submission": {
+        "submission_id": "Submission id: district code and the first 16 hex digits of the file's SHA-256",
+        "district_code": "District whose inbox the file arrived in (GSO code)",
+        "report_date": "Report date read from the file (NULL when it could not be read)",
+        "file_name": "File name as the district sent it",
+        "landing_path": "Where the file was found, relative to the data root",
+        "archive_path": "The byte-for-byte copy kept in the archive, relative to the data root",
+        "sha256": "SHA-256 of the file's bytes: the same bytes sent twice are recorded once",
+        "size_bytes": "File size in bytes",
+        "received_at": "When the file arrived in the inbox (local wall-clock time)",
+        "recorded_at": "When the pipeline recorded it (local wall-clock time)",
+        "version": "Order of arrival among the files of this district and report date (1 = first)",
+        "status": "received (not validated yet), accepted (the one in the figures), superseded (an "
+                  "earlier good file), rejected (has errors)",
+        "error_count": "Errors found in the file (any error rejects it)",
+        "warning_count": "Warnings found in the file (accepted, but worth a look)",
+        "is_late": "Received after the cutoff of its report date",
+        "headers_json": "The file's column headers as written, by column name (JSON)",
+    },
+    "ops.finding": {
+        "submission_id": "The file the finding is about (ops.submission)",
+        "stage": "Which check found it: intake (reading the file) or validation (the GX suites)",
+        "severity": "error (the file is rejected) or warning",
+        "rule": "Identifier of the rule broken (docs/spec/submission-format.md)",
+        "source_row": "Row number in the file as the clerk sees it (NULL for a file-wide finding)",
+        "column_name": "Column the finding is about (contract name)",
+        "header": "That column's header as written in the file",
+        "value": "The offending value, as text",
+        "message_vi": "What is wrong and what to do, in Vietnamese",
+        "message_en": "What is wrong and what to do, in English",
+    },
+    "ops.report_day": {
+        "report_date": "A report date the pipeline was asked to build",
+        "requested_at": "When it was first asked for (local wall-clock time)",
+    },
+    "ops.pipeline_run": {
+        "run_id": "Airflow run id (manual__/scheduled__/backfill__…) or cli__<time>__<id> for one `bantin run`",
+        "stage": "Pipeline stage (collect, validate, alert_new_f0, build_marts, publish_snapshot, "
+                 "render_bulletin, deliver_bulletin)",
+        "report_date": "Report date of the stage (NULL for stages that serve every date: collect, validate)",
+        "started_at": "Stage start (local wall-clock time)",
+        "finished_at": "Stage end (local wall-clock time)",
+        "seconds": "Duration in seconds",
+        "stats_json": "What the stage read, accepted, rejected and produced (JSON)",
+        "try_number": "The Airflow task's try (1 first, 2 the first retry …); 1 for `bantin run`; "
+                      "NULL for rows written before it was recorded",
+    },
+    "ops.build_state": {
+        "key": "inputs_fingerprint (transforms and reference data) or calendar_end (last report date built)",
+        "value": "Its value when the marts were last built",
+    },
+    "ops.build_input": {
+        "district_code": "District (GSO code)",
+        "report_date": "Report date",
+        "fingerprint": "MD5 over the district's files for that date (ids, statuses, versions, row contents)",
+    },
+    "ops.f0_alert": {
+        "report_date": "Report date of the new community cases",
+        "commune_code": "Commune with community cases after 14 quiet days",
+        "district_code": "Its district",
+        "submission_id": "The accepted file that reported them",
+        "new_cases_community": "Community cases reported that day",
+        "alerted_at": "When the alert was sent (local wall-clock time)",
+        "recipients": "Who it went to (BANTIN_ALERT_TO)",
+        "sent": "Whether the mail went out (false: no recipients configured, outbox copy only)",
+        "outbox_path": "Copy of the message, relative to the data root",
+    },
+    "raw.submission_row": {
+        "submission_id": "The file the row comes from (ops.submission)",
+        "source_row": "Row number in the file as the clerk sees it",
+        **_SUBMISSION_COLUMNS,
+    },
+    "ref.province": {
+        "province_code": "GSO province code",
+        "province_name": "Province name (short)",
+        "province_name_full": "Province name with its administrative type (Tỉnh …, Thành phố …)",
+        "ncsc_portal_id": "The province's id on the national COVID-19 portal (source of the real series)",
+        **_POPULATION,
+    },
+    "ref.district": {
+        "district_code": "GSO district code",
+        "district_name": "District name",
+        "province_code": "Province (GSO code)",
+        "district_type": "quan, huyen, thi_xa or thanh_pho",
+        **_POPULATION,
+    },
+    "ref.commune": {
+        "commune_code": "GSO commune code",
+        "commune_name": "Commune name",
+        "commune_type": "phuong, xa or thi_tran",
+        "district_code": "District (GSO code)",
+        "province_code": "Province (GSO code)",
+        **_POPULATION,
+    },
+    "ref.treatment_capacity": {
+        "unit_type": "district or province",
+        "unit_code": "GSO code of the district or province",
+        "treatment_beds": "COVID-19 treatment beds ready",
+        "icu_beds": "ICU beds ready",
+        "source": "Where the figures come from (demo: made up for the demo province)",
+    },
+    "ref.rule_set": {
+        "rule_set_id": "Rule set identifier (the legal text's number, e.g. 4800/QĐ-BYT)",
+        "version": "Version of the rule set file",
+        "name": "Title of the guidance",
+        "legal_basis": "The decision and resolution it implements",
+        "effective_from": "First report date it applies to",
+        "numerator": "Which cases count for the transmission rate: community or all",
+        "window_days": "Days the weekly rate is summed over",
+        "main_coverage_threshold": "Share of people 18+ with one dose above which coverage is met (0-1)",
+        "elderly_coverage_threshold": "Share of elderly fully vaccinated required (0-1)",
+        "elderly_age": "Age from which a person counts as elderly",
+        "elderly_adjustment": "Whether low elderly coverage raises the level one step",
+        "elderly_exempt_if_no_case": "Whether a unit without cases in the window is exempt from that raise",
+        "commune_min_mobile_stations": "Mobile medical stations a commune needs for capacity to be met",
+        "district_min_treatment_beds": "Treatment beds a district needs for capacity to be met",
+        "province_min_icu_beds_per_100k": "ICU beds per 100,000 a province needs for capacity to be met",
+        "capacity_effect": "What unmet capacity does (cannot_lower: the level may not go down)",
+        "file_name": "The rule set's file under reference/rule_sets/",
+        "band_lower_bounds": "Lower bound of each transmission band, cases per 100,000 per week",
+        "level_if_coverage_met": "Level of each band when main coverage is met",
+        "level_if_coverage_not_met": "Level of each band when it is not",
+    },
+    "ref.rule_set_band": {
+        "rule_set_id": "Rule set (ref.rule_set)",
+        "version": "Its version",
+        "band": "Transmission band, 1 (lowest) to 4",
+        "lower_bound": "Weekly cases per 100,000 from which the band starts (inclusive)",
+        "upper_bound": "Where the next band starts (exclusive; NULL for the top band)",
+    },
+    "ref.rule_set_matrix": {
+        "rule_set_id": "Rule set (ref.rule_set)",
+        "version": "Its version",
+        "band": "Transmission band",
+        "coverage_met": "Whether main vaccine coverage is met",
+        "level": "Epidemic level, 1 (green, new normal) to 4 (red, very high risk)",
+    },
+}
 
 # --------------------------------------------------------------------------- connections
 
@@ -338,6 +514,9 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
             after_model(model)
     for table, text in {**TABLE_COMMENTS, **levels.REF_COMMENTS}.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
+    for table, columns in COLUMN_COMMENTS.items():
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(text)}")
     return built
 
 
@@ -487,6 +666,7 @@ def publish_snapshot(con, target: Path) -> Path:
         _copy_comments(con, "snapshot")
     finally:
         con.execute("DETACH snapshot")
+    partial.chmod(0o644)  # analysts read it from their own accounts
     os.replace(partial, target)
     return target
 
@@ -505,31 +685,45 @@ def _copy_comments(con, database: str) -> None:
 
 
 PARQUET_LINK = "parquet"
+SNAPSHOT_SCHEMAS = ("marts", "ref", "ops")  # what analysts get, in the snapshot and as Parquet
+
+
+def _readable_by_all(root: Path) -> None:
+    """Folders 0755 and files 0644 whatever the pipeline's umask (mkdtemp makes 0700)."""
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
-    """Every mart as Parquet, partitioned by report date, under a new folder; then swing the link.
+    """The analysts' tables as Parquet under a new folder; then swing the link.
 
+    Marts: `parquet/<table>/report_date=YYYY-MM-DD/*.parquet`, with `report_date` also a DATE column
+    inside each file (a reader without hive partitioning still gets it, typed). Reference tables and
+    the ledger: `parquet/ref/<table>/data.parquet`, `parquet/ops/<table>/data.parquet`.
     `warehouse/parquet` is a symbolic link to the latest complete export and is
     replaced atomically (a new link renamed over it), so a reader never lists
-    half a folder. The previous export stays for readers still in it.
+    half a folder. The previous export stays for readers still in it. Everything is
+    readable by other accounts (analysts are not the pipeline's user).
     """
     exports = warehouse_dir / "parquet.d"
     exports.mkdir(parents=True, exist_ok=True)
     # names sort in time order (pruning keeps the newest); mkdtemp makes two exports in one second distinct
     folder = Path(tempfile.mkdtemp(prefix=datetime.now().strftime("%Y%m%dT%H%M%S%f-"), dir=exports))
     tables = con.execute(
-        "SELECT t.table_name, bool_or(c.column_name = 'report_date') FROM duckdb_tables() AS t "
+        "SELECT t.schema_name, t.table_name, bool_or(c.column_name = 'report_date') FROM duckdb_tables() AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
-        "WHERE t.database_name = current_database() AND t.schema_name = 'marts' GROUP BY t.table_name"
-    ).fetchall()
-    for table, by_date in sorted(tables):
-        target = folder / table
-        if by_date:
-            con.execute(f"COPY marts.{table} TO '{target}' (FORMAT parquet, PARTITION_BY (report_date))")
+        "WHERE t.database_name = current_database() AND t.schema_name IN (SELECT unnest(?)) "
+        "GROUP BY ALL", [list(SNAPSHOT_SCHEMAS)]).fetchall()
+    for schema, table, by_date in sorted(tables):
+        target = folder / table if schema == "marts" else folder / schema / table
+        if schema == "marts" and by_date:
+            con.execute(f"COPY {schema}.{table} TO '{target}' "
+                        "(FORMAT parquet, PARTITION_BY (report_date), WRITE_PARTITION_COLUMNS true)")
         else:
-            target.mkdir()
-            con.execute(f"COPY marts.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
+            target.mkdir(parents=True)
+            con.execute(f"COPY {schema}.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
+    _readable_by_all(folder)
     link = warehouse_dir / PARQUET_LINK
     if link.is_dir() and not link.is_symlink():
         # A data root copied with `cp -r` (or restored from a backup) turns the link into a real
@@ -572,8 +766,12 @@ def data_dictionary(con) -> str:
         "",
         "Generated from the warehouse's own comments (`COMMENT ON`, written from `transforms/` and",
         "`bantin/warehouse.py`) by `bantin data-dictionary`; a test fails when this file is out of date.",
-        "Analysts: open `warehouse/analytics.duckdb` read-only (`bantin sql`), or the Parquet export",
-        "under `warehouse/parquet/<table>/report_date=YYYY-MM-DD/`.",
+        "Analysts: open `warehouse/analytics.duckdb` read-only (`bantin sql`), or the Parquet export:",
+        "marts under `warehouse/parquet/<table>/report_date=YYYY-MM-DD/` (`report_date` is also a DATE",
+        "column inside each file), reference tables and the ledger under `warehouse/parquet/ref/<table>/`",
+        "and `warehouse/parquet/ops/<table>/`. Each publish renames a new snapshot over the old one: a",
+        "connection left open keeps reading the snapshot it opened (and, in DuckDB, so does every new",
+        "connection to the same path in that process while one is open): close them all and reconnect.",
         "",
         "Layers: `raw` every parsed row of every received file; `ref` units, population, capacity,",
         "rule sets; `ops` ledger and runs; `marts` the analyst tables (`staging` is internal).",
@@ -629,13 +827,21 @@ def _print_rows(columns: list[str], rows: list[tuple], output_format: str, out) 
         out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
 
+SHELL_HELP = """\
+  SELECT …;     một câu lệnh SQL, kết thúc bằng ';' / a SQL statement, ended by ';' (several lines allowed)
+  .tables       các bảng và mô tả / tables and their descriptions (docs/data-dictionary.md has every column)
+  .help         trợ giúp này / this help
+  .quit         thoát / leave (also Ctrl-D)
+The snapshot is read-only and fixed while the shell is open: leave and start again to see a newer publish."""
+
+
 def sql_shell(snapshot: Path) -> int:
     """A small interactive shell on the snapshot: statements end with `;`, `.quit` or Ctrl-D leaves."""
     try:
         import readline  # noqa: F401  (line editing and history when available)
     except ImportError:
         pass
-    print(f"bantin sql — {snapshot} (chỉ đọc / read-only). Kết thúc câu lệnh bằng ';'. .tables, .quit")
+    print(f"bantin sql — {snapshot} (chỉ đọc / read-only). Kết thúc câu lệnh bằng ';'. .help, .tables, .quit")
     buffer = []
     while True:
         try:
@@ -643,10 +849,16 @@ def sql_shell(snapshot: Path) -> int:
         except EOFError:
             print()
             return 0
-        if not buffer and line.strip() in (".quit", ".exit"):
+        command = line.strip()
+        if not buffer and command in (".quit", ".exit"):
             return 0
-        if not buffer and line.strip() == ".tables":
+        if not buffer and command == ".tables":
             line = "SELECT schema_name || '.' || table_name AS table_name, comment FROM duckdb_tables() ORDER BY 1;"
+        elif not buffer and command.startswith("."):  # a shell command is never part of a query
+            print(SHELL_HELP if command == ".help" else
+                  f"Lệnh không rõ / unknown command: {command} (.help)", file=sys.stdout if command == ".help"
+                  else sys.stderr)
+            continue
         buffer.append(line)
         if line.rstrip().endswith(";"):
             sql_query(snapshot, "\n".join(buffer), "table", sys.stdout)

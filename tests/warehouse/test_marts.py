@@ -46,3 +46,14 @@ def test_bantin_sql_reads_the_snapshot_read_only(loaded_settings, capsys):
     assert "read-only" in capsys.readouterr().err.lower()
     assert cli.main(["sql", "SELECT level, count(*) AS units FROM marts.epidemic_level GROUP BY level"]) == 0
     assert "(1 row)" in capsys.readouterr().out
+
+
+def test_the_sql_shell_help_does_not_swallow_the_next_query(loaded_settings, capsys, monkeypatch):
+    import io
+
+    pipeline.publish(loaded_settings)
+    monkeypatch.setattr("sys.stdin", io.StringIO(".help\nSELECT 42 AS answer;\n.nonsense\nSELECT\n  7 AS seven;\n"))
+    assert cli.main(["sql"]) == 0
+    out, err = capsys.readouterr()
+    assert ".tables" in out and "answer" in out and "42" in out and "seven" in out
+    assert "unknown command: .nonsense" in err and "query error" not in err
