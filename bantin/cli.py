@@ -20,6 +20,9 @@ class UsageError(Exception):
     pass
 
 
+DEMO_MARKER = "DEMO"  # in the data root: it holds demo submissions
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -154,6 +157,11 @@ def _demo_data(args) -> int:
     settings = load_settings()
     province = args.province or settings.province_code
     files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed)
+    # `make airflow` reads this: on demo data the DAGs run only when triggered (deploy/airflow-local.sh)
+    (settings.home / DEMO_MARKER).write_text(
+        f"Demo data: province {province}, {args.start}..{args.end} (bantin demo-data).\n"
+        "make airflow leaves the DAGs unscheduled here: trigger a date, e.g.\n"
+        f"  airflow dags trigger daily_bulletin --conf '{{\"report_date\": \"{args.end}\"}}'\n", encoding="utf-8")
     print(f"{len(files)} demo submissions written under {settings.landing}")
     return 0
 
