@@ -9,7 +9,7 @@ variable `AIRFLOW_CONN_SMTP_DEFAULT` as JSON or URI). A successful send leaves
 
 One retry policy: the Airflow task's (`operations.NETWORK_RETRIES`, growing
 pauses over minutes). A send here is one attempt, through SmtpHook's public
-`send_email_smtp`; the connection should carry `"retry_limit": 0` (deploy/init.sh
+`send_email_smtp`; the connection should carry `"retry_limit": 0` (deploy/smtp-connection.sh
 writes it) so the hook does not stack its own immediate retries under the task's.
 """
 
