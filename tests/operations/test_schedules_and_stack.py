@@ -87,8 +87,8 @@ def test_run_summary_says_each_stage_in_one_line():
 def test_compose_names_the_production_stack():
     stack = compose()
     services = stack["services"]
-    assert {"postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-worker", "airflow-triggerer", "airflow-init"} <= set(services)
+    assert {"bantin-secrets", "postgres", "redis", "airflow-apiserver", "airflow-scheduler",
+            "airflow-dag-processor", "airflow-worker", "airflow-triggerer", "airflow-init"} <= set(services)
     commands = {name: services[name].get("command") for name in services}
     assert commands["airflow-apiserver"] == "api-server" and commands["airflow-worker"] == "celery worker"
     assert commands["airflow-scheduler"] == "scheduler" and commands["airflow-dag-processor"] == "dag-processor"
@@ -97,20 +97,21 @@ def test_compose_names_the_production_stack():
         assert ":" in image and not image.endswith(":latest"), name
     env = stack["x-airflow-common"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert "postgresql+psycopg2://" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"]
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
     assert env["BANTIN_HOME"] == "/data/bantin"
-    assert {"SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD"} <= set(env)
+    assert {"SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD"} <= set(services["airflow-init"]["environment"])
     worker = services["airflow-worker"]
-    assert "./:/opt/bantin" in worker["volumes"] and "bantin-data:/data/bantin" in worker["volumes"]
-    assert {"bantin-data", "postgres-db"} <= set(stack["volumes"])
+    assert "./:/opt/bantin" in worker["volumes"] and "${BANTIN_DATA_DIR:-./var}:/data/bantin" in worker["volumes"]
+    assert {"bantin-secrets", "postgres-db"} <= set(stack["volumes"])
     assert (REPO / services["airflow-init"]["command"][0].replace("/opt/bantin/", "")).is_file()
 
 
 def test_local_stack_uses_the_compose_settings(tmp_path):
     ports = {"postgres": 15432, "redis": 16379, "api": 18080, "worker_logs": 18793}
     env = airflow_environment(ports, tmp_path / "airflow", tmp_path / "var")
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@127.0.0.1:15432/airflow"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow@127.0.0.1:15432/airflow"
+    assert not [k for k in env if k.endswith("_CMD")]  # the secrets volume is the containers': made up here
     assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@127.0.0.1:16379/0"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
