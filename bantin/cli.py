@@ -153,7 +153,8 @@ def _demo_data(args) -> int:
 
     settings = load_settings()
     province = args.province or settings.province_code
-    files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed)
+    files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed,
+                               receipts_dir=settings.receipts, timezone=str(settings.timezone))
     print(f"{len(files)} demo submissions written under {settings.landing}")
     return 0
 

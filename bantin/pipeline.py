@@ -11,6 +11,7 @@ whole date range in one process: one code path.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -69,52 +70,140 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
 
     A file is new when its (district, sha256) is not in the ledger yet: the
     same bytes dropped twice are recorded once; a changed file is a new version.
+    A file still growing waits for the next collection. Whatever goes wrong
+    with one file is recorded against that file, and the others go on.
     """
     stats = {"seen": 0, "new": 0, "unreadable": 0}
-    incoming = intake.scan_inboxes(settings.landing, settings.timezone)
-    stats["seen"] = len(incoming)
     with warehouse.writer(settings) as con, _stage(con, "collect", None, run_id, stats):
+        if removed := intake.remove_leftovers(settings.archive):
+            log.warning("collect: removed %d partial copies left by an interrupted collection", removed)
+        incoming = intake.scan_inboxes(settings.landing, settings.timezone,
+                                       seen_register=settings.receipts / ".seen.json",
+                                       settle_seconds=settings.settle_seconds)
+        stats["seen"] = len(incoming)
         known = set(con.execute("SELECT district_code, sha256 FROM ops.submission").fetchall())
+        known_ids = {r[0] for r in con.execute("SELECT submission_id FROM ops.submission").fetchall()}
         for item in incoming:
+            if not item.stable:
+                stats["growing"] = stats.get("growing", 0) + 1
+                continue
             try:
-                sha = intake.sha256_of(item.path)
+                sha = intake.hash_file(item.path, settings.max_file_bytes)
                 if (item.district_code, sha) in known:
                     continue
-                stored = intake.archive_file(item.path, sha, settings.archive)
-            except OSError as problem:  # still being uploaded, or gone: the next run takes it
+                stored = intake.take_file(item.path, sha, settings.archive, settings.max_file_bytes)
+            except intake.RefusedFile as refusal:
+                if _record_refusal(con, item, refusal, settings, known_ids):
+                    stats["refused"] = stats.get("refused", 0) + 1
+                continue
+            except OSError as problem:  # changed while read, or gone: the next run takes it
                 log.warning("collect: %s skipped for now: %s", item.path, problem)
                 stats["skipped"] = stats.get("skipped", 0) + 1
                 continue
             known.add((item.district_code, sha))
-            parsed = intake.read_submission(
-                stored,
-                item.district_code,
-                max_bytes=settings.max_file_bytes,
-                file_name=item.path.name,
-            )
-            with warehouse.transaction(con):
-                _record(con, item, sha, stored, parsed, settings)
+            receipt = _receipt_for(item, sha, settings)
+            parsed = _parse_or_explain(stored, item, settings)
+            try:
+                with warehouse.transaction(con):
+                    _record(con, item, sha, stored, parsed, settings, receipt)
+            except Exception:  # rows DuckDB will not take: the file is recorded, refused, and the run goes on
+                log.exception("collect: %s could not be loaded; recorded as rejected", item.path)
+                failed = intake.ParsedSubmission(file_name=item.path.name, district_code=item.district_code)
+                failed.error("file.load_failed", *_FAILED["load"])
+                with warehouse.transaction(con):
+                    _record(con, item, sha, stored, failed, settings, receipt)
             stats["new"] += 1
             stats["unreadable"] += 0 if parsed.rows else 1
     return stats
+
+
+# What a clerk is told when bantin itself failed on their file (the log has the details).
+_FAILED = {
+    "read": ("Hệ thống không đọc được tệp này (lỗi nội bộ đã được ghi lại để kỹ thuật viên xem). Hãy kiểm tra "
+             "tệp theo mẫu báo cáo và gửi lại, hoặc liên hệ Sở Y tế.",
+             "bantin could not read this file (an internal error, logged for the engineers). Check the file "
+             "against the template and send it again, or contact the Department of Health."),
+    "load": ("Không nạp được số liệu của tệp vào kho dữ liệu (lỗi đã được ghi lại). Hãy kiểm tra tệp theo mẫu "
+             "báo cáo và gửi lại.",
+             "The file's figures could not be loaded into the warehouse (the error is logged). Check the file "
+             "against the template and send it again."),
+    "validate": ("Không kiểm tra được tệp này (lỗi nội bộ đã được ghi lại); tệp tạm thời bị từ chối để không "
+                 "chặn các báo cáo khác. Hãy gửi lại hoặc liên hệ Sở Y tế.",
+                 "This file could not be checked (an internal error, logged); it is set aside so it cannot "
+                 "hold up the other reports. Send it again or contact the Department of Health."),
+}
+
+
+def _parse_or_explain(stored: Path, item, settings: Settings) -> intake.ParsedSubmission:
+    """The file read and typed; an unexpected failure of the reader becomes the file's finding."""
+    try:
+        return intake.read_submission(stored, item.district_code, max_bytes=settings.max_file_bytes,
+                                      file_name=item.path.name, limits=settings.limits)
+    except Exception:
+        log.exception("collect: reading %s failed; recorded as rejected", item.path)
+        parsed = intake.ParsedSubmission(file_name=item.path.name, district_code=item.district_code)
+        parsed.error("file.read_failed", *_FAILED["read"])
+        return parsed
+
+
+def _receipt_for(item, sha: str, settings: Settings) -> intake.Receipt:
+    """The channel's receipt for these bytes, or the time bantin first saw them (then recorded as one)."""
+    receipt = intake.read_receipt(settings.receipts, item.district_code, sha, settings.timezone)
+    if receipt is None:
+        intake.write_receipt(settings.receipts, item.district_code, sha, item.first_seen, "inbox",
+                             item.path.name, landing_path=_landing_path(item.path, settings))
+        receipt = intake.Receipt(item.first_seen, "inbox", {"file_name": item.path.name,
+                                                            "landing_path": _landing_path(item.path, settings)})
+    return receipt
+
+
+def _landing_path(path: Path, settings: Settings) -> str:
+    return str(path.relative_to(settings.home)) if path.is_relative_to(settings.home) else str(path)
+
+
+def _record_refusal(con, item, refusal: "intake.RefusedFile", settings: Settings, known_ids: set) -> bool:
+    """A file refused before being read (too large, not a regular file): one ledger row and a finding, once.
+
+    It is not hashed nor archived (that is the point of refusing it), so it is
+    known by its inbox path, size and modification time.
+    """
+    identity = f"{_landing_path(item.path, settings)}|{item.size}|{item.path.lstat().st_mtime_ns}"
+    submission_id = f"{item.district_code}-refused-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    if submission_id in known_ids:
+        return False
+    known_ids.add(submission_id)
+    with warehouse.transaction(con):
+        con.execute(
+            "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
+            "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
+            "provenance_json) VALUES (?, ?, NULL, ?, ?, '', '', ?, ?, ?, 'received', false, '{}', 'inbox', ?)",
+            [submission_id, item.district_code, item.path.name, _landing_path(item.path, settings), item.size,
+             _local(item.first_seen, settings), _local(datetime.now(settings.timezone), settings),
+             json.dumps({"refused": refusal.rule}, ensure_ascii=False)],
+        )
+        _insert_findings(con, [(submission_id, Finding("error", refusal.rule, refusal.message_vi,
+                                                       refusal.message_en))], "intake")
+    log.warning("collect: %s refused: %s", item.path, refusal.message_en)
+    return True
 
 
 def submission_id_for(district_code: int, sha256: str) -> str:
     return f"{district_code}-{sha256[:16]}"
 
 
-def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings) -> None:
+def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings,
+            receipt: intake.Receipt) -> None:
     submission_id = submission_id_for(item.district_code, sha)
-    received = item.received_at
+    received = receipt.received_at
     late = parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings)
     con.execute(
         "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
-        "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
-        [submission_id, item.district_code, parsed.report_date, parsed.file_name,
-         str(item.path.relative_to(settings.home)) if item.path.is_relative_to(settings.home) else str(item.path),
+        "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
+        "provenance_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
+        [submission_id, item.district_code, parsed.report_date, parsed.file_name, _landing_path(item.path, settings),
          str(stored.relative_to(settings.home)), sha, item.size, _local(received, settings),
-         _local(datetime.now(settings.timezone), settings), late, json.dumps(parsed.headers, ensure_ascii=False)],
+         _local(datetime.now(settings.timezone), settings), late, json.dumps(parsed.headers, ensure_ascii=False),
+         receipt.channel, json.dumps(receipt.provenance, ensure_ascii=False, default=str)],
     )
     _insert_findings(con, [(submission_id, f) for f in parsed.findings], "intake")
     if parsed.rows:

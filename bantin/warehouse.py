@@ -67,8 +67,13 @@ CREATE TABLE IF NOT EXISTS ops.submission (
     error_count INTEGER NOT NULL DEFAULT 0,
     warning_count INTEGER NOT NULL DEFAULT 0,
     is_late BOOLEAN NOT NULL,
-    headers_json VARCHAR
+    headers_json VARCHAR,
+    channel VARCHAR,
+    provenance_json VARCHAR
 );
+-- warehouses made before receipts were recorded
+ALTER TABLE ops.submission ADD COLUMN IF NOT EXISTS channel VARCHAR;
+ALTER TABLE ops.submission ADD COLUMN IF NOT EXISTS provenance_json VARCHAR;
 
 CREATE TABLE IF NOT EXISTS ops.finding (
     submission_id VARCHAR NOT NULL,
@@ -131,7 +136,9 @@ CREATE TABLE IF NOT EXISTS raw.submission_row (
 
 TABLE_COMMENTS = {
     "ops.submission": "Submission ledger: one row per file received from a district inbox, every version kept. "
-    "received_at/recorded_at are local wall-clock times in the province's time zone.",
+    "received_at/recorded_at are local wall-clock times in the province's time zone; received_at is the receipt "
+    "time the channel's server or bantin recorded (never the file's own time), channel the way it came "
+    "(inbox, imap, sftp, demo) and provenance_json the channel's details (message id, sender, remote path).",
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
     "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took.",

@@ -7,6 +7,8 @@ marts and any of the three outputs fails here.
 
 from __future__ import annotations
 
+from conftest import receive
+
 import json
 import subprocess
 import threading
@@ -226,8 +228,7 @@ def bantin_settings_with_correction(bulletin_settings):
     target["new_cases"] = 2
     path = bulletin_settings.landing / "193" / "Ha Long 17-10 (sua lai).csv"
     write_csv(rows, path)
-    received = datetime(2021, 10, 19, 9, 0).timestamp() - 7 * 3600  # 09:00 in Hanoi (UTC+7), as a POSIX time
-    os.utime(path, (received, received))
+    receive(bulletin_settings, path, datetime(2021, 10, 19, 9, 0))  # 09:00 in Hanoi
     load(bulletin_settings)
     return bulletin_settings, before, target["commune_name"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import receive
+
 import os
 from datetime import date, datetime
 from pathlib import Path
@@ -38,8 +40,7 @@ def drop(settings):
             path.write_bytes(content)
         else:
             write_csv(content, path, **csv_options)
-        stamp = received.replace(tzinfo=received.tzinfo or settings.timezone).timestamp()
-        os.utime(path, (stamp, stamp))
+        receive(settings, path, received)
         return path
 
     return _drop

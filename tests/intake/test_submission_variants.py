@@ -10,6 +10,8 @@ Whichever stage finds a rule, the verdict, row and column must not move.
 
 from __future__ import annotations
 
+from conftest import receive
+
 import json
 import tracemalloc
 from datetime import date
@@ -115,7 +117,7 @@ def checked(tmp_path_factory) -> dict:
     received = datetime(2021, 10, 19, 15, 0, tzinfo=settings.timezone).timestamp()
     for name in EXPECTED:
         shutil.copyfile(FIXTURES / name, inbox / name)
-        os.utime(inbox / name, (received, received))
+        receive(settings, inbox / name, received)
     pipeline.collect(settings)
     pipeline.validate(settings)
     with warehouse.reader(settings.warehouse_path) as con:

@@ -15,6 +15,8 @@ version: that is what rerunning D is for.
 
 from __future__ import annotations
 
+from conftest import receive
+
 import json
 import shutil
 from datetime import date, datetime, timedelta
@@ -45,6 +47,7 @@ def deliver_files(template: Path, settings, *, after: datetime | None, until: da
             target = settings.landing / path.relative_to(template)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+            receive(settings, target, moment)
             count += 1
     return count
 

@@ -8,6 +8,8 @@ and over 01–19/10, is in test_distributed.py (`make test-distributed`).
 
 from __future__ import annotations
 
+from conftest import receive
+
 import shutil
 from datetime import date
 
@@ -83,8 +85,7 @@ def test_late_correction_is_taken_in_by_a_rerun_as_a_new_version(template, setti
     # A district resends its file at 18:30, an hour and a half after the cutoff, with one more case.
     correction = settings.landing / "193" / f"Bao cao Ha Long {START:%d.%m.%Y} sua.csv"
     _write_correction(START, 193, correction)
-    late = cutoff_of(START, settings).replace(hour=18, minute=30).timestamp()
-    os.utime(correction, (late, late))
+    receive(settings, correction, cutoff_of(START, settings).replace(hour=18, minute=30))
 
     run_day(settings, START, run_id="manual__after_correction", deliver_bulletin=False)
     second = replay.bulletins(settings)[START.isoformat()]
