@@ -252,10 +252,10 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             intake_errors = [r[0] for r in con.execute(
                 "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
                 "AND list_contains(?, submission_id)", [pending]).fetchall()]
-            outcome = validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
-                                                docs_dir=settings.home / "data_docs", run_name=run_id)
+            outcome = _validate_or_set_aside(validation, rows, files, con, intake_errors, settings, run_id)
             headers = _headers_by_submission(con, pending)
-            found = [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings]
+            found = _capped_per_file([(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
+                                     settings.limits.max_findings_per_file)
             with warehouse.transaction(con):
                 _insert_findings(con, found, "validation")
                 _settle(con, pending)
@@ -269,6 +269,42 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             stats["data_docs"] = str(outcome.data_docs)  # the log line links the run's Data Docs
             feedback.write_reports(con, settings, pending)
     return stats
+
+
+def _validate_or_set_aside(validation, rows, files, con, intake_errors, settings: Settings, run_id: str):
+    """All pending files in one GX run; if that fails, file by file, and a file that fails alone is set aside.
+
+    A file set aside is rejected with a finding (the clerk hears of it, the
+    engineers have the log) and the others are judged: one district's file
+    never stops the day. The Data Docs site is a report for engineers: its
+    failure is logged, never the run's.
+    """
+    try:
+        return validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
+                                         docs_dir=settings.home / "data_docs", run_name=run_id)
+    except Exception:
+        log.exception("validate: the batch failed; validating file by file to find the file that fails")
+    outcome = validation.Outcome()
+    for submission_id in files["submission_id"]:
+        try:
+            alone = validation.validate_files(rows[rows["submission_id"] == submission_id],
+                                              files[files["submission_id"] == submission_id], history=con,
+                                              untrusted_ids=[s for s in intake_errors if s == submission_id])
+            outcome.findings += alone.findings
+        except Exception:
+            log.exception("validate: %s could not be validated; set aside (rejected)", submission_id)
+            outcome.findings.append((submission_id, Finding("error", "file.validation_failed",
+                                                            *_FAILED["validate"])))
+    return outcome
+
+
+def _capped_per_file(found: list[tuple[str, Finding]], limit: int) -> list[tuple[str, Finding]]:
+    from bantin.findings import capped
+
+    by_file: dict[str, list[Finding]] = {}
+    for sid, finding in found:
+        by_file.setdefault(sid, []).append(finding)
+    return [(sid, f) for sid, findings in by_file.items() for f in capped(findings, limit)]
 
 
 def _rows_for_validation(con, submission_ids: list[str], settings: Settings):
@@ -448,15 +484,16 @@ def run_days(settings: Settings, start: date, end: date, **options) -> list[dict
 def check_file(settings: Settings, path: Path, district_code: int, as_of: date) -> list[Finding]:
     """Every finding for one file, exactly as the pipeline would record them (intake, then GX).
 
-    History rules use the warehouse when it can be read; when the pipeline is
-    writing it at that moment, they are skipped (the pipeline will apply them).
+    History rules read the analysts' snapshot (the warehouse as last published),
+    never the live file: a clerk's check can never hold up the pipeline. With no
+    snapshot yet they are skipped (the pipeline will apply them).
     """
     import pandas as pd
 
     from bantin import validation
-    from bantin.findings import sort_key
+    from bantin.findings import capped, sort_key
 
-    parsed = intake.read_submission(path, district_code, max_bytes=settings.max_file_bytes)
+    parsed = intake.read_submission(path, district_code, max_bytes=settings.max_file_bytes, limits=settings.limits)
     findings = list(parsed.findings)
     if parsed.rows:
         rows = pd.DataFrame(parsed.rows, columns=list(COLUMN_NAMES))
@@ -468,17 +505,19 @@ def check_file(settings: Settings, path: Path, district_code: int, as_of: date) 
             outcome = validation.validate_files(rows, files, history=con,
                                                 untrusted_ids=["file"] if has_errors(findings) else [])
         findings += [_with_header(f, parsed.headers) for _, f in outcome.findings]
-    return sorted(findings, key=sort_key)
+    return sorted(capped(findings, settings.limits.max_findings_per_file), key=sort_key)
 
 
 @contextmanager
 def _history_reader(settings: Settings):
-    """A read-only connection to the warehouse, or None when there is none or the pipeline holds it."""
+    """A read-only connection to the published snapshot, or None when there is none (or it cannot be read)."""
     with ExitStack() as stack:
         con = None
-        if settings.warehouse_path.exists():
+        if settings.analytics_path.exists():
             try:
-                con = stack.enter_context(warehouse.reader(settings.warehouse_path))
-            except Exception:  # duckdb.IOException: the writer holds the file
-                log.info("warehouse busy: history rules skipped for this check")
+                con = stack.enter_context(warehouse.reader(settings.analytics_path, settings))
+                con.execute("SELECT 1 FROM raw.submission_row LIMIT 0")  # a snapshot from before raw was in it
+            except Exception:
+                log.info("no readable snapshot with raw rows: history rules skipped for this check")
+                con = None
         yield con
