@@ -71,14 +71,16 @@ class IncomingFile:
     size: int
     first_seen: datetime  # when bantin first saw these bytes at this path (timezone-aware)
     stable: bool  # same size and modification time at two looks
+    regular: bool = True  # False: a link, pipe or device, refused without being opened
 
 
 def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
                  settle_seconds: float = 0.0) -> list[IncomingFile]:
     """Every regular file in `landing/<district_code>/`, in the order bantin first saw them.
 
-    Links, devices, pipes and folders that are links are skipped (a link to
-    `/proc/self/environ` is not a submission). A file is `stable` when its size
+    Links, devices and pipes are listed as not `regular`, never followed nor
+    opened (a link to `/proc/self/environ` is not a submission: it is refused);
+    folders that are links are not entered. A file is `stable` when its size
     and modification time did not change between two looks: an earlier scan's
     (remembered in `seen_register`) or, for a file seen for the first time, a
     second look `settle_seconds` later. The time of the first look is kept in
@@ -93,8 +95,9 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
         if folder.is_symlink() or not folder.is_dir() or not folder.name.isdigit():
             continue
         for root, dirs, files in os.walk(folder, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
+            linked = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked)
+            for name in sorted(files + linked):
                 path = Path(root) / name
                 if _ignored(name):
                     continue
@@ -102,8 +105,7 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
                     info = path.lstat()
                 except OSError:
                     continue  # gone since the listing
-                if stat.S_ISREG(info.st_mode):
-                    found.append((path, int(folder.name), info))
+                found.append((path, int(folder.name), info))
     now = datetime.now(timezone)
     register = _SeenRegister(seen_register) if seen_register else None
     looks = {path: (info.st_size, info.st_mtime_ns) for path, _, info in found}
@@ -114,6 +116,9 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
     incoming = []
     for path, district, info in found:
         first_seen, known = first_looks[path]
+        if not stat.S_ISREG(info.st_mode):
+            incoming.append(IncomingFile(path, district, info.st_size, first_seen, True, regular=False))
+            continue
         if known:
             stable = True
         else:

@@ -88,6 +88,10 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                 stats["growing"] = stats.get("growing", 0) + 1
                 continue
             try:
+                if not item.regular:
+                    raise intake.RefusedFile("file.not_regular",
+                                             "Không phải tệp thông thường (liên kết, thiết bị…): không nhận.",
+                                             "Not a regular file (a link, a device…): not taken.")
                 sha = intake.hash_file(item.path, settings.max_file_bytes)
                 if (item.district_code, sha) in known:
                     continue
@@ -167,7 +171,11 @@ def _record_refusal(con, item, refusal: "intake.RefusedFile", settings: Settings
     It is not hashed nor archived (that is the point of refusing it), so it is
     known by its inbox path, size and modification time.
     """
-    identity = f"{_landing_path(item.path, settings)}|{item.size}|{item.path.lstat().st_mtime_ns}"
+    try:
+        mtime_ns = item.path.lstat().st_mtime_ns
+    except OSError:
+        mtime_ns = 0
+    identity = f"{_landing_path(item.path, settings)}|{item.size}|{mtime_ns}"
     submission_id = f"{item.district_code}-refused-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
     if submission_id in known_ids:
         return False
@@ -254,8 +262,11 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
                 "AND list_contains(?, submission_id)", [pending]).fetchall()]
             outcome = _validate_or_set_aside(validation, rows, files, con, intake_errors, settings, run_id)
             headers = _headers_by_submission(con, pending)
+            already = dict(con.execute(
+                "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
+                "AND list_contains(?, submission_id) GROUP BY 1", [pending]).fetchall())
             found = _capped_per_file([(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
-                                     settings.limits.max_findings_per_file)
+                                     settings.limits.max_findings_per_file, already)
             with warehouse.transaction(con):
                 _insert_findings(con, found, "validation")
                 _settle(con, pending)
@@ -298,13 +309,15 @@ def _validate_or_set_aside(validation, rows, files, con, intake_errors, settings
     return outcome
 
 
-def _capped_per_file(found: list[tuple[str, Finding]], limit: int) -> list[tuple[str, Finding]]:
+def _capped_per_file(found: list[tuple[str, Finding]], limit: int, already: dict[str, int]) -> list[tuple[str, Finding]]:
+    """Validation's findings of each file, capped so that with intake's (`already`) a file has at most `limit` + 1."""
     from bantin.findings import capped
 
     by_file: dict[str, list[Finding]] = {}
     for sid, finding in found:
         by_file.setdefault(sid, []).append(finding)
-    return [(sid, f) for sid, findings in by_file.items() for f in capped(findings, limit)]
+    return [(sid, f) for sid, findings in by_file.items()
+            for f in capped(findings, max(limit - already.get(sid, 0), 1))]
 
 
 def _rows_for_validation(con, submission_ids: list[str], settings: Settings):
@@ -459,7 +472,11 @@ def run_day(settings: Settings, report_date: date, *, run_id: str = "manual", bu
             deliver_bulletin: bool = True, full_refresh: bool = False) -> dict:
     """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
-    summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
+    try:
+        summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
+    except Exception as problem:  # nothing is recorded as alerted: the next collection sends it
+        log.exception("alert_new_f0 failed; the bulletin goes on and the next collection alerts again")
+        summary["alert_new_f0"] = {"failed": f"{type(problem).__name__}: {problem}"}
     summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
     if bulletin:
         summary["render"] = render(settings, report_date, run_id=run_id)
