@@ -29,7 +29,7 @@ import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bantin.config import Limits
@@ -109,7 +109,11 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
     now = datetime.now(timezone)
     register = _SeenRegister(seen_register) if seen_register else None
     looks = {path: (info.st_size, info.st_mtime_ns) for path, _, info in found}
-    first_looks = {path: register.first_seen(path, *looks[path], now) if register else (now, False)
+    # Files first seen at the same look arrived in an order bantin did not see: they are given the
+    # order the sender wrote them in, a microsecond apart (the mtime orders them, it never dates them).
+    by_mtime = sorted(looks, key=lambda p: (looks[p][1], str(p)))
+    at = {path: now + timedelta(microseconds=rank) for rank, path in enumerate(by_mtime)}
+    first_looks = {path: register.first_seen(path, *looks[path], at[path]) if register else (at[path], False)
                    for path, _, _ in found}
     if settle_seconds > 0 and any(not known for _, known in first_looks.values()):
         time.sleep(settle_seconds)
@@ -132,8 +136,7 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
         incoming.append(IncomingFile(path, district, info.st_size, first_seen, stable))
     if register:
         register.forget_except(set(looks))
-    # Files first seen at the same look go in the order the sender wrote them (the mtime only ever breaks ties).
-    incoming.sort(key=lambda f: (f.first_seen, looks[f.path][1], str(f.path)))
+    incoming.sort(key=lambda f: (f.first_seen, str(f.path)))
     return incoming
 
 
@@ -452,10 +455,10 @@ def _read_grid(path: Path, max_bytes: int, limits: Limits) -> list[tuple[int, li
 def _too_many_lines(limits: Limits) -> UnreadableFile:
     return UnreadableFile(
         "file.too_many_rows",
-        f"Tệp có hơn {limits.max_lines:,} dòng; một báo cáo có tối đa {limits.max_rows:,} dòng xã "
-        "(BANTIN_MAX_ROWS): tệp bị từ chối.",
-        f"The file has more than {limits.max_lines:,} lines; a report has at most {limits.max_rows:,} commune "
-        "rows (BANTIN_MAX_ROWS): the file is refused.",
+        f"Tệp có quá nhiều dòng; một báo cáo có tối đa {limits.max_rows:,} dòng xã "
+        "(BANTIN_MAX_ROWS): tệp bị từ chối.".replace(",", "."),
+        f"The file has too many lines; a report has at most {limits.max_rows:,} commune rows "
+        "(BANTIN_MAX_ROWS): the file is refused.",
     )
 
 
@@ -617,7 +620,16 @@ def _read_csv(data: bytes, limits: Limits) -> list[tuple[int, list]]:
             if any(v.strip() for v in values):
                 grid.append((line, values))
             line = reader.line_num + 1
-    except csv.Error:
+    except csv.Error as problem:
+        if "field limit" in str(problem):  # a cell of over 128 KB: no cell of a report is anywhere near that
+            limit = max(limits.max_note_chars, limits.max_cell_chars)
+            raise UnreadableFile(
+                "cell.too_long",
+                f"Một ô gần dòng {line} dài hơn 131.072 ký tự; ô dài nhất cho phép là {limit:,} ký tự "
+                "(BANTIN_MAX_NOTE_CHARS): tệp bị từ chối.".replace(",", "."),
+                f"A cell near line {line} is longer than 131,072 characters; the longest allowed is {limit:,} "
+                "(BANTIN_MAX_NOTE_CHARS): the file is refused.",
+            ) from None
         raise UnreadableFile(
             "file.csv_syntax",
             f"Tệp CSV sai cú pháp gần dòng {line}.",
@@ -673,6 +685,8 @@ def _parse_grid(grid: list[tuple[int, list]], parsed: ParsedSubmission) -> None:
         *body, totals = body
     else:
         totals = None
+    if len(body) > parsed.limits.max_rows:
+        raise _too_many_lines(parsed.limits)
     for number, cells in body:
         parsed.rows.append(_type_row(number, cells, positions, parsed))
         parsed.source_rows.append(number)

@@ -7,16 +7,14 @@ file arrives. Each test gets its own copy of the data root.
 
 from __future__ import annotations
 
-from conftest import copy_receipts, receive
-
 import dataclasses
-import os
 import shutil
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import copy_receipts, receive
 
 REPORT_DATE = date(2021, 10, 19)
 FIRST_DAY = date(2021, 10, 6)  # 14 days: the trend and the previous 7 days are real; all 19 days would double the setup

@@ -7,8 +7,6 @@ marts and any of the three outputs fails here.
 
 from __future__ import annotations
 
-from conftest import receive
-
 import json
 import subprocess
 import threading
@@ -20,7 +18,7 @@ import pytest
 
 from bantin import bulletin, pipeline, warehouse
 from bantin.render import vn_int, vn_pct
-from conftest import warehouse_lock_is_free
+from conftest import receive, warehouse_lock_is_free
 from .conftest import REPORT_DATE, WITHHELD, load
 
 # (mart column, how the district table shows it), in the table's column order

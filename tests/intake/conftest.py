@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from conftest import receive
-
-import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 from bantin import reference
 from bantin.submission_files import write_csv
 from bantin.submission_format import COUNT_COLUMNS
-from conftest import smtp_connection
+from conftest import receive, smtp_connection
 
 
 def district_rows(district_code: int, day: date, **figures_by_commune) -> list[dict]:

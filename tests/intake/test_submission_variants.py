@@ -10,8 +10,6 @@ Whichever stage finds a rule, the verdict, row and column must not move.
 
 from __future__ import annotations
 
-from conftest import receive
-
 import json
 import tracemalloc
 from datetime import date
@@ -22,6 +20,7 @@ import pytest
 from bantin import intake
 from bantin.cli import main as bantin_main
 from bantin.findings import has_errors
+from conftest import receive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AS_OF = date(2021, 10, 19)

@@ -15,12 +15,11 @@ version: that is what rerunning D is for.
 
 from __future__ import annotations
 
-from conftest import receive
-
 import json
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from conftest import receive
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
 BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"],

@@ -8,13 +8,12 @@ and over 01–19/10, is in test_distributed.py (`make test-distributed`).
 
 from __future__ import annotations
 
-from conftest import receive
-
 import shutil
 from datetime import date
 
 import pytest
 
+from conftest import receive
 from . import replay
 
 START, END = date(2021, 10, 17), date(2021, 10, 19)
@@ -76,7 +75,6 @@ def test_backfill_equals_daily_runs_and_reruns_change_nothing(template, two_home
 
 def test_late_correction_is_taken_in_by_a_rerun_as_a_new_version(template, settings):
     """The rule's other side: a file received after D's run changes D only when D is rerun."""
-    import os
 
     from bantin.pipeline import cutoff_of, run_day
 

@@ -3,13 +3,11 @@ completeness down to the marts, the Data Docs site linked from the stage's log l
 
 from __future__ import annotations
 
-from conftest import receive
-
 import logging
-import os
 from datetime import date, datetime, time
 from pathlib import Path
 
+from conftest import receive
 from .validation_helpers import DISTRICT, district_day
 
 from bantin import pipeline, warehouse

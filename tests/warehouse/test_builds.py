@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import receive
-
-import os
 from datetime import date, datetime
 
 from bantin import pipeline, warehouse
 from bantin.submission_files import write_csv
 
+from conftest import receive
 from .loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE, table_rows
 
 
