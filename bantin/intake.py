@@ -307,8 +307,8 @@ def take_file(path: Path, sha256: str, archive: Path, max_bytes: int) -> Path:
     target = archive / sha256[:2] / f"{sha256}{suffix}"
     if target.exists():
         return target
-    archive.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_folder(archive)
+    _private_folder(target.parent)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
     try:
@@ -324,6 +324,13 @@ def take_file(path: Path, sha256: str, archive: Path, max_bytes: int) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _private_folder(folder: Path) -> None:
+    """A folder only the pipeline's account can enter (made so even if someone created it before)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
 
 
 def archive_file(path: Path, sha256: str, archive: Path) -> Path:
