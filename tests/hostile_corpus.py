@@ -86,6 +86,10 @@ ROW_MUTATIONS = {
     "count_text": _set("tests_positive", "không có", "all"),
     "count_formula": _set("new_cases", "=1+1", "one"),
     "count_empty_all": _set("new_cases", "", "all"),
+    "count_plus_sign": _set("tests_performed", "+5", "one"),
+    "count_spaced_digits": _set("recovered", " 1 2 3 ", "one"),
+    "count_exponent": _set("returnees", "1E3", "one"),
+    "count_hex": _set("returnees", "0x10", "one"),
     # dates
     "date_dotted": _set("report_date", lambda rng: "19.10.2021", "all"),
     "date_empty": _set("report_date", "", "all"),

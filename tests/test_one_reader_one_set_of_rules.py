@@ -8,7 +8,7 @@ import dataclasses
 import shutil
 from datetime import date, datetime, time
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st
 
 from bantin import demo_data, intake, pipeline
 from bantin.findings import has_errors
@@ -70,6 +70,7 @@ def test_what_validate_accepts_the_pipeline_loads_builds_and_renders(submission,
     with duckdb.connect(str(run_settings.warehouse_path), read_only=True) as con:
         [(status,)] = con.execute("SELECT status FROM ops.submission").fetchall()
     assert (status == "accepted") == (not has_errors(clerk)), [f.rule for f in clerk]
+    event(f"verdict: {status}")
     if status == "accepted":
         pipeline.build_marts(run_settings, DAY)
         produced = pipeline.render(run_settings, DAY)
