@@ -74,7 +74,7 @@ class Settings:
     paths: dict[str, Path] = field(repr=False)
     limits: Limits = field(default_factory=Limits)
     duckdb_threads: int = 2
-    duckdb_memory_limit: str = "1GB"
+    duckdb_memory_limit: str = ""
     lock_wait_seconds: float = 30 * 60
     settle_seconds: float = 1.0
 
@@ -139,7 +139,7 @@ def load_settings() -> Settings:
             max_findings_per_file=int(_env("MAX_FINDINGS_PER_FILE", str(Limits.max_findings_per_file))),
         ),
         duckdb_threads=int(_env("DUCKDB_THREADS", "2")),
-        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", "1GB"),
+        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", ""),
         lock_wait_seconds=float(_env("LOCK_WAIT_S", str(30 * 60))),
         settle_seconds=float(_env("SETTLE_S", "1")),
     )

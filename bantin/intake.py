@@ -181,10 +181,16 @@ class _SeenRegister:
 
 
 def _write_json_atomic(path: Path, document) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_folder(path.parent)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    # ASCII escapes: a file name that is not UTF-8 (undecodable bytes) is still written, and read back the same.
+    partial.write_text(json.dumps(document, ensure_ascii=True, indent=1, default=str) + "\n", encoding="utf-8")
     os.replace(partial, path)
+
+
+def display_name(text: str) -> str:
+    """A file name or path as text the ledger and reports can hold: bytes that are not UTF-8 shown as U+FFFD."""
+    return os.fsencode(text).decode("utf-8", errors="replace")
 
 
 def _ignored(name: str) -> bool:

@@ -112,7 +112,8 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                     _record(con, item, sha, stored, parsed, settings, receipt)
             except Exception:  # rows DuckDB will not take: the file is recorded, refused, and the run goes on
                 log.exception("collect: %s could not be loaded; recorded as rejected", item.path)
-                failed = intake.ParsedSubmission(file_name=item.path.name, district_code=item.district_code)
+                failed = intake.ParsedSubmission(file_name=intake.display_name(item.path.name),
+                                                 district_code=item.district_code)
                 failed.error("file.load_failed", *_FAILED["load"])
                 with warehouse.transaction(con):
                     _record(con, item, sha, stored, failed, settings, receipt)
@@ -142,10 +143,11 @@ def _parse_or_explain(stored: Path, item, settings: Settings) -> intake.ParsedSu
     """The file read and typed; an unexpected failure of the reader becomes the file's finding."""
     try:
         return intake.read_submission(stored, item.district_code, max_bytes=settings.max_file_bytes,
-                                      file_name=item.path.name, limits=settings.limits)
+                                      file_name=intake.display_name(item.path.name), limits=settings.limits)
     except Exception:
         log.exception("collect: reading %s failed; recorded as rejected", item.path)
-        parsed = intake.ParsedSubmission(file_name=item.path.name, district_code=item.district_code)
+        parsed = intake.ParsedSubmission(file_name=intake.display_name(item.path.name),
+                                         district_code=item.district_code)
         parsed.error("file.read_failed", *_FAILED["read"])
         return parsed
 
@@ -155,14 +157,15 @@ def _receipt_for(item, sha: str, settings: Settings) -> intake.Receipt:
     receipt = intake.read_receipt(settings.receipts, item.district_code, sha, settings.timezone)
     if receipt is None:
         intake.write_receipt(settings.receipts, item.district_code, sha, item.first_seen, "inbox",
-                             item.path.name, landing_path=_landing_path(item.path, settings))
-        receipt = intake.Receipt(item.first_seen, "inbox", {"file_name": item.path.name,
+                             intake.display_name(item.path.name), landing_path=_landing_path(item.path, settings))
+        receipt = intake.Receipt(item.first_seen, "inbox", {"file_name": intake.display_name(item.path.name),
                                                             "landing_path": _landing_path(item.path, settings)})
     return receipt
 
 
 def _landing_path(path: Path, settings: Settings) -> str:
-    return str(path.relative_to(settings.home)) if path.is_relative_to(settings.home) else str(path)
+    return intake.display_name(str(path.relative_to(settings.home)) if path.is_relative_to(settings.home)
+                               else str(path))
 
 
 def _record_refusal(con, item, refusal: "intake.RefusedFile", settings: Settings, known_ids: set) -> bool:
@@ -185,7 +188,8 @@ def _record_refusal(con, item, refusal: "intake.RefusedFile", settings: Settings
             "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
             "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
             "provenance_json) VALUES (?, ?, NULL, ?, ?, '', '', ?, ?, ?, 'received', false, '{}', 'inbox', ?)",
-            [submission_id, item.district_code, item.path.name, _landing_path(item.path, settings), item.size,
+            [submission_id, item.district_code, intake.display_name(item.path.name), _landing_path(item.path, settings),
+             item.size,
              _local(item.first_seen, settings), _local(datetime.now(settings.timezone), settings),
              json.dumps({"refused": refusal.rule}, ensure_ascii=False)],
         )

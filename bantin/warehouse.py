@@ -165,10 +165,14 @@ TABLE_COMMENTS = {
 
 
 def engine_config(settings=None) -> dict:
-    """DuckDB's threads and memory for bantin's connections (BANTIN_DUCKDB_THREADS, BANTIN_DUCKDB_MEMORY_LIMIT)."""
-    threads = getattr(settings, "duckdb_threads", 2)
-    memory = getattr(settings, "duckdb_memory_limit", "1GB")
-    return {"threads": int(threads), "memory_limit": str(memory)}
+    """DuckDB's threads and memory for bantin's connections (BANTIN_DUCKDB_THREADS, BANTIN_DUCKDB_MEMORY_LIMIT).
+
+    No memory limit set: DuckDB's own default (80% of RAM; it spills to disk past it).
+    """
+    config = {"threads": int(getattr(settings, "duckdb_threads", 2))}
+    if getattr(settings, "duckdb_memory_limit", ""):
+        config["memory_limit"] = str(settings.duckdb_memory_limit)
+    return config
 
 
 @contextmanager

@@ -44,7 +44,7 @@ def hostile_home(tmp_path):
     entries = write_corpus(home / "landing", day, max_bytes=MAX_FILE_MB * 1024 * 1024, secret=secret)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BANTIN_", "MALLOC_"))}
     env.update(BANTIN_HOME=str(home), BANTIN_PROVINCE="22", BANTIN_MAX_FILE_MB=str(MAX_FILE_MB),
-               BANTIN_SETTLE_S="0.2")
+               BANTIN_SETTLE_S="0.2", BANTIN_DUCKDB_MEMORY_LIMIT="512MB", BANTIN_DUCKDB_THREADS="2")
     return home, day, entries, env
 
 
