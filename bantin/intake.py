@@ -92,7 +92,8 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
     if not landing.is_dir() or landing.is_symlink():
         return []
     for folder in sorted(landing.iterdir()):
-        if folder.is_symlink() or not folder.is_dir() or not folder.name.isdigit():
+        # An inbox is named by a district code: ASCII digits of a plausible length ("²" and "٣" are digits too).
+        if folder.is_symlink() or not folder.is_dir() or not re.fullmatch(r"[0-9]{1,6}", folder.name):
             continue
         for root, dirs, files in os.walk(folder, followlinks=False):
             linked = [d for d in dirs if os.path.islink(os.path.join(root, d))]
@@ -152,15 +153,21 @@ class _SeenRegister:
             self.entries = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             self.entries = {}
+        if not isinstance(self.entries, dict):
+            self.entries = {}
         self.changed = False
 
     def first_seen(self, file: Path, size: int, mtime_ns: int, now: datetime) -> tuple[datetime, bool]:
         """(first look, whether an earlier look saw the same size and mtime)."""
         key = str(file)
         entry = self.entries.get(key)
-        if entry and entry["size"] == size and entry["mtime_ns"] == mtime_ns:
-            return datetime.fromisoformat(entry["first_seen"]), True
-        first = datetime.fromisoformat(entry["first_seen"]) if entry and entry.get("growing") else now
+        try:
+            earlier = datetime.fromisoformat(entry["first_seen"]) if entry else None
+        except (TypeError, KeyError, ValueError):  # a damaged register forgets, it never fails the collection
+            entry, earlier = None, None
+        if entry and entry.get("size") == size and entry.get("mtime_ns") == mtime_ns:
+            return earlier, True
+        first = earlier if entry and entry.get("growing") else now
         # A file still growing keeps its first look: the upload started then.
         self.entries[key] = {"size": size, "mtime_ns": mtime_ns, "first_seen": first.isoformat(), "growing": True}
         self.changed = True
