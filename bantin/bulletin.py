@@ -3,9 +3,10 @@
 Every figure comes from the marts, once, into one `summary` dict; the HTML,
 the PDF and the JSON are all drawn from that dict, so they cannot disagree.
 
-Versions: `bulletins/<date>/v<N>/`. A rerun whose figures are identical to
-the latest version changes nothing; different figures (a late file, a
-correction) make a new version and the old one stays.
+Versions: `bulletins/<date>/v<N>/`. A new version only when a figure, a level
+or the reporting status changed (`substance`): a rerun, a rejected file or a
+new note changes nothing; a late file or a correction makes a new version and
+the old one stays.
 
 Corrections to earlier days come from `marts.corrections`: those found since the
 previous day's cutoff are listed apart from today's figures, one row per commune and
@@ -266,12 +267,38 @@ def render(figures: dict, settings: Settings, report_date: date, *, run_id: str 
         return _render_version(figures, settings, report_date, folder, run_id=run_id, pdf=pdf)
 
 
+# What a new file can change in the summary without changing what the bulletin tells its readers:
+# which file is in force and when it came, how many versions arrived, the notes and quality warnings.
+_CLERICAL_DISTRICT_KEYS = ("submission_id", "submission_version", "accepted_received_at", "versions_received")
+_CLERICAL_KEYS = ("notes", "data_quality", "data_as_of")
+
+
+def substance(figures: dict) -> dict:
+    """The part of a bulletin's figures whose change makes a new version: a figure, a level, the reporting status.
+
+    A rejected file alone (a district already in force, or one still without a
+    valid report) changes none of them: no new version, no new mail. "Missing"
+    and "rejected" are one status to a reader (no valid report yet).
+    """
+    def status(value):
+        return "no_valid_report" if value in ("missing", "rejected") else value
+
+    kept = {k: v for k, v in figures.items() if k not in _CLERICAL_KEYS}
+    kept["districts"] = [{**{k: v for k, v in d.items() if k not in _CLERICAL_DISTRICT_KEYS},
+                          "reporting_status": status(d.get("reporting_status"))} for d in figures["districts"]]
+    kept["reporting"] = {
+        "missing_or_rejected": sorted(figures["reporting"]["missing_or_rejected"]),
+        "not_on_time": sorted((r["district_code"], status(r["status"])) for r in figures["reporting"]["not_on_time"]),
+    }
+    return kept
+
+
 def _render_version(figures: dict, settings: Settings, report_date: date, folder: Path, *, run_id: str,
                     pdf: bool) -> dict:
     latest, latest_figures = _latest_version(folder)
-    if latest_figures == figures:
+    if latest_figures is not None and substance(latest_figures) == substance(figures):
         out = folder / f"v{latest}"
-        log.info("bulletin %s unchanged: keeping v%d", report_date, latest)
+        log.info("bulletin %s: no figure, level or reporting status changed: keeping v%d", report_date, latest)
         return _paths(out, reused=True)
     number = latest + 1
     document = {

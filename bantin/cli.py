@@ -1,6 +1,8 @@
 """`bantin` command line: for clerks (validate), engineers (run, demo-data) and analysts.
 
-Exit codes follow the runtime contract: 0 accepted, 1 rejected, 2 bad usage.
+Exit codes follow the runtime contract: 0 accepted, 1 rejected, 2 bad usage;
+and 3 for an unexpected error (bantin's fault, not the user's), whose traceback
+goes to a log file under `$BANTIN_HOME/logs/` that the message names.
 A user never sees a traceback: problems are explained in Vietnamese and English.
 """
 
@@ -9,11 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
 
 from bantin.config import load_settings
+
+
+EXIT_UNEXPECTED = 3
 
 
 class UsageError(Exception):
@@ -70,7 +76,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _few_malloc_arenas() -> None:
+    """glibc reserves 64 MB of address space per thread arena; DuckDB's threads would make that ~600 MB.
+
+    Two arenas keep a `bantin run` inside a 1 GiB address-space limit (`ulimit -v`) at no
+    measurable cost (docs/benchmarks.md). Same as MALLOC_ARENA_MAX=2; a no-op off glibc.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _few_malloc_arenas()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 on bad usage
@@ -81,10 +102,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as problem:  # a user gets a sentence, the log gets the details
-        logging.getLogger("bantin").debug("unexpected failure", exc_info=True)
-        print(f"Lỗi không mong đợi / unexpected error: {type(problem).__name__}: {problem}", file=sys.stderr)
-        return 2
+    except BaseException as problem:  # a user gets a sentence and where the details are
+        if isinstance(problem, SystemExit):
+            raise
+        log_file = _write_traceback(args)
+        print(f"Lỗi không mong đợi / unexpected error: {type(problem).__name__}: {_short(problem)}\n"
+              f"Chi tiết / details: {log_file}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+def _short(problem: BaseException) -> str:
+    text = " ".join(str(problem).split())
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _write_traceback(args) -> str:
+    """The traceback of the error being handled, in a file of its own; returns its path (or where it went)."""
+    import tempfile
+    import traceback
+
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    text = f"bantin {' '.join(sys.argv[1:])}\n{traceback.format_exc()}"
+    for folder in (load_settings().home / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"bantin-{args.command}-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return str(path)
+        except OSError:
+            continue
+    return "(không ghi được tệp nhật ký / no log file could be written)"
 
 
 def _validate(args) -> int:
@@ -156,7 +203,8 @@ def _demo_data(args) -> int:
 
     settings = load_settings()
     province = args.province or settings.province_code
-    files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed)
+    files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed,
+                               receipts_dir=settings.receipts, timezone=str(settings.timezone))
     # `make airflow` reads this: on demo data the DAGs run only when triggered (deploy/airflow-local.sh)
     (settings.home / DEMO_MARKER).write_text(
         f"Demo data: province {province}, {args.start}..{args.end} (bantin demo-data).\n"

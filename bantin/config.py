@@ -33,7 +33,30 @@ def _paths_under(home: Path) -> dict[str, Path]:
         "warehouse_dir": home / "warehouse",
         "bulletins": home / "bulletins",
         "outbox": home / "outbox",
+        "receipts": home / "receipts",
     }
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission file may hold: anything beyond is refused while it is read, naming the limit.
+
+    A district's file lists its communes (the largest district has under 100): the row limit
+    leaves room for twenty times that. Counts never exceed COUNT_MAX at intake (larger than any
+    commune's population, far below 64-bit and float precision), and the row rules then hold
+    counts of people to the commune's population.
+    """
+
+    max_rows: int = 2000
+    max_columns: int = 60
+    max_cell_chars: int = 200
+    max_note_chars: int = 1000
+    max_findings_per_file: int = 200
+
+    @property
+    def max_lines(self) -> int:
+        """Physical lines (rows of the sheet) read before giving up: the rows plus titles, blanks and totals."""
+        return self.max_rows + 200
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,11 @@ class Settings:
     smtp_conn_id: str
     paths: dict[str, Path] = field(repr=False)
     scheduled: bool = True  # BANTIN_SCHEDULE=off: the DAGs run only when triggered (demo data, rehearsals)
+    limits: Limits = field(default_factory=Limits)
+    duckdb_threads: int = 2
+    duckdb_memory_limit: str = ""
+    lock_wait_seconds: float = 30 * 60
+    settle_seconds: float = 1.0
 
     @property
     def landing(self) -> Path:
@@ -70,6 +98,11 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.paths["outbox"]
+
+    @property
+    def receipts(self) -> Path:
+        """The receipt register (`receipts/<district>/<sha256>.json`): only bantin and its channels write it."""
+        return self.paths["receipts"]
 
     @property
     def warehouse_path(self) -> Path:
@@ -100,4 +133,15 @@ def load_settings() -> Settings:
         smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
         paths=_paths_under(home),
         scheduled=_env("SCHEDULE", "on").lower() not in ("off", "false", "0", "no"),
+        limits=Limits(
+            max_rows=int(_env("MAX_ROWS", str(Limits.max_rows))),
+            max_columns=int(_env("MAX_COLUMNS", str(Limits.max_columns))),
+            max_cell_chars=int(_env("MAX_CELL_CHARS", str(Limits.max_cell_chars))),
+            max_note_chars=int(_env("MAX_NOTE_CHARS", str(Limits.max_note_chars))),
+            max_findings_per_file=int(_env("MAX_FINDINGS_PER_FILE", str(Limits.max_findings_per_file))),
+        ),
+        duckdb_threads=int(_env("DUCKDB_THREADS", "2")),
+        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", ""),
+        lock_wait_seconds=float(_env("LOCK_WAIT_S", str(30 * 60))),
+        settle_seconds=float(_env("SETTLE_S", "1")),
     )

@@ -65,10 +65,21 @@ def build_message(settings: Settings, report_date: date, paths: dict[str, Path],
 
 
 def deliver(settings: Settings, report_date: date, paths: dict[str, Path]) -> dict:
-    """Write the outbox copy, then mail it unless this very version was already mailed (reruns send nothing twice)."""
-    version = json.loads(paths["json"].read_text(encoding="utf-8"))["version"]
+    """Write the outbox copy, then mail it unless this very version was already mailed (reruns send nothing twice).
+
+    Sending a version is exclusive across processes (a lock of the date's outbox):
+    two runs behind a slow relay queue, and the second finds the first's receipt.
+    """
+    from bantin.warehouse import exclusive_lock
+
     outbox = settings.outbox / report_date.isoformat()
     outbox.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(outbox / ".deliver.lock", timeout=getattr(settings, "lock_wait_seconds", 1800)):
+        return _deliver_once(settings, report_date, paths, outbox)
+
+
+def _deliver_once(settings: Settings, report_date: date, paths: dict[str, Path], outbox: Path) -> dict:
+    version = json.loads(paths["json"].read_text(encoding="utf-8"))["version"]
     copy, receipt = outbox / f"v{version}.eml", outbox / f"v{version}.sent.json"
     result = {"outbox": str(copy), "recipients": len(settings.mail_to), "sent": False, "version": version}
     if receipt.exists():

@@ -24,8 +24,8 @@ to report and gets no file.
 
 `generate_rows` gives the figures; `generate` writes them as the mix of CSV and
 XLSX files clerks really send, one per district per day, in
-`landing_dir/<district_code>/`, each with a receipt time (mtime) before the
-17:00 cutoff.
+`landing_dir/<district_code>/`, each with a receipt (channel "demo", in the
+receipt register beside the inboxes, `receipts/`) before the 17:00 cutoff.
 """
 
 from __future__ import annotations
@@ -447,7 +447,9 @@ def _plan(seed: int, district: reference.District, day: date, zone: ZoneInfo) ->
 
 
 def _write(plan: _Plan, rows: list[dict], path: Path, province: reference.Province,
-           district: reference.District, day: date) -> None:
+           district: reference.District, day: date, receipts: Path) -> None:
+    """Write as a channel delivers: the receipt, then the file under a dot name, renamed into the inbox."""
+    final, path = path, path.with_name(f".{path.name}.part")
     options = dict(plan.variant.options)
     if plan.variant.format == "xlsx":
         write_xlsx(rows, path, province_name=province.name_full, district_name=district.name,
@@ -455,7 +457,12 @@ def _write(plan: _Plan, rows: list[dict], path: Path, province: reference.Provin
     else:
         write_csv(rows, path, thousands=plan.thousands, **options)
     stamp = plan.received_at.timestamp()
-    os.utime(path, (stamp, stamp))  # the pipeline reads the receipt time from the mtime
+    os.utime(path, (stamp, stamp))  # what a clerk's copy would show; the pipeline never trusts it
+    # The receipt time, as a channel records it (docs/operations.md, "Receipt times").
+    from bantin import intake
+
+    intake.write_receipt(receipts, district.code, intake.sha256_of(path), plan.received_at, "demo", final.name)
+    os.replace(path, final)
 
 
 def generate(
@@ -466,14 +473,17 @@ def generate(
     *,
     seed: int = 2021,
     timezone: str = "Asia/Ho_Chi_Minh",
+    receipts_dir: Path | None = None,
 ) -> list[Path]:
     """Write one submission file per district per day into `landing_dir/<district_code>/`.
 
     Returns the paths, by day then district code. Same inputs, same bytes
-    and the same mtimes. Excel's "Unicode text" files keep the `.csv` name:
+    and the same receipts (in `receipts_dir`, default `receipts/` beside
+    `landing_dir`, as under BANTIN_HOME). Excel's "Unicode text" files keep the `.csv` name:
     the contract accepts only `.csv` and `.xlsx`.
     """
     zone = ZoneInfo(timezone)
+    receipts = Path(receipts_dir) if receipts_dir else Path(landing_dir).parent / "receipts"
     province = reference.province(province_code)
     districts = {d.code: d for d in reference.districts(province_code)}
     written = []
@@ -483,6 +493,6 @@ def generate(
         folder = Path(landing_dir) / str(district_code)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / plan.file_name
-        _write(plan, rows, path, province, district, day)
+        _write(plan, rows, path, province, district, day, receipts)
         written.append(path)
     return written

@@ -11,6 +11,7 @@ whole date range in one process: one code path.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -86,52 +87,152 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
 
     A file is new when its (district, sha256) is not in the ledger yet: the
     same bytes dropped twice are recorded once; a changed file is a new version.
+    A file still growing waits for the next collection. Whatever goes wrong
+    with one file is recorded against that file, and the others go on.
     """
     stats = {"seen": 0, "new": 0, "unreadable": 0}
-    incoming = intake.scan_inboxes(settings.landing, settings.timezone)
-    stats["seen"] = len(incoming)
     with warehouse.writer(settings) as con, _stage(con, "collect", None, run_id, stats):
+        if removed := intake.remove_leftovers(settings.archive):
+            log.warning("collect: removed %d partial copies left by an interrupted collection", removed)
+        incoming = intake.scan_inboxes(settings.landing, settings.timezone,
+                                       seen_register=settings.receipts / ".seen.json",
+                                       settle_seconds=settings.settle_seconds)
+        stats["seen"] = len(incoming)
         known = set(con.execute("SELECT district_code, sha256 FROM ops.submission").fetchall())
+        known_ids = {r[0] for r in con.execute("SELECT submission_id FROM ops.submission").fetchall()}
         for item in incoming:
+            if not item.stable:
+                stats["growing"] = stats.get("growing", 0) + 1
+                continue
             try:
-                sha = intake.sha256_of(item.path)
+                if not item.regular:
+                    raise intake.RefusedFile("file.not_regular",
+                                             "Không phải tệp thông thường (liên kết, thiết bị…): không nhận.",
+                                             "Not a regular file (a link, a device…): not taken.")
+                sha = intake.hash_file(item.path, settings.max_file_bytes)
                 if (item.district_code, sha) in known:
                     continue
-                stored = intake.archive_file(item.path, sha, settings.archive)
-            except OSError as problem:  # still being uploaded, or gone: the next run takes it
+                stored = intake.take_file(item.path, sha, settings.archive, settings.max_file_bytes)
+            except intake.RefusedFile as refusal:
+                if _record_refusal(con, item, refusal, settings, known_ids):
+                    stats["refused"] = stats.get("refused", 0) + 1
+                continue
+            except OSError as problem:  # changed while read, or gone: the next run takes it
                 log.warning("collect: %s skipped for now: %s", item.path, problem)
                 stats["skipped"] = stats.get("skipped", 0) + 1
                 continue
             known.add((item.district_code, sha))
-            parsed = intake.read_submission(
-                stored,
-                item.district_code,
-                max_bytes=settings.max_file_bytes,
-                file_name=item.path.name,
-            )
-            with warehouse.transaction(con):
-                _record(con, item, sha, stored, parsed, settings)
+            receipt = _receipt_for(item, sha, settings)
+            parsed = _parse_or_explain(stored, item, settings)
+            try:
+                with warehouse.transaction(con):
+                    _record(con, item, sha, stored, parsed, settings, receipt)
+            except Exception:  # rows DuckDB will not take: the file is recorded, refused, and the run goes on
+                log.exception("collect: %s could not be loaded; recorded as rejected", item.path)
+                failed = intake.ParsedSubmission(file_name=intake.display_name(item.path.name),
+                                                 district_code=item.district_code)
+                failed.error("file.load_failed", *_FAILED["load"])
+                with warehouse.transaction(con):
+                    _record(con, item, sha, stored, failed, settings, receipt)
             stats["new"] += 1
             stats["unreadable"] += 0 if parsed.rows else 1
     return stats
+
+
+# What a clerk is told when bantin itself failed on their file (the log has the details).
+_FAILED = {
+    "read": ("Hệ thống không đọc được tệp này (lỗi nội bộ đã được ghi lại để kỹ thuật viên xem). Hãy kiểm tra "
+             "tệp theo mẫu báo cáo và gửi lại, hoặc liên hệ Sở Y tế.",
+             "bantin could not read this file (an internal error, logged for the engineers). Check the file "
+             "against the template and send it again, or contact the Department of Health."),
+    "load": ("Không nạp được số liệu của tệp vào kho dữ liệu (lỗi đã được ghi lại). Hãy kiểm tra tệp theo mẫu "
+             "báo cáo và gửi lại.",
+             "The file's figures could not be loaded into the warehouse (the error is logged). Check the file "
+             "against the template and send it again."),
+    "validate": ("Không kiểm tra được tệp này (lỗi nội bộ đã được ghi lại); tệp tạm thời bị từ chối để không "
+                 "chặn các báo cáo khác. Hãy gửi lại hoặc liên hệ Sở Y tế.",
+                 "This file could not be checked (an internal error, logged); it is set aside so it cannot "
+                 "hold up the other reports. Send it again or contact the Department of Health."),
+}
+
+
+def _parse_or_explain(stored: Path, item, settings: Settings) -> intake.ParsedSubmission:
+    """The file read and typed; an unexpected failure of the reader becomes the file's finding."""
+    try:
+        return intake.read_submission(stored, item.district_code, max_bytes=settings.max_file_bytes,
+                                      file_name=intake.display_name(item.path.name), limits=settings.limits)
+    except Exception:
+        log.exception("collect: reading %s failed; recorded as rejected", item.path)
+        parsed = intake.ParsedSubmission(file_name=intake.display_name(item.path.name),
+                                         district_code=item.district_code)
+        parsed.error("file.read_failed", *_FAILED["read"])
+        return parsed
+
+
+def _receipt_for(item, sha: str, settings: Settings) -> intake.Receipt:
+    """The channel's receipt for these bytes, or the time bantin first saw them (then recorded as one)."""
+    receipt = intake.read_receipt(settings.receipts, item.district_code, sha, settings.timezone)
+    if receipt is None:
+        intake.write_receipt(settings.receipts, item.district_code, sha, item.first_seen, "inbox",
+                             intake.display_name(item.path.name), landing_path=_landing_path(item.path, settings))
+        receipt = intake.Receipt(item.first_seen, "inbox", {"file_name": intake.display_name(item.path.name),
+                                                            "landing_path": _landing_path(item.path, settings)})
+    return receipt
+
+
+def _landing_path(path: Path, settings: Settings) -> str:
+    return intake.display_name(str(path.relative_to(settings.home)) if path.is_relative_to(settings.home)
+                               else str(path))
+
+
+def _record_refusal(con, item, refusal: "intake.RefusedFile", settings: Settings, known_ids: set) -> bool:
+    """A file refused before being read (too large, not a regular file): one ledger row and a finding, once.
+
+    It is not hashed nor archived (that is the point of refusing it), so it is
+    known by its inbox path, size and modification time.
+    """
+    try:
+        mtime_ns = item.path.lstat().st_mtime_ns
+    except OSError:
+        mtime_ns = 0
+    identity = f"{_landing_path(item.path, settings)}|{item.size}|{mtime_ns}"
+    submission_id = f"{item.district_code}-refused-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    if submission_id in known_ids:
+        return False
+    known_ids.add(submission_id)
+    with warehouse.transaction(con):
+        con.execute(
+            "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
+            "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
+            "provenance_json) VALUES (?, ?, NULL, ?, ?, '', '', ?, ?, ?, 'received', false, '{}', 'inbox', ?)",
+            [submission_id, item.district_code, intake.display_name(item.path.name), _landing_path(item.path, settings),
+             item.size,
+             _local(item.first_seen, settings), _local(datetime.now(settings.timezone), settings),
+             json.dumps({"refused": refusal.rule}, ensure_ascii=False)],
+        )
+        _insert_findings(con, [(submission_id, Finding("error", refusal.rule, refusal.message_vi,
+                                                       refusal.message_en))], "intake")
+    log.warning("collect: %s refused: %s", item.path, refusal.message_en)
+    return True
 
 
 def submission_id_for(district_code: int, sha256: str) -> str:
     return f"{district_code}-{sha256[:16]}"
 
 
-def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings) -> None:
+def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings,
+            receipt: intake.Receipt) -> None:
     submission_id = submission_id_for(item.district_code, sha)
-    received = item.received_at
+    received = receipt.received_at
     late = parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings)
     con.execute(
         "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
-        "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
-        [submission_id, item.district_code, parsed.report_date, parsed.file_name,
-         str(item.path.relative_to(settings.home)) if item.path.is_relative_to(settings.home) else str(item.path),
+        "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
+        "provenance_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
+        [submission_id, item.district_code, parsed.report_date, parsed.file_name, _landing_path(item.path, settings),
          str(stored.relative_to(settings.home)), sha, item.size, _local(received, settings),
-         _local(datetime.now(settings.timezone), settings), late, json.dumps(parsed.headers, ensure_ascii=False)],
+         _local(datetime.now(settings.timezone), settings), late, json.dumps(parsed.headers, ensure_ascii=False),
+         receipt.channel, json.dumps(receipt.provenance, ensure_ascii=False, default=str)],
     )
     _insert_findings(con, [(submission_id, f) for f in parsed.findings], "intake")
     if parsed.rows:
@@ -180,10 +281,13 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             intake_errors = [r[0] for r in con.execute(
                 "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
                 "AND list_contains(?, submission_id)", [pending]).fetchall()]
-            outcome = validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
-                                                docs_dir=settings.home / "data_docs", run_name=run_id)
+            outcome = _validate_or_set_aside(validation, rows, files, con, intake_errors, settings, run_id)
             headers = _headers_by_submission(con, pending)
-            found = [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings]
+            already = dict(con.execute(
+                "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
+                "AND list_contains(?, submission_id) GROUP BY 1", [pending]).fetchall())
+            found = _capped_per_file([(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
+                                     settings.limits.max_findings_per_file, already)
             with warehouse.transaction(con):
                 _insert_findings(con, found, "validation")
                 _settle(con, pending)
@@ -197,6 +301,44 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             stats["data_docs"] = str(outcome.data_docs)  # the log line links the run's Data Docs
             feedback.write_reports(con, settings, pending)
     return stats
+
+
+def _validate_or_set_aside(validation, rows, files, con, intake_errors, settings: Settings, run_id: str):
+    """All pending files in one GX run; if that fails, file by file, and a file that fails alone is set aside.
+
+    A file set aside is rejected with a finding (the clerk hears of it, the
+    engineers have the log) and the others are judged: one district's file
+    never stops the day. The Data Docs site is a report for engineers: its
+    failure is logged, never the run's.
+    """
+    try:
+        return validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
+                                         docs_dir=settings.home / "data_docs", run_name=run_id)
+    except Exception:
+        log.exception("validate: the batch failed; validating file by file to find the file that fails")
+    outcome = validation.Outcome()
+    for submission_id in files["submission_id"]:
+        try:
+            alone = validation.validate_files(rows[rows["submission_id"] == submission_id],
+                                              files[files["submission_id"] == submission_id], history=con,
+                                              untrusted_ids=[s for s in intake_errors if s == submission_id])
+            outcome.findings += alone.findings
+        except Exception:
+            log.exception("validate: %s could not be validated; set aside (rejected)", submission_id)
+            outcome.findings.append((submission_id, Finding("error", "file.validation_failed",
+                                                            *_FAILED["validate"])))
+    return outcome
+
+
+def _capped_per_file(found: list[tuple[str, Finding]], limit: int, already: dict[str, int]) -> list[tuple[str, Finding]]:
+    """Validation's findings of each file, capped so that with intake's (`already`) a file has at most `limit` + 1."""
+    from bantin.findings import capped
+
+    by_file: dict[str, list[Finding]] = {}
+    for sid, finding in found:
+        by_file.setdefault(sid, []).append(finding)
+    return [(sid, f) for sid, findings in by_file.items()
+            for f in capped(findings, max(limit - already.get(sid, 0), 1))]
 
 
 def _rows_for_validation(con, submission_ids: list[str], settings: Settings):
@@ -352,7 +494,11 @@ def run_day(settings: Settings, report_date: date, *, run_id: str | None = None,
     """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
     run_id = run_id or cli_run_id(settings)
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
-    summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
+    try:
+        summary["alert_new_f0"] = alert_new_f0(settings, run_id=run_id)
+    except Exception as problem:  # nothing is recorded as alerted: the next collection sends it
+        log.exception("alert_new_f0 failed; the bulletin goes on and the next collection alerts again")
+        summary["alert_new_f0"] = {"failed": f"{type(problem).__name__}: {problem}"}
     summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
     summary["publish"] = publish(settings, run_id=run_id)  # before the bulletin, as in the DAG
     if bulletin:
@@ -379,15 +525,16 @@ def run_days(settings: Settings, start: date, end: date, **options) -> list[dict
 def check_file(settings: Settings, path: Path, district_code: int, as_of: date) -> list[Finding]:
     """Every finding for one file, exactly as the pipeline would record them (intake, then GX).
 
-    History rules use the warehouse when it can be read; when the pipeline is
-    writing it at that moment, they are skipped (the pipeline will apply them).
+    History rules read the analysts' snapshot (the warehouse as last published),
+    never the live file: a clerk's check can never hold up the pipeline. With no
+    snapshot yet they are skipped (the pipeline will apply them).
     """
     import pandas as pd
 
     from bantin import validation
-    from bantin.findings import sort_key
+    from bantin.findings import capped, sort_key
 
-    parsed = intake.read_submission(path, district_code, max_bytes=settings.max_file_bytes)
+    parsed = intake.read_submission(path, district_code, max_bytes=settings.max_file_bytes, limits=settings.limits)
     findings = list(parsed.findings)
     if parsed.rows:
         rows = pd.DataFrame(parsed.rows, columns=list(COLUMN_NAMES))
@@ -399,17 +546,19 @@ def check_file(settings: Settings, path: Path, district_code: int, as_of: date) 
             outcome = validation.validate_files(rows, files, history=con,
                                                 untrusted_ids=["file"] if has_errors(findings) else [])
         findings += [_with_header(f, parsed.headers) for _, f in outcome.findings]
-    return sorted(findings, key=sort_key)
+    return sorted(capped(findings, settings.limits.max_findings_per_file), key=sort_key)
 
 
 @contextmanager
 def _history_reader(settings: Settings):
-    """A read-only connection to the warehouse, or None when there is none or the pipeline holds it."""
+    """A read-only connection to the published snapshot, or None when there is none (or it cannot be read)."""
     with ExitStack() as stack:
         con = None
-        if settings.warehouse_path.exists():
+        if settings.analytics_path.exists():
             try:
-                con = stack.enter_context(warehouse.reader(settings.warehouse_path))
-            except Exception:  # duckdb.IOException: the writer holds the file
-                log.info("warehouse busy: history rules skipped for this check")
+                con = stack.enter_context(warehouse.reader(settings.analytics_path, settings))
+                con.execute("SELECT 1 FROM raw.submission_row LIMIT 0")  # a snapshot from before raw was in it
+            except Exception:
+                log.info("no readable snapshot with raw rows: history rules skipped for this check")
+                con = None
         yield con

@@ -24,6 +24,7 @@ never when a DAG file is parsed.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ def _reference_frame():
         "commune_code": [float(c.code) for c in communes],
         "commune_district_code": [float(c.district_code) for c in communes],
         "reference_name": [c.name for c in communes],
+        "population": [float(c.population) for c in communes],
         "population_18plus": [float(c.population_18plus) for c in communes],
         "population_65plus": [float(c.population_65plus) for c in communes],
     })
@@ -141,10 +143,13 @@ def _add_commune_columns(frame) -> None:
     frame["first_row_of_commune"] = first  # NaN for other districts' communes: they get identity.commune only
     checked = own & (frame["source_row"] == frame["first_row_of_commune"]) & frame["commune_name"].notna()
     written = frame["commune_name"].where(checked).map(normalise_header, na_action="ignore")
-    frame["commune_name_key"] = written
+    # The keys are what GX compares, and GX's Data Docs show compared values without escaping them:
+    # HTML-escaped here (a real name has nothing to escape), a `<script>` in a file is text there.
+    frame["commune_name_key"] = written.map(html.escape, na_action="ignore")
     # A clerk may write "Hà Khánh" or "Phường Hà Khánh": compare like with like.
     frame["reference_name_key"] = [
-        None if w is None or w != w else normalise_header(name if _has_type_prefix(w) else _strip_type(name))
+        None if w is None or w != w else html.escape(normalise_header(name if _has_type_prefix(w) else
+                                                                      _strip_type(name)))
         for w, name in zip(written, frame["reference_name"])
     ]
 
@@ -161,11 +166,17 @@ def _strip_type(name: str) -> str:
 
 
 def _add_report_date_columns(frame) -> None:
-    """The file's report date (its first dated row) on every row, and alone on that first row."""
+    """The file's report date (its first dated row) on every row, and alone on that first row.
+
+    Mapped through plain dicts: a batch where no file has a readable date must
+    still give datetime columns (an empty group-by has no dtype to give).
+    """
+    import pandas as pd
+
     dated = frame[frame["report_date"].notna()].sort_values(["submission_id", "source_row"])
-    first = dated.groupby("submission_id")["report_date"].first()
-    first_row = dated.groupby("submission_id")["source_row"].first()
-    frame["first_report_date"] = frame["submission_id"].map(first)
+    first = dated.groupby("submission_id")["report_date"].first().to_dict()
+    first_row = dated.groupby("submission_id")["source_row"].first().to_dict()
+    frame["first_report_date"] = pd.to_datetime(frame["submission_id"].map(first))
     on_first_row = frame["source_row"] == frame["submission_id"].map(first_row)
     frame["report_date_of_file"] = frame["first_report_date"].where(on_first_row)
 
@@ -269,7 +280,10 @@ def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(
     outcome.findings += _history_findings(runner, frame[~frame["submission_id"].isin(rejected)], history,
                                           trusted_ids, run_name)
     if docs_dir:
-        outcome.data_docs = runner.build_docs()
+        try:
+            outcome.data_docs = runner.build_docs()
+        except Exception:  # the engineers' report, never a reason to lose the verdicts
+            log.exception("GX Data Docs could not be built")
     return outcome
 
 

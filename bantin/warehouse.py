@@ -67,8 +67,13 @@ CREATE TABLE IF NOT EXISTS ops.submission (
     error_count INTEGER NOT NULL DEFAULT 0,
     warning_count INTEGER NOT NULL DEFAULT 0,
     is_late BOOLEAN NOT NULL,
-    headers_json VARCHAR
+    headers_json VARCHAR,
+    channel VARCHAR,
+    provenance_json VARCHAR
 );
+-- warehouses made before receipts were recorded
+ALTER TABLE ops.submission ADD COLUMN IF NOT EXISTS channel VARCHAR;
+ALTER TABLE ops.submission ADD COLUMN IF NOT EXISTS provenance_json VARCHAR;
 
 CREATE TABLE IF NOT EXISTS ops.finding (
     submission_id VARCHAR NOT NULL,
@@ -134,7 +139,9 @@ CREATE TABLE IF NOT EXISTS raw.submission_row (
 
 TABLE_COMMENTS = {
     "ops.submission": "Submission ledger: one row per file received from a district inbox, every version kept. "
-    "received_at/recorded_at are local wall-clock times in the province's time zone.",
+    "received_at/recorded_at are local wall-clock times in the province's time zone; received_at is the receipt "
+    "time the channel's server or bantin recorded (never the file's own time), channel the way it came "
+    "(inbox, imap, sftp, demo) and provenance_json the channel's details (message id, sender, remote path).",
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
     "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took. "
@@ -195,7 +202,8 @@ COLUMN_COMMENTS = {
         "archive_path": "The byte-for-byte copy kept in the archive, relative to the data root",
         "sha256": "SHA-256 of the file's bytes: the same bytes sent twice are recorded once",
         "size_bytes": "File size in bytes",
-        "received_at": "When the file arrived in the inbox (local wall-clock time)",
+        "received_at": "Receipt time (local wall-clock time): when the channel's server (mail server, SFTP) or "
+                       "bantin first saw the file, never a time the sender controls",
         "recorded_at": "When the pipeline recorded it (local wall-clock time)",
         "version": "Order of arrival among the files of this district and report date (1 = first)",
         "status": "received (not validated yet), accepted (the one in the figures), superseded (an "
@@ -204,6 +212,8 @@ COLUMN_COMMENTS = {
         "warning_count": "Warnings found in the file (accepted, but worth a look)",
         "is_late": "Received after the cutoff of its report date",
         "headers_json": "The file's column headers as written, by column name (JSON)",
+        "channel": "How the file came: inbox (dropped in the landing folder), imap, sftp or demo",
+        "provenance_json": "The channel's details of the receipt (message id, sender, remote path), JSON",
     },
     "ops.finding": {
         "submission_id": "The file the finding is about (ops.submission)",
@@ -328,27 +338,69 @@ COLUMN_COMMENTS = {
 # --------------------------------------------------------------------------- connections
 
 
+# Who may open what (bantin/store.py-to-be, #13): `writer()` is the only way to the live file, and the
+# only owner of its lock; everything that only reads (`bantin validate`'s history, `bantin sql`, analysts'
+# own tools) reads the snapshot `publish_snapshot` swaps in, so no reader can ever hold up the writer.
+
+
+def engine_config(settings=None) -> dict:
+    """DuckDB's threads and memory for bantin's connections (BANTIN_DUCKDB_THREADS, BANTIN_DUCKDB_MEMORY_LIMIT).
+
+    No memory limit set: DuckDB's own default (80% of RAM; it spills to disk past it).
+    """
+    config = {"threads": int(getattr(settings, "duckdb_threads", 2))}
+    if getattr(settings, "duckdb_memory_limit", ""):
+        config["memory_limit"] = str(settings.duckdb_memory_limit)
+    return config
+
+
 @contextmanager
 def writer(settings):
-    """The one read-write connection, behind an exclusive lock file."""
-    import duckdb
+    """The one read-write connection, behind an exclusive lock file; waits for both locks within a bound.
 
+    The lock file queues bantin's own processes; DuckDB's own lock on the file
+    can still be held by a process that is not bantin's (an analyst who opened
+    the live file by hand): that is waited for too, up to the same bound
+    (BANTIN_LOCK_WAIT_S), then the error names the process holding it.
+    """
     path: Path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(path.with_suffix(".lock")):
-        con = duckdb.connect(str(path))
+    wait = getattr(settings, "lock_wait_seconds", LOCK_TIMEOUT_S)
+    deadline = time.monotonic() + wait
+    with exclusive_lock(path.with_suffix(".lock"), timeout=wait):
+        con = _connect_when_free(path, engine_config(settings), deadline)
         try:
+            os.chmod(path, 0o600)  # the live file is the pipeline's alone; analysts read the snapshot
             con.execute(DDL)
             yield con
         finally:
             con.close()
 
 
-@contextmanager
-def reader(path: Path):
+def _connect_when_free(path: Path, config: dict, deadline: float):
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True)
+    pause = 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), config=config)
+        except duckdb.IOException as problem:
+            if "lock" not in str(problem).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} is held open by another process past the wait bound "
+                                   f"(BANTIN_LOCK_WAIT_S): {problem}") from None
+            log.warning("warehouse busy (%s); waiting", str(problem).splitlines()[0][:200])
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+@contextmanager
+def reader(path: Path, settings=None):
+    """A read-only connection to a snapshot (never the live file: see `writer`)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True, config=engine_config(settings))
     try:
         yield con
     finally:
@@ -356,17 +408,36 @@ def reader(path: Path):
 
 
 @contextmanager
-def exclusive_lock(lock_path: Path):
-    """One process at a time, machine-wide (flock on `lock_path`); waits up to LOCK_TIMEOUT_S."""
+def analyst_session(snapshot: Path, settings=None):
+    """The analysts' connection: the snapshot read-only, no file system, no settings to change.
+
+    `enable_external_access=False` closes COPY … TO, EXPORT, ATTACH, read_text /
+    read_csv of host files and extension loading; `lock_configuration=True`
+    closes SET/RESET/PRAGMA of settings (memory and threads stay as given).
+    """
+    import duckdb
+
+    config = {**engine_config(settings), "enable_external_access": False, "autoload_known_extensions": False,
+              "autoinstall_known_extensions": False, "lock_configuration": True}
+    con = duckdb.connect(str(snapshot), read_only=True, config=config)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def exclusive_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S):
+    """One process at a time, machine-wide (flock on `lock_path`); waits up to `timeout` seconds."""
     with open(lock_path, "a+") as handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"another bantin process has held {lock_path} for over {LOCK_TIMEOUT_S} s: "
+                    raise TimeoutError(f"another bantin process has held {lock_path} for over {timeout:g} s: "
                                        "see which task is still running before clearing this one") from None
                 time.sleep(0.2)
         try:
@@ -651,13 +722,14 @@ def publish_snapshot(con, target: Path) -> Path:
     never see a half-built file, because rename is atomic.
     """
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    for leftover in (partial, partial.with_name(partial.name + ".wal")):
+    # Called under the writer lock: any partial snapshot (and its WAL) is debris of a killed or disk-full run.
+    for leftover in target.parent.glob(f".{target.name}.*.partial*"):
         leftover.unlink(missing_ok=True)
     con.execute(f"ATTACH '{partial}' AS snapshot")
     try:
         tables = con.execute(
             "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND schema_name IN ('ref', 'marts', 'ops')"
+            "WHERE database_name = current_database() AND schema_name IN ('raw', 'ref', 'marts', 'ops')"
         ).fetchall()
         for schema in sorted({s for s, _, _ in tables}):
             con.execute(f"CREATE SCHEMA snapshot.{schema}")
@@ -671,16 +743,19 @@ def publish_snapshot(con, target: Path) -> Path:
     return target
 
 
+SNAPSHOT_SCHEMAS = ("raw", "ref", "marts", "ops")
+
+
 def _copy_comments(con, database: str) -> None:
     for schema, table, comment in con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() "
         "WHERE database_name = current_database() AND comment IS NOT NULL").fetchall():
-        if schema in ("ref", "marts", "ops"):
+        if schema in SNAPSHOT_SCHEMAS:
             con.execute(f"COMMENT ON TABLE {database}.{schema}.{table} IS {_literal(comment)}")
     for schema, table, column, comment in con.execute(
         "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
         "WHERE database_name = current_database() AND comment IS NOT NULL").fetchall():
-        if schema in ("ref", "marts", "ops"):
+        if schema in SNAPSHOT_SCHEMAS:
             con.execute(f"COMMENT ON COLUMN {database}.{schema}.{table}.{column} IS {_literal(comment)}")
 
 
@@ -793,34 +868,67 @@ DATA_DICTIONARY = TRANSFORMS_DIR.parent / "docs" / "data-dictionary.md"
 # --------------------------------------------------------------------------- analysts' SQL
 
 
-def sql_query(snapshot: Path, query: str, output_format: str, out) -> int:
-    """Run one query on the snapshot, read-only; print a table, CSV or JSON. 0 ok, 1 the query failed."""
+def sql_query(snapshot: Path, query: str, output_format: str, out, settings=None) -> int:
+    """Run one statement on the snapshot in the analysts' session; print a table, CSV or JSON.
+
+    0 ok, 1 the query failed or was refused (several statements in one call, or
+    anything the locked-down session refuses: see `analyst_session`).
+    """
     import duckdb
 
-    with reader(snapshot) as con:
+    with analyst_session(snapshot, settings) as con:
         try:
+            statements = con.extract_statements(query)
+            if len(statements) != 1:
+                print("Lỗi truy vấn / query error: mỗi lần chạy đúng một câu lệnh / exactly one statement per call "
+                      f"({len(statements)} given)", file=sys.stderr)
+                return 1
             relation = con.sql(query)
-            if relation is None:  # a statement with no result (SET, PRAGMA …)
+            if relation is None:  # a statement with no result
                 return 0
             columns, rows = relation.columns, relation.fetchall()
         except duckdb.Error as problem:
-            print(f"Lỗi truy vấn / query error: {problem}", file=sys.stderr)
+            print(f"Lỗi truy vấn / query error: {terminal_text(problem)}", file=sys.stderr)
             return 1
     _print_rows(columns, rows, output_format, out)
     return 0
 
 
+# C0 and C1 control characters (escape sequences start with ESC or CSI) and the bidirectional
+# overrides that make text read differently than it is: never sent to an analyst's terminal.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def terminal_text(value) -> str:
+    """Text from the warehouse (file content: untrusted) made safe to print: control characters dropped."""
+    return _UNPRINTABLE.sub("", str(value))
+
+
+def spreadsheet_safe(value):
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe."""
+    if isinstance(value, str):
+        value = terminal_text(value)
+        if value.startswith(_FORMULA_PREFIXES):
+            return "'" + value
+    return value
+
+
 def _print_rows(columns: list[str], rows: list[tuple], output_format: str, out) -> None:
+    columns = [terminal_text(c) for c in columns]
     if output_format == "csv":
         import csv
 
         writer_ = csv.writer(out)
-        writer_.writerow(columns)
-        writer_.writerows(rows)
+        writer_.writerow([spreadsheet_safe(c) for c in columns])
+        writer_.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     elif output_format == "json":
-        out.write(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1) + "\n")
+        # JSON escapes C0 controls itself; C1 and bidi controls are dropped from text values.
+        records = [{c: terminal_text(v) if isinstance(v, str) else v for c, v in zip(columns, r)} for r in rows]
+        out.write(json.dumps(records, ensure_ascii=False, default=str, indent=1) + "\n")
     else:
-        cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
+        cells = [[("NULL" if v is None else terminal_text(str(v).replace("\n", " ").replace("\t", " ")))
+                  for v in row] for row in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
         out.write("\n".join([line(columns), "-+-".join("-" * w for w in widths), *map(line, cells)]) + "\n")

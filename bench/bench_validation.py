@@ -59,7 +59,7 @@ def seed_national(home: str) -> None:
             rows += [(sid, n, *(r[c] for c in COLUMN_NAMES)) for n, r in enumerate(file_rows, start=2)]
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
     with warehouse.writer(settings) as con:
-        con.executemany("INSERT INTO ops.submission VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         submissions)
         con.register("bench_rows", frame)
         con.execute("INSERT INTO raw.submission_row SELECT * FROM bench_rows")

@@ -44,10 +44,37 @@ def demo_landing_template(tmp_path_factory) -> Path:
     return landing
 
 
-def copy_landing(template: Path, target: Path, *, until: date | None = None) -> None:
-    """Copy demo inbox files (keeping their receipt times), optionally only report dates up to `until`."""
+def receive(settings, path: Path, moment, *, replace: bool = False) -> Path:
+    """Record `moment` (a datetime, local time if naive, or a POSIX time) as the receipt time of an inbox file.
+
+    What a channel does (channel "demo"): the pipeline never reads a receipt time from the file's mtime.
+    The same bytes received again keep their first receipt, unless `replace` (a test's own new time).
+    """
+    from datetime import datetime
+
     from bantin import intake
 
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=settings.timezone)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=settings.timezone)
+    os.utime(path, (moment.timestamp(), moment.timestamp()))
+    sha = intake.sha256_of(path)
+    if replace:
+        intake.receipt_path(settings.receipts, int(path.parent.name), sha).unlink(missing_ok=True)
+    intake.write_receipt(settings.receipts, int(path.parent.name), sha, moment, "demo", path.name)
+    return path
+
+
+def copy_receipts(template_landing: Path, target_landing: Path) -> None:
+    """The demo's receipt register (beside its inboxes) goes with the files: their receipt times."""
+    source = template_landing.parent / "receipts"
+    if source.is_dir():
+        shutil.copytree(source, target_landing.parent / "receipts", dirs_exist_ok=True)
+
+
+def copy_landing(template: Path, target: Path, *, until: date | None = None) -> None:
+    """Copy demo inbox files (keeping their receipt times), optionally only report dates up to `until`."""
+    copy_receipts(template, target)
     for path in template.rglob("*"):
         if not path.is_file():
             continue
@@ -58,7 +85,6 @@ def copy_landing(template: Path, target: Path, *, until: date | None = None) -> 
         destination = target / path.relative_to(template)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, destination)
-    _ = intake  # the copy keeps mtimes: intake reads receipt time from them
 
 
 def _report_date_of(path: Path) -> date | None:

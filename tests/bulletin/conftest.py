@@ -8,13 +8,13 @@ file arrives. Each test gets its own copy of the data root.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import copy_receipts, receive
 
 REPORT_DATE = date(2021, 10, 19)
 FIRST_DAY = date(2021, 10, 6)  # 14 days: the trend and the previous 7 days are real; all 19 days would double the setup
@@ -51,6 +51,7 @@ def loaded_template(tmp_path_factory, demo_landing_template) -> Path:
     root = tmp_path_factory.mktemp("bulletin")
     home = root / "var"
     shutil.copytree(demo_landing_template, home / "landing")
+    copy_receipts(demo_landing_template, home / "landing")
     for path in list((home / "landing").rglob("*")):
         if path.is_file() and _received_before(path, FIRST_DAY):
             path.unlink()
@@ -88,6 +89,5 @@ def _drop(withheld: Path, settings, district: int, at: datetime) -> Path:
     source = next((withheld / str(district)).iterdir())
     target = settings.landing / str(district) / source.name
     shutil.copyfile(source, target)
-    stamp = at.replace(tzinfo=LOCAL).timestamp()
-    os.utime(target, (stamp, stamp))
+    receive(settings, target, at.replace(tzinfo=LOCAL), replace=True)
     return target

@@ -18,7 +18,7 @@ import pytest
 
 from bantin import bulletin, pipeline, warehouse
 from bantin.render import vn_int, vn_pct
-from conftest import warehouse_lock_is_free
+from conftest import receive, warehouse_lock_is_free
 from .conftest import REPORT_DATE, WITHHELD, load
 
 # (mart column, how the district table shows it), in the table's column order
@@ -226,8 +226,7 @@ def bantin_settings_with_correction(bulletin_settings):
     target["new_cases"] = 2
     path = bulletin_settings.landing / "193" / "Ha Long 17-10 (sua lai).csv"
     write_csv(rows, path)
-    received = datetime(2021, 10, 19, 9, 0).timestamp() - 7 * 3600  # 09:00 in Hanoi (UTC+7), as a POSIX time
-    os.utime(path, (received, received))
+    receive(bulletin_settings, path, datetime(2021, 10, 19, 9, 0))  # 09:00 in Hanoi
     load(bulletin_settings)
     return bulletin_settings, before, target["commune_name"]
 

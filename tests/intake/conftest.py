@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from bantin import reference
 from bantin.submission_files import write_csv
 from bantin.submission_format import COUNT_COLUMNS
-from conftest import smtp_connection
+from conftest import receive, smtp_connection
 
 
 def district_rows(district_code: int, day: date, **figures_by_commune) -> list[dict]:
@@ -38,8 +37,7 @@ def drop(settings):
             path.write_bytes(content)
         else:
             write_csv(content, path, **csv_options)
-        stamp = received.replace(tzinfo=received.tzinfo or settings.timezone).timestamp()
-        os.utime(path, (stamp, stamp))
+        receive(settings, path, received)
         return path
 
     return _drop

@@ -20,6 +20,7 @@ import pytest
 from bantin import intake
 from bantin.cli import main as bantin_main
 from bantin.findings import has_errors
+from conftest import receive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AS_OF = date(2021, 10, 19)
@@ -115,7 +116,7 @@ def checked(tmp_path_factory) -> dict:
     received = datetime(2021, 10, 19, 15, 0, tzinfo=settings.timezone).timestamp()
     for name in EXPECTED:
         shutil.copyfile(FIXTURES / name, inbox / name)
-        os.utime(inbox / name, (received, received))
+        receive(settings, inbox / name, received)
     pipeline.collect(settings)
     pipeline.validate(settings)
     with warehouse.reader(settings.warehouse_path) as con:

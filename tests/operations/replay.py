@@ -19,6 +19,7 @@ import json
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from conftest import receive
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
 BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"],
@@ -45,6 +46,7 @@ def deliver_files(template: Path, settings, *, after: datetime | None, until: da
             target = settings.landing / path.relative_to(template)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+            receive(settings, target, moment)
             count += 1
     return count
 

@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 
+from conftest import receive
 from . import replay
 
 START, END = date(2021, 10, 17), date(2021, 10, 19)
@@ -74,7 +75,6 @@ def test_backfill_equals_daily_runs_and_reruns_change_nothing(template, two_home
 
 def test_late_correction_is_taken_in_by_a_rerun_as_a_new_version(template, settings):
     """The rule's other side: a file received after D's run changes D only when D is rerun."""
-    import os
 
     from bantin.pipeline import cutoff_of, run_day
 
@@ -83,8 +83,7 @@ def test_late_correction_is_taken_in_by_a_rerun_as_a_new_version(template, setti
     # A district resends its file at 18:30, an hour and a half after the cutoff, with one more case.
     correction = settings.landing / "193" / f"Bao cao Ha Long {START:%d.%m.%Y} sua.csv"
     _write_correction(START, 193, correction)
-    late = cutoff_of(START, settings).replace(hour=18, minute=30).timestamp()
-    os.utime(correction, (late, late))
+    receive(settings, correction, cutoff_of(START, settings).replace(hour=18, minute=30))
 
     run_day(settings, START, run_id="manual__after_correction", deliver_bulletin=False)
     second = replay.bulletins(settings)[START.isoformat()]

@@ -4,10 +4,10 @@ completeness down to the marts, the Data Docs site linked from the stage's log l
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date, datetime, time
 from pathlib import Path
 
+from conftest import receive
 from .validation_helpers import DISTRICT, district_day
 
 from bantin import pipeline, warehouse
@@ -21,8 +21,7 @@ def _drop_file(settings, day: date, rows: list[dict], name: str, received: datet
     path = settings.landing / str(DISTRICT) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, path, encoding="utf-8", separator=",", headers="machine", date_style="iso")
-    stamp = received.replace(tzinfo=settings.timezone).timestamp()
-    os.utime(path, (stamp, stamp))
+    receive(settings, path, received)
     return path
 
 

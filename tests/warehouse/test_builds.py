@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 
 from bantin import pipeline, warehouse
 from bantin.submission_files import write_csv
 
+from conftest import receive
 from .loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE, table_rows
 
 
@@ -32,8 +32,7 @@ def _resubmit(settings, district_code: int, day: date, commune_index: int, extra
     for column in ("new_cases", "new_cases_community", "tests_positive", "tests_performed", "in_treatment"):
         row[column] = (row[column] or 0) + extra_cases
     path = write_csv(rows, settings.landing / str(district_code) / f"bao_cao_{day:%d%m%Y}_sua.csv")
-    received = datetime(2021, 10, 19, 18, 30, tzinfo=settings.timezone).timestamp()
-    os.utime(path, (received, received))
+    receive(settings, path, datetime(2021, 10, 19, 18, 30, tzinfo=settings.timezone))
     return row["commune_code"]
 
 
