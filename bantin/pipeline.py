@@ -118,7 +118,8 @@ def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, 
     )
     _insert_findings(con, [(submission_id, f) for f in parsed.findings], "intake")
     if parsed.rows:
-        _insert_rows(con, "raw.submission_row",
+        # by name: a column added to the contract later sits at the end of an older warehouse's table
+        _insert_rows(con, "raw.submission_row (submission_id, source_row, " + ", ".join(COLUMN_NAMES) + ")",
                      [(submission_id, n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows)])
 
 

@@ -92,6 +92,7 @@ def _reference_frame():
         "reference_name": [c.name for c in communes],
         "population_18plus": [float(c.population_18plus) for c in communes],
         "population_65plus": [float(c.population_65plus) for c in communes],
+        "population_50plus": [float(c.population_50plus) for c in communes],
     })
 
 

@@ -127,6 +127,8 @@ CREATE TABLE IF NOT EXISTS raw.submission_row (
     source_row INTEGER NOT NULL,
     {", ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in COLUMNS)}
 );
+-- columns added to the contract later (optional ones): a warehouse made before them gains them, NULL
+{"".join(f"ALTER TABLE raw.submission_row ADD COLUMN IF NOT EXISTS {c.name} {_SQL_TYPES[c.type]};" for c in COLUMNS)}
 """
 
 TABLE_COMMENTS = {

@@ -62,7 +62,7 @@ def seed_national(home: str) -> None:
         con.executemany("INSERT INTO ops.submission VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         submissions)
         con.register("bench_rows", frame)
-        con.execute("INSERT INTO raw.submission_row SELECT * FROM bench_rows")
+        con.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM bench_rows")
 
 
 def _timed(label: str, template: Path, home: Path, root: Path, prepare=None):
