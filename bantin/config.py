@@ -48,6 +48,7 @@ class Settings:
     mail_to: tuple[str, ...]
     alert_to: tuple[str, ...]
     smtp_conn_id: str
+    rule_sets_dir: Path
     paths: dict[str, Path] = field(repr=False)
 
     @property
@@ -97,5 +98,7 @@ def load_settings() -> Settings:
         mail_to=_addresses(_env("MAIL_TO", "")),
         alert_to=_addresses(_env("ALERT_TO", "")),
         smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
+        # epidemic-level rule sets (bantin.levels): a province drops its adapted rule set here
+        rule_sets_dir=Path(_env("RULE_SETS", str(REPO_ROOT / "reference" / "rule_sets"))).expanduser().resolve(),
         paths=_paths_under(home),
     )

@@ -287,7 +287,7 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
                 [report_date, _local(datetime.now(settings.timezone), settings)],
             )
             plan = warehouse.build(con, province_codes=[settings.province_code], calendar_end=report_date,
-                                   full_refresh=full_refresh)
+                                   full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir)
         stats.update(mode=plan.mode, reason=plan.reason,
                      rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]

@@ -223,7 +223,7 @@ REFERENCE_FILES = {
 }
 
 
-def load_reference(con, province_codes: list[int]) -> None:
+def load_reference(con, province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> None:
     """(Re)load the `ref` schema for the provinces in scope, from the versioned CSVs and rule sets."""
     scope = ", ".join(str(int(p)) for p in province_codes)
     for table, file_name in REFERENCE_FILES.items():
@@ -234,7 +234,7 @@ def load_reference(con, province_codes: list[int]) -> None:
             f"SELECT * FROM read_csv(?, header = true, auto_detect = true) WHERE {where}",
             [str(path)],
         )
-    levels.load_rule_sets(con)
+    levels.load_rule_sets(con, rule_sets_dir)
 
 
 # --------------------------------------------------------------------------- SQL models
@@ -321,6 +321,7 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
     that depends on it (trailing sums, later levels).
     """
     con.execute("SET VARIABLE calendar_end = ?", [calendar_end])
+    levels.define_macros(con)  # number formatting the level model's reasons use
     built = []
     for model in discover_models():
         started = time.perf_counter()
@@ -395,10 +396,13 @@ _LEDGER_FINGERPRINT = """
 """
 
 
-def inputs_fingerprint(province_codes: list[int]) -> str:
-    """The code and reference data the marts are computed with: any change forces a full rebuild."""
+def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> str:
+    """The code and reference data the marts are computed with: any change forces a full rebuild.
+
+    A rule-set file dropped into (or removed from) the rule-set folder is such a change.
+    """
     digest = hashlib.sha256(repr(sorted(province_codes)).encode())
-    files = [m.path for m in discover_models()] + levels.rule_set_files()
+    files = [m.path for m in discover_models()] + levels.rule_set_files(rule_sets_dir)
     files += [reference.REFERENCE_DIR / name for name in REFERENCE_FILES.values()]
     for path in files:
         digest.update(path.name.encode())
@@ -437,12 +441,14 @@ def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool 
 
 
 def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: bool = False,
-          after_model: Callable[[Model], None] | None = None) -> BuildPlan:
+          after_model: Callable[[Model], None] | None = None,
+          rule_sets_dir: Path = levels.RULE_SETS_DIR) -> BuildPlan:
     """Reference tables and models as the plan says, then remember what they were built from.
 
     Call inside a transaction: the marts and the record of their inputs change together or not at all.
     """
-    fingerprint = inputs_fingerprint(province_codes)
+    levels.read_rule_sets(rule_sets_dir)  # a malformed file is refused before anything is written
+    fingerprint = inputs_fingerprint(province_codes, rule_sets_dir)
     calendar_end = max(calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0]
                        or calendar_end)
     con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {_LEDGER_FINGERPRINT}")
@@ -451,7 +457,7 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
     if plan.mode == "none":
         return plan
     if plan.mode == "full":
-        load_reference(con, province_codes)
+        load_reference(con, province_codes, rule_sets_dir)
     run_models(con, calendar_end=calendar_end, rebuild_from=plan.rebuild_from, after_model=after_model)
     con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
     con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",
