@@ -49,6 +49,8 @@ class Settings:
     alert_to: tuple[str, ...]
     smtp_conn_id: str
     rule_sets_dir: Path
+    signoff: str  # wait (for the Director, until signoff_by) or skip (the bulletin goes out provisional)
+    signoff_by: time
     paths: dict[str, Path] = field(repr=False)
 
     @property
@@ -80,6 +82,13 @@ class Settings:
         return self.paths["warehouse_dir"] / "analytics.duckdb"
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default).lower()
+    if value not in allowed:
+        raise ValueError(f"BANTIN_{name} must be one of {allowed}, not {value!r}")
+    return value
+
+
 def _addresses(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.replace(";", ",").split(",") if a.strip())
 
@@ -100,5 +109,7 @@ def load_settings() -> Settings:
         smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
         # epidemic-level rule sets (bantin.levels): a province drops its adapted rule set here
         rule_sets_dir=Path(_env("RULE_SETS", str(REPO_ROOT / "reference" / "rule_sets"))).expanduser().resolve(),
+        signoff=_choice("SIGNOFF", "wait", ("wait", "skip")),
+        signoff_by=_hhmm(_env("SIGNOFF_BY", "19:00")),
         paths=_paths_under(home),
     )

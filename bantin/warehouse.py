@@ -122,6 +122,21 @@ CREATE TABLE IF NOT EXISTS ops.f0_alert (
     PRIMARY KEY (report_date, commune_code)
 );
 
+CREATE TABLE IF NOT EXISTS ops.level_decision (
+    report_date DATE NOT NULL,
+    unit_type VARCHAR NOT NULL,
+    unit_code INTEGER NOT NULL,
+    computed_level INTEGER NOT NULL,
+    declared_level INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    decided_by VARCHAR NOT NULL,
+    decided_at TIMESTAMP NOT NULL,
+    reason VARCHAR,
+    channel VARCHAR NOT NULL,
+    rule_set_id VARCHAR,
+    rule_set_version INTEGER
+);
+
 CREATE TABLE IF NOT EXISTS raw.submission_row (
     submission_id VARCHAR NOT NULL,
     source_row INTEGER NOT NULL,
@@ -143,6 +158,9 @@ TABLE_COMMENTS = {
     "a date whose fingerprint changes is rebuilt, with everything after it.",
     "ops.f0_alert": "Urgent new-F0 alerts sent (bantin.alerts): one row per report date and commune that had "
     "community cases after 14 quiet days. alerted_at is local wall-clock time; outbox_path the copy of the message.",
+    "ops.level_decision": "The Director's sign-off (bantin.signoff): one row per report date, unit and decision, "
+    "status approved or overridden, the computed level at the time and the declared one, who (decided_by), when "
+    "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in force.",
     "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
     "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
     "ref.commune": "Communes in scope with population (total, 18+, 65+), from reference/communes.csv.",
@@ -342,6 +360,13 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
     for table, text in {**TABLE_COMMENTS, **levels.REF_COMMENTS}.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
     return built
+
+
+def rebuild_table(con, name: str) -> None:
+    """Rebuild one model whole (the sign-off refreshes marts.level_signoff after a decision)."""
+    (model,) = [m for m in discover_models() if m.name == name]
+    con.execute(f"CREATE OR REPLACE TABLE {model.name} AS\n{model.sql}")
+    _comment_model(con, model)
 
 
 def _drop_if_other_kind(con, model: Model) -> None:

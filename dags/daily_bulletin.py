@@ -15,6 +15,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from bantin import operations
 from bantin.config import load_settings as _load_settings
 from bantin.deadlines import bulletin_deadlines
+from bantin.signoff_operator import DirectorSignoff
 
 SETTINGS = _load_settings()  # cheap: environment variables only
 LOCAL = pendulum.timezone(str(SETTINGS.timezone))
@@ -40,7 +41,12 @@ def _run_id() -> str:
     catchup=False,
     max_active_runs=1,  # runs share the one warehouse writer and the bulletin versions of their dates
     params={"report_date": Param(None, type=["null", "string"], format="date",
-                                 description="Override the report date (YYYY-MM-DD)")},
+                                 description="Override the report date (YYYY-MM-DD)"),
+            # the Director's sign-off (bantin/signoff_operator.py): wait, or skip (provisional bulletin)
+            "signoff": Param(None, type=["null", "string"], enum=[None, "wait", "skip"],
+                             description="wait for the Director or skip (default: BANTIN_SIGNOFF)"),
+            "signoff_wait_minutes": Param(None, type=["null", "number"],
+                                          description="wait this long instead of until BANTIN_SIGNOFF_BY")},
     default_args=operations.LOCAL_RETRIES,
     deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation (bantin/deadlines.py)
     tags=["bantin"],
@@ -76,7 +82,7 @@ def daily_bulletin():
         return build_marts(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
 
     @task
-    def render_bulletin(_built: dict) -> dict:
+    def render_bulletin(_built: dict, _signed: dict) -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import render
 
@@ -97,13 +103,13 @@ def daily_bulletin():
         return publish(load_settings(), run_id=_run_id())
 
     @task
-    def summarize_run(collected: dict, validated: dict, alerted: dict, built: dict, rendered: dict,
+    def summarize_run(collected: dict, validated: dict, alerted: dict, built: dict, signed: dict, rendered: dict,
                       delivered: dict, published: dict) -> dict:
         """The run at a glance: its arguments show under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
         stages = {"collect": collected, "validate": validated, "alert_new_f0": alerted, "build_marts": built,
-                  "render": rendered,
+                  "director_signoff": signed, "render": rendered,
                   "deliver": delivered, "publish": published}
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
@@ -112,10 +118,12 @@ def daily_bulletin():
     validated = validate_submissions(collected)
     alerted = alert_new_f0(validated)  # the last collection's new F0 must not wait for the bulletin
     built = build_marts(validated)
-    rendered = render_bulletin(built)
+    signoff_task = DirectorSignoff(task_id="director_signoff")  # waits for the Director, or not (see module)
+    built >> signoff_task
+    rendered = render_bulletin(built, signoff_task.output)
     delivered = deliver_bulletin(rendered)
     published = publish_snapshot(delivered)
-    summarize_run(collected, validated, alerted, built, rendered, delivered, published)
+    summarize_run(collected, validated, alerted, built, signoff_task.output, rendered, delivered, published)
 
 
 daily_bulletin()
