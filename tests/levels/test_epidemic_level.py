@@ -365,3 +365,28 @@ def test_days_before_the_first_data_are_not_zero_cases():
     first = assess([unit_day(1, rate=10, days_reported=1)])[(1, DAY)]
     assert first["cases_per_100k_week"] == 70 and first["level"] == 3
     assert not first["is_complete"] and "số liệu chưa đủ: 1/7 xã-ngày trong 7 ngày" in first["reason"]
+
+
+def test_a_missing_key_is_named(rule_set_dir):
+    folder, _ = rule_set_dir
+    spec = json.loads((folder / "4800-QD-BYT.json").read_text(encoding="utf-8"))
+    del spec["parameters"]["vaccine"]["elderly_threshold"]
+    (folder / "dropped-in.json").write_text(json.dumps({**spec, "version": 3}), encoding="utf-8")
+    with pytest.raises(levels.RuleSetError,
+                       match=r"rule set dropped-in.json: key 'parameters.vaccine.elderly_threshold': missing"):
+        levels.read_rule_sets(folder)
+    (folder / "dropped-in.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(levels.RuleSetError, match="rule set dropped-in.json: not a readable JSON file"):
+        levels.read_rule_sets(folder)
+
+
+def test_a_malformed_rule_set_stops_the_build_before_anything_is_written(rule_set_dir, tmp_path):
+    from bantin import warehouse
+
+    folder, write = rule_set_dir
+    write("bad", version=2, parameters__vaccine__elderly_age=60)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(warehouse.DDL)
+    with pytest.raises(levels.RuleSetError, match="key 'parameters.vaccine.elderly_age'"):
+        warehouse.build(con, province_codes=[22], calendar_end=DAY, rule_sets_dir=folder)
+    assert con.execute("SELECT count(*) FROM ops.build_state").fetchone()[0] == 0
