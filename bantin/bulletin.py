@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 
 from bantin.config import Settings
-from bantin.render import environment, html_to_pdf, vn_int
+from bantin.render import environment, html_to_pdf, vn_date, vn_int, vn_time
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +395,8 @@ def _level_changes(old: dict, new: dict) -> list[str]:
     if signed_was.get("status") != signed_now.get("status") and signed_now.get("status"):
         what = {"approved": "phê duyệt cấp độ đề xuất", "overridden": "công bố cấp độ khác cấp độ đề xuất",
                 "provisional": "chưa phê duyệt (cấp độ đề xuất)"}[signed_now["status"]]
-        who = f" ({signed_now['decided_by']}, {signed_now['decided_at']})" if signed_now.get("decided_by") else ""
+        who = (f" ({signed_now['decided_by']}, {vn_time(signed_now['decided_at'])} {vn_date(signed_now['decided_at'])})"
+               if signed_now.get("decided_by") else "")
         changes.append(f"Lãnh đạo Sở: {what}{who}")
     rule_was, rule_now = old.get("rule_set") or {}, new.get("rule_set") or {}
     if (rule_was.get("rule_set_id"), rule_was.get("version")) != (rule_now.get("rule_set_id"), rule_now.get("version")):

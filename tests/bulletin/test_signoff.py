@@ -88,3 +88,35 @@ def test_overrides_are_read_as_a_director_writes_them():
     assert signoff.parse_overrides("tỉnh=2; huyện 193=3\nxã 6655 = 2, district:205=1", 22) == {
         ("province", 22): 2, ("district", 193): 3, ("commune", 6655): 2, ("district", 205): 1}
     assert signoff.parse_overrides("", 22) == {}
+
+
+def test_the_change_list_tells_level_declared_and_rule_set_changes_province_first():
+    from bantin.bulletin import _changes
+
+    def figures(province: tuple, district: tuple, commune: tuple | None, status: str, rule_version: int) -> dict:
+        def level(computed, declared):
+            return {"level": declared or computed, "computed_level": computed, "declared_level": declared}
+        return {
+            "reporting": {"missing_or_rejected": []}, "corrections": [],
+            "province": {"level": level(*province)},
+            "districts": [{"district_code": 193, "district_name": "Thành phố Hạ Long", "new_cases": 0,
+                           "level": level(*district)}],
+            "communes_at_level_2_or_above": [] if commune is None else [
+                {"commune_code": 6655, "commune_name": "Phường Hà Khánh", "level": commune[1] or commune[0],
+                 "computed_level": commune[0], "declared_level": commune[1]}],
+            "signoff": {"status": status, "decided_by": "GĐ" if status != "provisional" else None,
+                        "decided_at": "2021-10-19T18:30:00"},
+            "rule_set": {"rule_set_id": "4800/QĐ-BYT", "version": rule_version},
+        }
+
+    old = figures((1, None), (1, None), None, "provisional", 1)
+    new = figures((2, 2), (2, 3), (2, None), "overridden", 2)
+    assert _changes(old, new) == [
+        "Cấp độ đề xuất toàn tỉnh: 1 → 2",
+        "Cấp độ công bố toàn tỉnh: chưa phê duyệt → 2",
+        "Cấp độ đề xuất Thành phố Hạ Long: 1 → 2",
+        "Cấp độ công bố Thành phố Hạ Long: chưa phê duyệt → 3",
+        "Cấp độ đề xuất Phường Hà Khánh: 1 → 2",
+        "Lãnh đạo Sở: công bố cấp độ khác cấp độ đề xuất (GĐ, 18:30 19/10/2021)",
+        "Bộ tiêu chí đánh giá: 4800/QĐ-BYT v1 → 4800/QĐ-BYT v2",
+    ]
