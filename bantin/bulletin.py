@@ -24,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 
 from bantin.config import Settings
-from bantin.render import environment, html_to_pdf, vn_int
+from bantin.render import environment, html_to_pdf, vn_date, vn_int, vn_time
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,12 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
     province = _one(con, "SELECT * FROM marts.province_daily WHERE report_date = ?", [report_date])
     if province is None:
         raise LookupError(f"no marts for {report_date:%d/%m/%Y}: build the marts first")
+    # computed levels with the Director's decision beside them (marts.level_signoff, bantin.signoff)
     levels = {
         (r["unit_type"], r["unit_code"]): r
-        for r in _records(con, "SELECT * FROM marts.epidemic_level WHERE report_date = ?", [report_date])
+        for r in _records(con, "SELECT l.*, s.declared_level, s.status AS signoff_status, s.decided_by, s.decided_at, "
+                               "s.decision_reason FROM marts.epidemic_level AS l LEFT JOIN marts.level_signoff AS s "
+                               "USING (report_date, unit_type, unit_code) WHERE l.report_date = ?", [report_date])
     }
     districts = _records(
         con,
@@ -85,8 +88,9 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "level_summary": _level_summary(districts, commune_levels),
         "communes_at_level_2_or_above": sorted(
             ({"commune_code": r["unit_code"], "commune_name": r["unit_name"], "district_code": r["district_code"],
-              "level": r["level"], "reason": r["reason"], "is_stale": r["is_stale"]}
-             for r in commune_levels if r["level"] >= 2),
+              "level": r["declared_level"] or r["level"], "computed_level": r["level"],
+              "declared_level": r["declared_level"], "reason": r["reason"], "is_stale": r["is_stale"]}
+             for r in commune_levels if (r["declared_level"] or r["level"]) >= 2 or r["level"] >= 2),
             key=lambda r: (-r["level"], r["district_code"], r["commune_code"]),
         ),
         "reporting": {
@@ -101,19 +105,46 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "notes": _notes(con, report_date),
         "data_quality": _warnings(con, report_date),
         "corrections": _corrections(con, report_date, settings),
-        "rule_set": _rule_set(con, report_date),
+        "rule_set": _rule_set(con, report_date, settings.province_code),
+        # the Director's sign-off: approved, overridden or provisional ("cấp độ đề xuất, chưa phê duyệt")
+        "signoff": _signoff(con, report_date),
         "data_as_of": max((d["accepted_received_at"] for d in districts if d["accepted_received_at"]), default=None),
     }
     summary["provisional"] = bool(summary["reporting"]["missing_or_rejected"])
     return _plain(summary)
 
 
+COLOURS = {1: ("green", "xanh"), 2: ("yellow", "vàng"), 3: ("orange", "cam"), 4: ("red", "đỏ")}
+
+
 def _level_of(row: dict | None) -> dict | None:
+    """A unit's level as the bulletin shows it: the declared one when the Director decided, else the computed one.
+
+    `computed_level` and `declared_level` (None while provisional) are both kept, with the
+    sign-off and the completeness of the window, so the bulletin can show where they differ.
+    """
     if row is None:
         return None
-    keep = ("level", "colour", "colour_vi", "reason", "is_stale", "assessed_on", "level_changed",
-            "previous_level", "cases_per_100k_week", "coverage_18plus_dose1", "rule_set_id")
-    return {k: row[k] for k in keep}
+    keep = ("reason", "is_stale", "assessed_on", "level_changed",
+            "previous_level", "cases_per_100k_week", "coverage_18plus_dose1", "rule_set_id",
+            "is_complete", "completeness_held", "commune_days_reported", "commune_days_expected")
+    shown = row.get("declared_level") or row["level"]
+    return {
+        **{k: row.get(k) for k in keep},
+        "level": shown, "colour": COLOURS[shown][0], "colour_vi": COLOURS[shown][1],
+        "computed_level": row["level"],
+        "declared_level": row.get("declared_level"),
+        "differs": row.get("declared_level") is not None and row["declared_level"] != row["level"],
+        "missing_units": list(row.get("missing_units") or []),
+        "signoff": {"status": row.get("signoff_status") or "provisional", "decided_by": row.get("decided_by"),
+                    "decided_at": row.get("decided_at"), "reason": row.get("decision_reason")},
+    }
+
+
+def _signoff(con, report_date: date) -> dict:
+    from bantin import signoff
+
+    return signoff.status(con, report_date)
 
 
 def _difference(now, before):
@@ -216,12 +247,14 @@ def _warnings(con, report_date: date) -> list[dict]:
     )
 
 
-def _rule_set(con, report_date: date) -> dict | None:
+def _rule_set(con, report_date: date, province_code: int) -> dict | None:
+    """The rule set in force for the province (the level model's order: bantin.levels.in_force)."""
     return _one(
         con,
-        "SELECT rule_set_id, version, name, legal_basis, effective_from FROM ref.rule_set "
-        "WHERE effective_from <= ? ORDER BY effective_from DESC, version DESC LIMIT 1",
-        [report_date],
+        "SELECT rule_set_id, version, name, legal_basis, effective_from, elderly_age, coverage_raise FROM ref.rule_set "
+        "WHERE effective_from <= ? AND (province_codes IS NULL OR list_contains(province_codes, ?)) "
+        "ORDER BY effective_from DESC, province_codes IS NOT NULL DESC, version DESC LIMIT 1",
+        [report_date, province_code],
     )
 
 
@@ -354,9 +387,54 @@ PROVINCE_CHANGES = (("new_cases", "Ca mắc mới"), ("new_cases_community", "Ca
                     ("communes_reported", "Số xã đã báo cáo"))
 
 
+def _level_changes(old: dict, new: dict) -> list[str]:
+    """Changes of computed and declared levels (province, districts, communes), of the sign-off and the rule set."""
+    def levels(level: dict | None) -> tuple:
+        level = level or {}
+        return level.get("computed_level", level.get("level")), level.get("declared_level")
+
+    def shown(value) -> str:
+        return str(value) if value else "–"
+
+    units = [(f"toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
+    old_districts = {d["district_code"]: d for d in old["districts"]}
+    units += [(d["district_name"], (old_districts.get(d["district_code"]) or {}).get("level"), d.get("level"))
+              for d in new["districts"]]
+    old_communes = {c["commune_code"]: c for c in old.get("communes_at_level_2_or_above") or []}
+    new_communes = {c["commune_code"]: c for c in new.get("communes_at_level_2_or_above") or []}
+    for code in sorted(set(old_communes) | set(new_communes)):
+        # a commune absent from the list is at level 1, computed and (when decided) declared
+        was, now = old_communes.get(code), new_communes.get(code)
+        name = (now or was)["commune_name"]
+        units.append((name, {"computed_level": was.get("computed_level", was["level"]),
+                             "declared_level": was.get("declared_level")} if was else {"computed_level": 1},
+                      {"computed_level": now.get("computed_level", now["level"]),
+                       "declared_level": now.get("declared_level")} if now else {"computed_level": 1}))
+    changes = []
+    for name, was, now in units:
+        (computed_was, declared_was), (computed_now, declared_now) = levels(was), levels(now)
+        if computed_was != computed_now:
+            changes.append(f"Cấp độ đề xuất {name}: {shown(computed_was)} → {shown(computed_now)}")
+        if declared_was != declared_now:
+            changes.append(f"Cấp độ công bố {name}: {declared_was or 'chưa phê duyệt'} → "
+                           f"{declared_now or 'chưa phê duyệt'}")
+    signed_was, signed_now = old.get("signoff") or {}, new.get("signoff") or {}
+    if signed_was.get("status") != signed_now.get("status") and signed_now.get("status"):
+        what = {"approved": "phê duyệt cấp độ đề xuất", "overridden": "công bố cấp độ khác cấp độ đề xuất",
+                "provisional": "chưa phê duyệt (cấp độ đề xuất)"}[signed_now["status"]]
+        who = (f" ({signed_now['decided_by']}, {vn_time(signed_now['decided_at'])} {vn_date(signed_now['decided_at'])})"
+               if signed_now.get("decided_by") else "")
+        changes.append(f"Lãnh đạo Sở: {what}{who}")
+    rule_was, rule_now = old.get("rule_set") or {}, new.get("rule_set") or {}
+    if (rule_was.get("rule_set_id"), rule_was.get("version")) != (rule_now.get("rule_set_id"), rule_now.get("version")):
+        changes.append(f"Bộ tiêu chí đánh giá: {rule_was.get('rule_set_id') or '–'} v{rule_was.get('version') or '–'}"
+                       f" → {rule_now.get('rule_set_id') or '–'} v{rule_now.get('version') or '–'}")
+    return changes
+
+
 def _changes(old: dict, new: dict) -> list[str]:
     """A short list of what a new version changes, in Vietnamese."""
-    changes = []
+    changes = _level_changes(old, new)  # the decision first: levels, province first, sign-off, rule set
     before = set(old["reporting"]["missing_or_rejected"])
     after = set(new["reporting"]["missing_or_rejected"])
     changes += [f"Đã nhận báo cáo của {name}" for name in sorted(before - after)]
@@ -370,10 +448,6 @@ def _changes(old: dict, new: dict) -> list[str]:
         was = old_districts.get(d["district_code"], {})
         if was.get("new_cases") != d["new_cases"]:
             changes.append(f"Ca mắc mới {d['district_name']}: {vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
-        old_level = (was.get("level") or {}).get("level")
-        new_level = (d["level"] or {}).get("level")
-        if old_level != new_level:
-            changes.append(f"Cấp độ {d['district_name']}: {old_level or '–'} → {new_level or '–'}")
     if (old.get("corrections") or []) != (new.get("corrections") or []):
         changes.append(f"Điều chỉnh số liệu các ngày trước: {len(new.get('corrections') or [])} mục")
     return changes or ["Cập nhật số liệu chi tiết (cảnh báo chất lượng, ghi chú)"]

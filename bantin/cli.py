@@ -71,6 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("query", nargs="?", default=None)
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
+    levels = commands.add_parser("levels", help="the Director's sign-off of the epidemic levels / phê duyệt cấp độ")
+    decisions = levels.add_subparsers(dest="action", required=True)
+    for action, text in (("approve", "phê duyệt cấp độ đề xuất / approve the computed levels"),
+                         ("override", "công bố cấp độ khác / declare other levels, with a reason")):
+        decide = decisions.add_parser(action, help=text)
+        decide.add_argument("--date", type=_date, required=True, help="ngày báo cáo / report date (YYYY-MM-DD)")
+        decide.add_argument("--by", required=True, help="người quyết định / who decides (name, title)")
+        decide.add_argument("--reason", default="", help="lý do / reason (required to override)")
+        if action == "override":
+            decide.add_argument("--set", dest="levels", action="append", required=True,
+                                help="tỉnh=2 | huyện 193=3 | xã 6655=2 (repeat for several units)")
+        decide.add_argument("--no-publish", action="store_true",
+                            help="record only: do not render and deliver the bulletin's new version")
+    show = decisions.add_parser("show", help="cấp độ đề xuất và công bố / computed and declared levels of a date")
+    show.add_argument("--date", type=_date, required=True)
+
     dictionary = commands.add_parser("data-dictionary", help="write docs/data-dictionary.md from the warehouse")
     dictionary.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
     return parser
@@ -255,8 +271,47 @@ def _data_dictionary(args) -> int:
     return 0
 
 
+def _levels(args) -> int:
+    """Record the Director's decision (as the DAG's sign-off task does), then publish the bulletin's new version."""
+    from bantin import pipeline, signoff, warehouse
+
+    settings = load_settings()
+    if not settings.warehouse_path.is_file():
+        raise UsageError(f"Chưa có kho dữ liệu / no warehouse yet: {settings.warehouse_path}")
+    if args.action == "show":
+        with warehouse.writer(settings) as con:
+            rows = con.execute(
+                "SELECT unit_type, unit_code, unit_name, computed_level, declared_level, status, decided_by "
+                "FROM marts.level_signoff WHERE report_date = ? AND unit_type <> 'commune' "
+                "ORDER BY unit_type = 'district', unit_code", [args.date]).fetchall()
+        for unit_type, code, name, computed, declared, state, who in rows:
+            print(f"{name} ({unit_type} {code}): đề xuất/computed {computed}, công bố/declared "
+                  f"{declared or '–'} [{state}{', ' + who if who else ''}]")
+        return 0
+    try:
+        overrides = {}
+        for text in getattr(args, "levels", None) or []:
+            overrides.update(signoff.parse_overrides(text, settings.province_code))
+        decision = signoff.Decision(report_date=args.date, decided_by=args.by, reason=args.reason,
+                                    decided_at=datetime.now(settings.timezone).replace(tzinfo=None, microsecond=0),
+                                    overrides=overrides, channel="cli")
+        with warehouse.writer(settings) as con:
+            outcome = signoff.record(con, decision)
+    except signoff.SignoffError as problem:
+        raise UsageError(f"{problem.message_vi} / {problem}") from None
+    print(f"{args.date}: {outcome['status']} ({outcome['decided_by']}, {outcome['decided_at']})"
+          + "".join(f"\n  {line}" for line in outcome["overridden"]))
+    if not args.no_publish:
+        rendered = pipeline.render(settings, args.date, run_id=f"levels-{args.action}")
+        delivered = pipeline.deliver(settings, args.date, rendered, run_id=f"levels-{args.action}")
+        pipeline.publish(settings, run_id=f"levels-{args.action}")
+        print(f"bulletin: {rendered['html']}{' (unchanged)' if rendered.get('reused') == 'True' else ''}; "
+              f"delivered: {delivered.get('sent', delivered)}")
+    return 0
+
+
 COMMANDS = {"validate": _validate, "template": _template, "demo-data": _demo_data, "run": _run, "sql": _sql,
-            "data-dictionary": _data_dictionary}
+            "levels": _levels, "data-dictionary": _data_dictionary}
 
 if __name__ == "__main__":
     sys.exit(main())

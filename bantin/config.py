@@ -71,6 +71,9 @@ class Settings:
     mail_to: tuple[str, ...]
     alert_to: tuple[str, ...]
     smtp_conn_id: str
+    rule_sets_dir: Path
+    signoff: str  # wait (for the Director, until signoff_by) or skip (the bulletin goes out provisional)
+    signoff_by: time
     paths: dict[str, Path] = field(repr=False)
     scheduled: bool = True  # BANTIN_SCHEDULE=off: the DAGs run only when triggered (demo data, rehearsals)
     limits: Limits = field(default_factory=Limits)
@@ -113,6 +116,13 @@ class Settings:
         return self.paths["warehouse_dir"] / "analytics.duckdb"
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default).lower()
+    if value not in allowed:
+        raise ValueError(f"BANTIN_{name} must be one of {allowed}, not {value!r}")
+    return value
+
+
 def _addresses(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.replace(";", ",").split(",") if a.strip())
 
@@ -131,6 +141,10 @@ def load_settings() -> Settings:
         mail_to=_addresses(_env("MAIL_TO", "")),
         alert_to=_addresses(_env("ALERT_TO", "")),
         smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
+        # epidemic-level rule sets (bantin.levels): a province drops its adapted rule set here
+        rule_sets_dir=Path(_env("RULE_SETS", str(REPO_ROOT / "reference" / "rule_sets"))).expanduser().resolve(),
+        signoff=_choice("SIGNOFF", "wait", ("wait", "skip")),
+        signoff_by=_hhmm(_env("SIGNOFF_BY", "19:00")),
         paths=_paths_under(home),
         scheduled=_env("SCHEDULE", "on").lower() not in ("off", "false", "0", "no"),
         limits=Limits(

@@ -80,6 +80,7 @@ class Assumptions:
     dose1_18plus_share: float
     full_18plus_share: float
     full_65plus_share: float
+    full_50plus_share: float
     community_share: float
     note: str
 
@@ -99,6 +100,7 @@ def load_assumptions(path: Path = ASSUMPTIONS_PATH) -> tuple[Assumptions, ...]:
                 dose1_18plus_share=float(r["dose1_18plus_share"]),
                 full_18plus_share=float(r["full_18plus_share"]),
                 full_65plus_share=float(r["full_65plus_share"]),
+                full_50plus_share=float(r["full_50plus_share"]),
                 community_share=float(r["community_share"]),
                 note=r["note"],
             )
@@ -262,10 +264,12 @@ def _vaccination(commune: _Commune, assumed: Assumptions, day: date) -> dict[str
     dose1 = math.floor(ref.population_18plus * assumed.coverage(assumed.dose1_18plus_share, day, offset))
     full = math.floor(ref.population_18plus * assumed.coverage(assumed.full_18plus_share, day, offset))
     elderly = math.floor(ref.population_65plus * assumed.coverage(assumed.full_65plus_share, day, offset))
+    fifty = math.floor(ref.population_50plus * assumed.coverage(assumed.full_50plus_share, day, offset))
     return {
         "vaccinated_18plus_dose1": dose1,
         "vaccinated_18plus_full": min(full, dose1),
         "vaccinated_65plus_full": elderly,
+        "vaccinated_50plus_full": fifty,
     }
 
 

@@ -1,10 +1,14 @@
 """Epidemic levels (cấp độ dịch): the rule-set files and the tables the level model reads.
 
-Rules are data (docs/spec/epidemic-levels.md): each `reference/rule_sets/*.json`
-is one versioned rule set with an effective-from date. They are checked here,
-loaded into `ref.rule_set`, `ref.rule_set_band` and `ref.rule_set_matrix`, and
-`transforms/marts/epidemic_level.sql` picks, for every report date, the rule set
-in force on it. Adding a rule set is adding a file.
+Rules are data (docs/spec/epidemic-levels.md): each `*.json` in the rule-set
+folder (`BANTIN_RULE_SETS`, default `reference/rule_sets/`) is one versioned
+rule set with an effective-from date and, optionally, the provinces it applies
+to. They are checked here (a bad file is refused with the key named), loaded
+into `ref.rule_set`, `ref.rule_set_band` and `ref.rule_set_matrix`, and
+`transforms/marts/epidemic_level.sql` picks, for every province and report
+date, the rule set in force: the latest effective_from on or before the date,
+a province-scoped one before a national one on the same date. Adding a rule
+set, or a province's adapted one, is dropping a file.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ RULE_SETS_DIR = reference.REFERENCE_DIR / "rule_sets"
 NUMERATORS = ("community", "all")
 WINDOWS = (7, 14)  # a 14-day window is halved to a weekly rate
 CAPACITY_EFFECTS = ("none", "cannot_lower", "raise_one")
-REPORTED_ELDERLY_AGES = (65,)  # submission format v1 reports only the 65+ age group
+ELDERLY_AGES = (65, 50)  # the submission format reports both groups (vaccinated_65plus_full, vaccinated_50plus_full)
+# How the main (18+) and elderly coverage shortfalls combine: 4800/QĐ-BYT as the provinces applied it
+# raises one level at most (Hà Nội 1/11/2021, Thanh Hóa 21/10/2021); "additive" lets both raises add up.
+COVERAGE_RAISES = ("one_level", "additive")
 
 
 class RuleSetError(ValueError):
-    """A rule-set file the engine cannot apply; the message names the file and the field."""
+    """A rule-set file the engine cannot apply; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class RuleSet:
     name: str
     legal_basis: str
     effective_from: date
+    province_codes: tuple[int, ...] | None  # None: national
     numerator: str
     window_days: int
     band_lower_bounds: tuple[float, ...]
@@ -42,6 +50,7 @@ class RuleSet:
     main_coverage_threshold: float
     elderly_coverage_threshold: float
     elderly_age: int
+    coverage_raise: str
     elderly_adjustment: bool
     elderly_exempt_if_no_case: bool
     commune_min_mobile_stations: int
@@ -53,8 +62,9 @@ class RuleSet:
     def row(self) -> tuple:
         return (
             self.rule_set_id, self.version, self.name, self.legal_basis, self.effective_from,
+            list(self.province_codes) if self.province_codes else None,
             self.numerator, self.window_days, self.main_coverage_threshold, self.elderly_coverage_threshold,
-            self.elderly_age, self.elderly_adjustment, self.elderly_exempt_if_no_case,
+            self.elderly_age, self.coverage_raise, self.elderly_adjustment, self.elderly_exempt_if_no_case,
             self.commune_min_mobile_stations, self.district_min_treatment_beds,
             self.province_min_icu_beds_per_100k, self.capacity_effect, self.file_name,
             list(self.band_lower_bounds), [self.matrix[b][0] for b in sorted(self.matrix)],
@@ -70,73 +80,140 @@ class RuleSet:
         return [(self.rule_set_id, self.version, band, met, levels[0] if met else levels[1])
                 for band, levels in sorted(self.matrix.items()) for met in (True, False)]
 
+    def applies_to(self, province_code: int) -> bool:
+        return self.province_codes is None or province_code in self.province_codes
+
 
 def rule_set_files(directory: Path = RULE_SETS_DIR) -> list[Path]:
-    return sorted(directory.glob("*.json"))
+    return sorted(Path(directory).glob("*.json"))
+
+
+# ---------------------------------------------------------------- reading and checking one file
+
+
+class _Reader:
+    """Walks a parsed rule-set file; every problem names the key path (`parameters.vaccine.elderly_age`)."""
+
+    def __init__(self, file_name: str):
+        self.file_name = file_name
+
+    def fail(self, path: str, problem: str):
+        raise RuleSetError(f"rule set {self.file_name}: key '{path}': {problem}")
+
+    def node(self, parent: dict, key: str, path: str, known: set[str]) -> dict:
+        value = self.take(parent, key, path, dict)
+        self.only(value, f"{path}.{key}" if path else key, known)
+        return value
+
+    def only(self, value: dict, path: str, known: set[str]) -> None:
+        unknown = sorted(set(value) - known)
+        if unknown:
+            self.fail(f"{path}.{unknown[0]}" if path else unknown[0],
+                      f"unknown key (expected one of {sorted(known)}); a misspelt key would silently "
+                      "fall back to a default")
+
+    def take(self, parent: dict, key: str, path: str, kind, *, default=...):
+        full = f"{path}.{key}" if path else key
+        if key not in parent:
+            if default is not ...:
+                return default
+            self.fail(full, "missing")
+        value = parent[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:  # JSON true is not a number here
+            self.fail(full, f"must be {' or '.join(k.__name__ for k in kinds)}, not {json.dumps(value)}")
+        if not isinstance(value, kinds):
+            self.fail(full, f"must be {' or '.join(k.__name__ for k in kinds)}, not {json.dumps(value)}")
+        return value
+
+    def choice(self, parent: dict, key: str, path: str, allowed: tuple, *, default=...):
+        value = self.take(parent, key, path, (str, int), default=default)
+        if value not in allowed:
+            self.fail(f"{path}.{key}", f"must be one of {list(allowed)}, not {json.dumps(value)}")
+        return value
+
+    def share(self, parent: dict, key: str, path: str) -> float:
+        value = float(self.take(parent, key, path, (int, float)))
+        if not 0 <= value <= 1:
+            self.fail(f"{path}.{key}", f"must be a share between 0 and 1, not {value}")
+        return value
+
+
+TOP_KEYS = {"rule_set_id", "version", "name", "legal_basis", "effective_from", "provinces", "notes", "parameters"}
+PARAMETER_KEYS = {"transmission", "vaccine", "matrix", "coverage_raise", "elderly_adjustment", "capacity"}
 
 
 def read_rule_set(path: Path) -> RuleSet:
-    """Parse and check one rule-set file; RuleSetError says what is wrong and where."""
+    """Parse and check one rule-set file; RuleSetError says which file and key are wrong."""
+    r = _Reader(path.name)
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
-        p = spec["parameters"]
-        rule_set = RuleSet(
-            rule_set_id=str(spec["rule_set_id"]),
-            version=int(spec["version"]),
-            name=spec["name"],
-            legal_basis=spec["legal_basis"],
-            effective_from=date.fromisoformat(spec["effective_from"]),
-            numerator=p["transmission"]["numerator"],
-            window_days=int(p["transmission"]["window_days"]),
-            band_lower_bounds=tuple(float(x) for x in p["transmission"]["band_lower_bounds"]),
-            matrix={int(band): (int(levels[0]), int(levels[1])) for band, levels in p["matrix"].items()},
-            main_coverage_threshold=float(p["vaccine"]["main_threshold"]),
-            elderly_coverage_threshold=float(p["vaccine"]["elderly_threshold"]),
-            elderly_age=int(p["vaccine"]["elderly_age"]),
-            elderly_adjustment=bool(p["elderly_adjustment"]["enabled"]),
-            elderly_exempt_if_no_case=bool(p["elderly_adjustment"]["exempt_if_no_case_in_window"]),
-            commune_min_mobile_stations=int(p["capacity"]["commune_min_mobile_stations"]),
-            district_min_treatment_beds=int(p["capacity"]["district_min_treatment_beds"]),
-            province_min_icu_beds_per_100k=float(p["capacity"]["province_min_icu_beds_per_100k"]),
-            capacity_effect=p["capacity"]["effect"],
-            file_name=path.name,
-        )
-    except (KeyError, TypeError, ValueError, IndexError) as problem:
-        raise RuleSetError(f"rule set {path.name}: missing or malformed field ({type(problem).__name__}: "
-                           f"{problem})") from None
-    _check(rule_set)
-    return rule_set
-
-
-def _check(rs: RuleSet) -> None:
-    where = f"rule set {rs.file_name} ({rs.rule_set_id} v{rs.version})"
-    problems = []
-    if rs.numerator not in NUMERATORS:
-        problems.append(f"numerator must be one of {NUMERATORS}, not {rs.numerator!r}")
-    if rs.window_days not in WINDOWS:
-        problems.append(f"window_days must be one of {WINDOWS}, not {rs.window_days}")
-    if rs.elderly_age not in REPORTED_ELDERLY_AGES:
-        problems.append(f"elderly_age {rs.elderly_age}: the submission format only reports {REPORTED_ELDERLY_AGES}")
-    if rs.capacity_effect not in CAPACITY_EFFECTS:
-        problems.append(f"capacity effect {rs.capacity_effect!r} unknown (one of {CAPACITY_EFFECTS})")
-    bounds = rs.band_lower_bounds
-    if not bounds or bounds[0] != 0 or list(bounds) != sorted(set(bounds)):
-        problems.append(f"band_lower_bounds must start at 0 and increase strictly, not {list(bounds)}")
-    if sorted(rs.matrix) != list(range(1, len(bounds) + 1)):
-        problems.append(f"matrix must have one entry per band 1..{len(bounds)}, has {sorted(rs.matrix)}")
-    if any(level not in (1, 2, 3, 4) for levels in rs.matrix.values() for level in levels):
-        problems.append("matrix levels must be 1 to 4")
-    for name in ("main_coverage_threshold", "elderly_coverage_threshold"):
-        if not 0 <= getattr(rs, name) <= 1:
-            problems.append(f"{name} must be a share between 0 and 1")
-    if problems:
-        raise RuleSetError(f"{where}: " + "; ".join(problems))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise RuleSetError(f"rule set {path.name}: not a readable JSON file ({problem})") from None
+    if not isinstance(spec, dict):
+        raise RuleSetError(f"rule set {path.name}: the file must hold one JSON object")
+    r.only(spec, "", TOP_KEYS)
+    try:
+        effective_from = date.fromisoformat(r.take(spec, "effective_from", "", str))
+    except ValueError:
+        r.fail("effective_from", f"must be a date written YYYY-MM-DD, not {json.dumps(spec['effective_from'])}")
+    provinces = r.take(spec, "provinces", "", list, default=None)
+    if provinces is not None:
+        known = {p.code for p in reference.provinces()}
+        if not provinces or any(isinstance(c, bool) or not isinstance(c, int) or c not in known for c in provinces):
+            r.fail("provinces", f"must be a non-empty list of GSO province codes (e.g. [38]), not {json.dumps(provinces)}")
+    version = r.take(spec, "version", "", int)
+    p = r.node(spec, "parameters", "", PARAMETER_KEYS)
+    t = r.node(p, "transmission", "parameters", {"numerator", "window_days", "band_lower_bounds"})
+    v = r.node(p, "vaccine", "parameters", {"main_threshold", "elderly_threshold", "elderly_age"})
+    e = r.node(p, "elderly_adjustment", "parameters", {"enabled", "exempt_if_no_case_in_window"})
+    c = r.node(p, "capacity", "parameters", {"commune_min_mobile_stations", "district_min_treatment_beds",
+                                              "province_min_icu_beds_per_100k", "effect"})
+    bounds = r.take(t, "band_lower_bounds", "parameters.transmission", list)
+    if (not bounds or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
+            or bounds[0] != 0 or bounds != sorted(set(bounds))):
+        r.fail("parameters.transmission.band_lower_bounds",
+               f"must be numbers starting at 0 and increasing strictly, not {json.dumps(bounds)}")
+    matrix_spec = r.take(p, "matrix", "parameters", dict)
+    if sorted(matrix_spec) != [str(b) for b in range(1, len(bounds) + 1)]:
+        r.fail("parameters.matrix", f"must have one entry per band \"1\"..\"{len(bounds)}\", has {sorted(matrix_spec)}")
+    matrix = {}
+    for band, levels_ in matrix_spec.items():
+        if (not isinstance(levels_, list) or len(levels_) != 2
+                or any(isinstance(x, bool) or x not in (1, 2, 3, 4) for x in levels_)):
+            r.fail(f"parameters.matrix.{band}", f"must be [level if main coverage met, level if not], "
+                                                f"levels 1 to 4, not {json.dumps(levels_)}")
+        matrix[int(band)] = (levels_[0], levels_[1])
+    return RuleSet(
+        rule_set_id=r.take(spec, "rule_set_id", "", str),
+        version=version,
+        name=r.take(spec, "name", "", str),
+        legal_basis=r.take(spec, "legal_basis", "", str),
+        effective_from=effective_from,
+        province_codes=tuple(provinces) if provinces else None,
+        numerator=r.choice(t, "numerator", "parameters.transmission", NUMERATORS),
+        window_days=r.choice(t, "window_days", "parameters.transmission", WINDOWS),
+        band_lower_bounds=tuple(float(b) for b in bounds),
+        matrix=matrix,
+        main_coverage_threshold=r.share(v, "main_threshold", "parameters.vaccine"),
+        elderly_coverage_threshold=r.share(v, "elderly_threshold", "parameters.vaccine"),
+        elderly_age=r.choice(v, "elderly_age", "parameters.vaccine", ELDERLY_AGES),
+        coverage_raise=r.choice(p, "coverage_raise", "parameters", COVERAGE_RAISES, default="one_level"),
+        elderly_adjustment=r.take(e, "enabled", "parameters.elderly_adjustment", bool),
+        elderly_exempt_if_no_case=r.take(e, "exempt_if_no_case_in_window", "parameters.elderly_adjustment", bool),
+        commune_min_mobile_stations=r.take(c, "commune_min_mobile_stations", "parameters.capacity", int),
+        district_min_treatment_beds=r.take(c, "district_min_treatment_beds", "parameters.capacity", int),
+        province_min_icu_beds_per_100k=float(r.take(c, "province_min_icu_beds_per_100k", "parameters.capacity",
+                                                    (int, float))),
+        capacity_effect=r.choice(c, "effect", "parameters.capacity", CAPACITY_EFFECTS),
+        file_name=path.name,
+    )
 
 
 def read_rule_sets(directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
     rule_sets = [read_rule_set(path) for path in rule_set_files(directory)]
     if not rule_sets:
-        raise RuleSetError(f"no rule set file in {directory}")
+        raise RuleSetError(f"no rule set file (*.json) in {directory}")
     seen: dict[tuple[str, int], str] = {}
     for rs in rule_sets:
         key = (rs.rule_set_id, rs.version)
@@ -146,19 +223,29 @@ def read_rule_sets(directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
     return rule_sets
 
 
+def in_force(rule_sets: list[RuleSet], province_code: int, day: date) -> RuleSet | None:
+    """The rule set the level model applies (same order as its SQL): latest effective_from, then scoped, then version."""
+    candidates = [rs for rs in rule_sets if rs.effective_from <= day and rs.applies_to(province_code)]
+    return max(candidates, key=lambda rs: (rs.effective_from, rs.province_codes is not None, rs.version),
+               default=None)
+
+
+# ---------------------------------------------------------------- loading into the warehouse
+
+
 def load_rule_sets(con, directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
     """(Re)load `ref.rule_set*` from the files: the only place thresholds come from."""
     rule_sets = read_rule_sets(directory)
     con.execute("""
         CREATE OR REPLACE TABLE ref.rule_set (
             rule_set_id VARCHAR, version INTEGER, name VARCHAR, legal_basis VARCHAR, effective_from DATE,
-            numerator VARCHAR, window_days INTEGER, main_coverage_threshold DOUBLE,
-            elderly_coverage_threshold DOUBLE, elderly_age INTEGER, elderly_adjustment BOOLEAN,
+            province_codes INTEGER[], numerator VARCHAR, window_days INTEGER, main_coverage_threshold DOUBLE,
+            elderly_coverage_threshold DOUBLE, elderly_age INTEGER, coverage_raise VARCHAR, elderly_adjustment BOOLEAN,
             elderly_exempt_if_no_case BOOLEAN, commune_min_mobile_stations INTEGER,
             district_min_treatment_beds INTEGER, province_min_icu_beds_per_100k DOUBLE,
             capacity_effect VARCHAR, file_name VARCHAR,
             band_lower_bounds DOUBLE[], level_if_coverage_met INTEGER[], level_if_coverage_not_met INTEGER[])""")
-    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 20) + ")",
+    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 22) + ")",
                     [rs.row() for rs in rule_sets])
     con.execute("CREATE OR REPLACE TABLE ref.rule_set_band (rule_set_id VARCHAR, version INTEGER, band INTEGER, "
                 "lower_bound DOUBLE, upper_bound DOUBLE)")
@@ -171,9 +258,38 @@ def load_rule_sets(con, directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
     return rule_sets
 
 
+# Number formatting for the reasons, as Vietnamese writes it (decimal comma), with the decimals
+# a comparison needs to be true: 79,96% < 80%, never "80% (< 80%)". Temporary macros: every
+# connection that runs the level model defines them first (warehouse.run_models does).
+SQL_MACROS = """
+CREATE OR REPLACE TEMP MACRO vi_number(x, decimals) AS replace(CASE decimals
+    WHEN 0 THEN CAST(CAST(round(x, 0) AS BIGINT) AS VARCHAR)
+    WHEN 1 THEN CAST(CAST(round(x, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+    WHEN 2 THEN CAST(CAST(round(x, 2) AS DECIMAL(18, 2)) AS VARCHAR)
+    WHEN 3 THEN CAST(CAST(round(x, 3) AS DECIMAL(18, 3)) AS VARCHAR)
+    ELSE CAST(CAST(round(x, 4) AS DECIMAL(18, 4)) AS VARCHAR) END, '.', ',');
+-- fewest decimals (at least `least_decimals`) with which x, below `bound`, still shows below it
+CREATE OR REPLACE TEMP MACRO decimals_below(x, bound, least_decimals) AS CASE
+    WHEN bound IS NULL OR x >= bound OR round(x, least_decimals) < bound THEN least_decimals
+    WHEN round(x, least_decimals + 1) < bound THEN least_decimals + 1
+    WHEN round(x, least_decimals + 2) < bound THEN least_decimals + 2
+    WHEN round(x, least_decimals + 3) < bound THEN least_decimals + 3
+    ELSE least_decimals + 4 END;
+-- a parameter as written: 70, 72,5, 0,25 (no trailing zeros)
+CREATE OR REPLACE TEMP MACRO vi_plain(x) AS vi_number(x, CASE
+    WHEN round(x, 0) = round(x, 6) THEN 0 WHEN round(x, 1) = round(x, 6) THEN 1
+    WHEN round(x, 2) = round(x, 6) THEN 2 ELSE 3 END);
+"""
+
+
+def define_macros(con) -> None:
+    con.execute(SQL_MACROS)
+
+
 REF_COMMENTS = {
-    "ref.rule_set": "Epidemic-level rule sets, one row per file in reference/rule_sets/ (the level model picks "
-                    "the latest effective_from on or before each report date).",
+    "ref.rule_set": "Epidemic-level rule sets, one row per file in the rule-set folder (BANTIN_RULE_SETS, default "
+                    "reference/rule_sets/). province_codes NULL: national. The level model picks, per province and "
+                    "report date, the latest effective_from on or before it, a province-scoped one first on a tie.",
     "ref.rule_set_band": "Transmission bands of each rule set: weekly rate per 100,000 in [lower_bound, upper_bound).",
     "ref.rule_set_matrix": "Level for each band of each rule set, when main vaccine coverage is met or not.",
 }

@@ -236,7 +236,8 @@ def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, 
     )
     _insert_findings(con, [(submission_id, f) for f in parsed.findings], "intake")
     if parsed.rows:
-        _insert_rows(con, "raw.submission_row",
+        # by name: a column added to the contract later sits at the end of an older warehouse's table
+        _insert_rows(con, "raw.submission_row (submission_id, source_row, " + ", ".join(COLUMN_NAMES) + ")",
                      [(submission_id, n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows)])
 
 
@@ -445,7 +446,7 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
                 [report_date, _local(datetime.now(settings.timezone), settings)],
             )
             plan = warehouse.build(con, province_codes=[settings.province_code], calendar_end=report_date,
-                                   full_refresh=full_refresh)
+                                   full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir)
         stats.update(mode=plan.mode, reason=plan.reason,
                      rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]

@@ -30,6 +30,7 @@ class Province:
     population: int
     population_18plus: int
     population_65plus: int
+    population_50plus: int
     source: str
 
 
@@ -42,6 +43,7 @@ class District:
     population: int
     population_18plus: int
     population_65plus: int
+    population_50plus: int
     source: str
 
 
@@ -55,6 +57,7 @@ class Commune:
     population: int
     population_18plus: int
     population_65plus: int
+    population_50plus: int
     source: str
 
 
@@ -78,11 +81,11 @@ def _rows(path: Path, header: str) -> list[list[str]]:
 @lru_cache(maxsize=None)
 def provinces() -> tuple[Province, ...]:
     return tuple(
-        Province(int(code), name, full, int(portal), int(pop), int(p18), int(p65), source)
-        for code, name, full, portal, pop, p18, p65, source in _rows(
+        Province(int(code), name, full, int(portal), int(pop), int(p18), int(p65), int(p50), source)
+        for code, name, full, portal, pop, p18, p65, p50, source in _rows(
             REFERENCE_DIR / "provinces.csv",
             "province_code,province_name,province_name_full,ncsc_portal_id,"
-            "population,population_18plus,population_65plus,source",
+            "population,population_18plus,population_65plus,population_50plus,source",
         )
     )
 
@@ -105,11 +108,11 @@ def province(code: int) -> Province:
 @lru_cache(maxsize=None)
 def _all_districts() -> tuple[District, ...]:
     return tuple(
-        District(int(code), name, int(prov), dtype, int(pop), int(p18), int(p65), source)
-        for code, name, prov, dtype, pop, p18, p65, source in _rows(
+        District(int(code), name, int(prov), dtype, int(pop), int(p18), int(p65), int(p50), source)
+        for code, name, prov, dtype, pop, p18, p65, p50, source in _rows(
             REFERENCE_DIR / "districts.csv",
             "district_code,district_name,province_code,district_type,"
-            "population,population_18plus,population_65plus,source",
+            "population,population_18plus,population_65plus,population_50plus,source",
         )
     )
 
@@ -142,11 +145,11 @@ def _all_communes() -> tuple[Commune, ...]:
     rows = _rows(
         REFERENCE_DIR / "communes.csv",
         "commune_code,commune_name,commune_type,district_code,province_code,"
-        "population,population_18plus,population_65plus,source",
+        "population,population_18plus,population_65plus,population_50plus,source",
     )
     return tuple(
-        Commune(int(code), name, ctype, int(dist), int(prov), int(pop), int(p18), int(p65), source)
-        for code, name, ctype, dist, prov, pop, p18, p65, source in rows
+        Commune(int(code), name, ctype, int(dist), int(prov), int(pop), int(p18), int(p65), int(p50), source)
+        for code, name, ctype, dist, prov, pop, p18, p65, p50, source in rows
     )
 
 

@@ -285,6 +285,8 @@ def _write_totals(sheet, number: int, rows: list[Row], cell_style: dict, *, form
     sheet.cell(row=number, column=1, value="Tổng cộng").font = _BOLD
     for index, column in enumerate(COLUMNS, start=1):
         if column.name in COUNT_COLUMNS:
+            if any(r.get(column.name) is None for r in rows):  # an optional column left empty has no total
+                continue
             cell = sheet.cell(row=number, column=index)
             if formulas:
                 letter = get_column_letter(index)

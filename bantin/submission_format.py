@@ -42,13 +42,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("vaccinated_18plus_dose1", "Người từ 18 tuổi tiêm ít nhất 1 mũi", "integer", "cumulative"),
     Column("vaccinated_18plus_full", "Người từ 18 tuổi tiêm đủ liều", "integer", "cumulative"),
     Column("vaccinated_65plus_full", "Người từ 65 tuổi tiêm đủ liều", "integer", "cumulative"),
+    # Optional: only provinces whose rule set takes 50+ as the elderly group need it (docs/spec/epidemic-levels.md).
+    Column("vaccinated_50plus_full", "Người từ 50 tuổi tiêm đủ liều", "integer", "cumulative", required=False),
     Column("mobile_medical_stations", "Trạm y tế lưu động", "integer", "stock"),
     Column("notes", "Ghi chú", "text", "text", required=False),
 )
 
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
-# Count columns: whole numbers >= 0, never empty.
+# Count columns: whole numbers >= 0, never empty unless the column is optional (`required=False`).
 COUNT_COLUMNS = tuple(c.name for c in COLUMNS if c.type == "integer" and c.kind != "id")
 METRIC_COLUMNS = COUNT_COLUMNS
 CUMULATIVE_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "cumulative")

@@ -94,6 +94,7 @@ def _reference_frame():
         "population": [float(c.population) for c in communes],
         "population_18plus": [float(c.population_18plus) for c in communes],
         "population_65plus": [float(c.population_65plus) for c in communes],
+        "population_50plus": [float(c.population_50plus) for c in communes],
     })
 
 

@@ -130,11 +130,28 @@ CREATE TABLE IF NOT EXISTS ops.f0_alert (
     PRIMARY KEY (report_date, commune_code)
 );
 
+CREATE TABLE IF NOT EXISTS ops.level_decision (
+    report_date DATE NOT NULL,
+    unit_type VARCHAR NOT NULL,
+    unit_code INTEGER NOT NULL,
+    computed_level INTEGER NOT NULL,
+    declared_level INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    decided_by VARCHAR NOT NULL,
+    decided_at TIMESTAMP NOT NULL,
+    reason VARCHAR,
+    channel VARCHAR NOT NULL,
+    rule_set_id VARCHAR,
+    rule_set_version INTEGER
+);
+
 CREATE TABLE IF NOT EXISTS raw.submission_row (
     submission_id VARCHAR NOT NULL,
     source_row INTEGER NOT NULL,
     {", ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in COLUMNS)}
 );
+-- columns added to the contract later (optional ones): a warehouse made before them gains them, NULL
+{"".join(f"ALTER TABLE raw.submission_row ADD COLUMN IF NOT EXISTS {c.name} {_SQL_TYPES[c.type]};" for c in COLUMNS)}
 """
 
 TABLE_COMMENTS = {
@@ -152,6 +169,9 @@ TABLE_COMMENTS = {
     "a date whose fingerprint changes is rebuilt, with everything after it.",
     "ops.f0_alert": "Urgent new-F0 alerts sent (bantin.alerts): one row per report date and commune that had "
     "community cases after 14 quiet days. alerted_at is local wall-clock time; outbox_path the copy of the message.",
+    "ops.level_decision": "The Director's sign-off (bantin.signoff): one row per report date, unit and decision, "
+    "status approved or overridden, the computed level at the time and the declared one, who (decided_by), when "
+    "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in force.",
     "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
     "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
     "ref.commune": "Communes in scope with population (total, 18+, 65+), from reference/communes.csv.",
@@ -468,7 +488,7 @@ REFERENCE_FILES = {
 }
 
 
-def load_reference(con, province_codes: list[int]) -> None:
+def load_reference(con, province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> None:
     """(Re)load the `ref` schema for the provinces in scope, from the versioned CSVs and rule sets."""
     scope = ", ".join(str(int(p)) for p in province_codes)
     for table, file_name in REFERENCE_FILES.items():
@@ -479,7 +499,7 @@ def load_reference(con, province_codes: list[int]) -> None:
             f"SELECT * FROM read_csv(?, header = true, auto_detect = true) WHERE {where}",
             [str(path)],
         )
-    levels.load_rule_sets(con)
+    levels.load_rule_sets(con, rule_sets_dir)
 
 
 # --------------------------------------------------------------------------- SQL models
@@ -566,6 +586,7 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
     that depends on it (trailing sums, later levels).
     """
     con.execute("SET VARIABLE calendar_end = ?", [calendar_end])
+    levels.define_macros(con)  # number formatting the level model's reasons use
     built = []
     for model in discover_models():
         started = time.perf_counter()
@@ -589,6 +610,13 @@ def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = No
         for column, text in columns.items():
             con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(text)}")
     return built
+
+
+def rebuild_table(con, name: str) -> None:
+    """Rebuild one model whole (the sign-off refreshes marts.level_signoff after a decision)."""
+    (model,) = [m for m in discover_models() if m.name == name]
+    con.execute(f"CREATE OR REPLACE TABLE {model.name} AS\n{model.sql}")
+    _comment_model(con, model)
 
 
 def _drop_if_other_kind(con, model: Model) -> None:
@@ -643,10 +671,13 @@ _LEDGER_FINGERPRINT = """
 """
 
 
-def inputs_fingerprint(province_codes: list[int]) -> str:
-    """The code and reference data the marts are computed with: any change forces a full rebuild."""
+def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> str:
+    """The code and reference data the marts are computed with: any change forces a full rebuild.
+
+    A rule-set file dropped into (or removed from) the rule-set folder is such a change.
+    """
     digest = hashlib.sha256(repr(sorted(province_codes)).encode())
-    files = [m.path for m in discover_models()] + levels.rule_set_files()
+    files = [m.path for m in discover_models()] + levels.rule_set_files(rule_sets_dir)
     files += [reference.REFERENCE_DIR / name for name in REFERENCE_FILES.values()]
     for path in files:
         digest.update(path.name.encode())
@@ -685,12 +716,14 @@ def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool 
 
 
 def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: bool = False,
-          after_model: Callable[[Model], None] | None = None) -> BuildPlan:
+          after_model: Callable[[Model], None] | None = None,
+          rule_sets_dir: Path = levels.RULE_SETS_DIR) -> BuildPlan:
     """Reference tables and models as the plan says, then remember what they were built from.
 
     Call inside a transaction: the marts and the record of their inputs change together or not at all.
     """
-    fingerprint = inputs_fingerprint(province_codes)
+    levels.read_rule_sets(rule_sets_dir)  # a malformed file is refused before anything is written
+    fingerprint = inputs_fingerprint(province_codes, rule_sets_dir)
     calendar_end = max(calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0]
                        or calendar_end)
     con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {_LEDGER_FINGERPRINT}")
@@ -699,7 +732,7 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
     if plan.mode == "none":
         return plan
     if plan.mode == "full":
-        load_reference(con, province_codes)
+        load_reference(con, province_codes, rule_sets_dir)
     run_models(con, calendar_end=calendar_end, rebuild_from=plan.rebuild_from, after_model=after_model)
     con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
     con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",

@@ -62,7 +62,7 @@ def seed_national(home: str) -> None:
         con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         submissions)
         con.register("bench_rows", frame)
-        con.execute("INSERT INTO raw.submission_row SELECT * FROM bench_rows")
+        con.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM bench_rows")
 
 
 def _timed(label: str, template: Path, home: Path, root: Path, prepare=None):

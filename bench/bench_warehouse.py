@@ -73,6 +73,7 @@ with warehouse.transaction(con):
                CAST(c.population_18plus * least(0.95, 0.5 + n.age / 600) AS BIGINT),
                CAST(c.population_18plus * least(0.85, 0.3 + n.age / 600) AS BIGINT),
                CAST(c.population_65plus * least(0.90, 0.4 + n.age / 600) AS BIGINT),
+               CAST(c.population_50plus * least(0.90, 0.45 + n.age / 600) AS BIGINT),
                1 + n.h % 2, NULL
         FROM bench_file AS f
         JOIN ref.commune AS c USING (district_code)

@@ -21,6 +21,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from bantin import operations
 from bantin.config import load_settings as _load_settings
 from bantin.deadlines import bulletin_deadlines
+from bantin.signoff_operator import DirectorSignoff
 
 SETTINGS = _load_settings()  # cheap: environment variables only
 LOCAL = pendulum.timezone(str(SETTINGS.timezone))
@@ -47,7 +48,12 @@ def _run_id() -> str:
     catchup=False,
     max_active_runs=1,  # runs share the one warehouse writer and the bulletin versions of their dates
     params={"report_date": Param(None, type=["null", "string"], format="date",
-                                 description="Override the report date (YYYY-MM-DD)")},
+                                 description="Override the report date (YYYY-MM-DD)"),
+            # the Director's sign-off (bantin/signoff_operator.py): wait, or skip (provisional bulletin)
+            "signoff": Param(None, type=["null", "string"], enum=[None, "wait", "skip"],
+                             description="wait for the Director or skip (default: BANTIN_SIGNOFF)"),
+            "signoff_wait_minutes": Param(None, type=["null", "number"],
+                                          description="wait this long instead of until BANTIN_SIGNOFF_BY")},
     default_args=operations.LOCAL_RETRIES,
     deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation of the report date (bantin/deadlines.py)
     tags=["bantin"],
@@ -83,7 +89,7 @@ def daily_bulletin():
         return build_marts(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
 
     @task
-    def render_bulletin(_built: dict) -> dict:
+    def render_bulletin(_built: dict, _signed: dict) -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import render
 
@@ -104,13 +110,13 @@ def daily_bulletin():
         return publish(load_settings(), run_id=_run_id())
 
     @task
-    def summarize_run(collect: dict, validate: dict, alert: dict, build: dict, publish: dict, render: dict,
-                      deliver: dict) -> dict:
+    def summarize_run(collect: dict, validate: dict, alert: dict, build: dict, publish: dict, signoff: dict,
+                      render: dict, deliver: dict) -> dict:
         """The run at a glance: each stage by name under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
         stages = {"collect": collect, "validate": validate, "alert_new_f0": alert, "build_marts": build,
-                  "publish": publish, "render": render, "deliver": deliver}
+                  "publish": publish, "director_signoff": signoff, "render": render, "deliver": deliver}
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
@@ -119,10 +125,12 @@ def daily_bulletin():
     alerted = alert_new_f0(validated)  # the last collection's new F0 must not wait for the bulletin
     built = build_marts(validated)
     published = publish_snapshot(built)  # analysts get today's marts whatever happens to the mail
-    rendered = render_bulletin(built)
+    signoff_task = DirectorSignoff(task_id="director_signoff")  # waits for the Director, or not (see module)
+    built >> signoff_task
+    rendered = render_bulletin(built, signoff_task.output)
     delivered = deliver_bulletin(rendered)
     summarize_run(collect=collected, validate=validated, alert=alerted, build=built, publish=published,
-                  render=rendered, deliver=delivered)
+                  signoff=signoff_task.output, render=rendered, deliver=delivered)
 
 
 daily_bulletin()

@@ -78,6 +78,12 @@ CENSUS_DISTRICTS = {
 # per-province figure is at hand, so every province gets the national share.
 SHARE_65PLUS = Fraction(77, 1000)
 
+# Share of people aged 50+ nationally (≈23%: the 2019 census age structure puts
+# about 15.3% at 50–64 on top of the 7.7% at 65+; data/real/README.md). An
+# approximate national figure, as for 65+: it only feeds rule sets that use the
+# 50+ group for the elderly criterion (several provinces from November 2021).
+SHARE_50PLUS = Fraction(230, 1000)
+
 # Relative population weight of one commune by type: urban wards are denser
 # than townships, townships denser than rural communes. Kept as exact
 # fractions so the arithmetic is integer-only and reproducible.
@@ -85,7 +91,7 @@ COMMUNE_WEIGHTS = {"phuong": Fraction(16, 10), "thi_tran": Fraction(12, 10), "xa
 COMMUNE_PREFIXES = (("Phường ", "phuong"), ("Thị trấn ", "thi_tran"), ("Xã ", "xa"))
 DISTRICT_PREFIXES = (("Quận ", "quan"), ("Thành phố ", "thanh_pho"), ("Thị xã ", "thi_xa"), ("Huyện ", "huyen"))
 
-SOURCE_PROVINCE = "census2019(total,18+);estimate(65+ at 7.7% national share)"
+SOURCE_PROVINCE = "census2019(total,18+);estimate(65+ at 7.7%, 50+ at 23% national shares)"
 SOURCE_CENSUS = "census2019"
 SOURCE_ESTIMATE = "estimate(commune-type weights)"
 SOURCE_DEMO = "demo"
@@ -169,6 +175,7 @@ class Unit:
     population: int = 0
     population_18plus: int = 0
     population_65plus: int = 0
+    population_50plus: int = 0
     source: str = SOURCE_ESTIMATE
 
 
@@ -248,9 +255,10 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
         if normalise_name(census_name) != normalise_name(p["name"]):
             raise BuildError(f"province {p['code']}: {census_name!r} in the population file, {p['name']!r} in the package")
         population_65plus = round_half_up(population * SHARE_65PLUS)
+        population_50plus = round_half_up(population * SHARE_50PLUS)
         province_rows.append([
             p["code"], short_province_name(p["name"]), p["name"], portal[p["code"]],
-            population, population_18plus, population_65plus, SOURCE_PROVINCE,
+            population, population_18plus, population_65plus, population_50plus, SOURCE_PROVINCE,
         ])
 
         p_districts, p_communes = [], {}
@@ -267,7 +275,8 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
             p_districts.append(district)
             p_communes[d["code"]] = own
 
-        split_province(p["code"], population, population_18plus, population_65plus, p_districts)
+        split_province(p["code"], population, population_18plus, population_65plus, population_50plus,
+                       p_districts)
         for district in p_districts:
             split_district(district, p_communes[district.code])
             communes.extend(p_communes[district.code])
@@ -290,20 +299,21 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
     return {
         "provinces.csv": (
             ["province_code", "province_name", "province_name_full", "ncsc_portal_id",
-             "population", "population_18plus", "population_65plus", "source"],
+             "population", "population_18plus", "population_65plus", "population_50plus", "source"],
             province_rows,
         ),
         "districts.csv": (
             ["district_code", "district_name", "province_code", "district_type",
-             "population", "population_18plus", "population_65plus", "source"],
+             "population", "population_18plus", "population_65plus", "population_50plus", "source"],
             [[d.code, d.name, d.parent_code, d.kind, d.population, d.population_18plus,
-              d.population_65plus, d.source] for d in districts],
+              d.population_65plus, d.population_50plus, d.source] for d in districts],
         ),
         "communes.csv": (
             ["commune_code", "commune_name", "commune_type", "district_code", "province_code",
-             "population", "population_18plus", "population_65plus", "source"],
+             "population", "population_18plus", "population_65plus", "population_50plus", "source"],
             [[c.code, c.name, c.kind, c.parent_code, province_of[c.parent_code],
-              c.population, c.population_18plus, c.population_65plus, c.source] for c in communes],
+              c.population, c.population_18plus, c.population_65plus, c.population_50plus, c.source]
+             for c in communes],
         ),
         "treatment_capacity.csv": (
             ["unit_type", "unit_code", "treatment_beds", "icu_beds", "source"],
@@ -313,8 +323,8 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
 
 
 def split_province(province_code: int, population: int, population_18plus: int,
-                   population_65plus: int, districts: list[Unit]) -> None:
-    """Fill the districts' three population columns from the province's."""
+                   population_65plus: int, population_50plus: int, districts: list[Unit]) -> None:
+    """Fill the districts' population columns from the province's."""
     known = {d.code: CENSUS_DISTRICTS[(province_code, d.name)]
              for d in districts if (province_code, d.name) in CENSUS_DISTRICTS}
     rest = [d for d in districts if d.code not in known]
@@ -334,12 +344,14 @@ def split_province(province_code: int, population: int, population_18plus: int,
         d.population_18plus = n
     for d, n in zip(districts, largest_remainder(population_65plus, weights)):
         d.population_65plus = n
+    for d, n in zip(districts, largest_remainder(population_50plus, weights)):
+        d.population_50plus = n
 
 
 def split_district(district: Unit, communes: list[Unit]) -> None:
-    """Fill the communes' three population columns from their district's."""
+    """Fill the communes' population columns from their district's."""
     weights = [c.weight for c in communes]
-    for column in ("population", "population_18plus", "population_65plus"):
+    for column in ("population", "population_18plus", "population_65plus", "population_50plus"):
         for c, n in zip(communes, largest_remainder(getattr(district, column), weights)):
             setattr(c, column, n)
     for c in communes:
@@ -366,7 +378,7 @@ def treatment_capacity(province_rows: list[list], districts: list[Unit]) -> list
 
 
 def check_invariants(province_rows: list[list], districts: list[Unit], communes: list[Unit]) -> None:
-    columns = ("population", "population_18plus", "population_65plus")
+    columns = ("population", "population_18plus", "population_65plus", "population_50plus")
     by_district: dict[int, list[Unit]] = {}
     for c in communes:
         by_district.setdefault(c.parent_code, []).append(c)
@@ -383,7 +395,7 @@ def check_invariants(province_rows: list[list], districts: list[Unit], communes:
             if total != row[i]:
                 raise BuildError(f"province {row[0]}: districts' {column} sum to {total}, not {row[i]}")
     for unit in [*districts, *communes]:
-        if not 0 <= unit.population_65plus <= unit.population_18plus <= unit.population:
+        if not 0 <= unit.population_65plus <= unit.population_50plus <= unit.population_18plus <= unit.population:
             raise BuildError(f"unit {unit.code}: age groups out of order")
     for c in communes:
         if c.population < 1:

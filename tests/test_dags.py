@@ -47,8 +47,9 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_daily_bulletin_runs_every_stage_in_order(dagbag):
     daily = dagbag["dags"]["daily_bulletin"]
     assert daily["tasks"] == ["collect_submissions", "validate_submissions", "alert_new_f0", "build_marts",
-                              "publish_snapshot", "render_bulletin", "deliver_bulletin", "summarize_run"]
-    assert "report_date" in daily["params"]
+                              "publish_snapshot", "director_signoff", "render_bulletin", "deliver_bulletin",
+                              "summarize_run"]
+    assert {"report_date", "signoff", "signoff_wait_minutes"} <= set(daily["params"])
     # at the cutoff, in local time, one run at a time
     assert "0 17 * * *" in daily["timetable"] and "Asia/Ho_Chi_Minh" in daily["timetable"]
     assert daily["max_active_runs"] == 1

@@ -13,7 +13,7 @@ import pytest
 
 from bantin import reference as ref
 
-POPULATION_COLUMNS = ("population", "population_18plus", "population_65plus")
+POPULATION_COLUMNS = ("population", "population_18plus", "population_65plus", "population_50plus")
 QUANG_NINH, THANH_HOA = 22, 38
 
 
@@ -43,6 +43,8 @@ def test_province_census_figures():
     assert (th.population, th.population_18plus) == (3_640_128, 2_605_729)
     # 65+ is the national share, rounded half up.
     assert qn.population_65plus == round(1_320_324 * 0.077)
+    # 50+ (for rule sets using that elderly group) likewise, at 23%.
+    assert qn.population_50plus == round(1_320_324 * 0.23)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +87,7 @@ def test_communes_sum_to_districts_sum_to_provinces(column):
 
 def test_age_groups_are_nested_everywhere():
     for unit in (*ref.provinces(), *ref.districts(), *ref.communes()):
-        assert 0 <= unit.population_65plus <= unit.population_18plus <= unit.population, unit
+        assert 0 <= unit.population_65plus <= unit.population_50plus <= unit.population_18plus <= unit.population, unit
     assert all(c.population >= 1 for c in ref.communes())
 
 

@@ -167,7 +167,7 @@ def test_xlsx_template_shape(tmp_path):
         "BÁO CÁO TÌNH HÌNH DỊCH COVID-19 NGÀY 19/10/2021",
         "Đơn vị: Thành phố Hạ Long",
     ]
-    assert info["merged"] == ["A1:U1", "A2:U2", "A3:U3"]
+    assert info["merged"] == ["A1:V1", "A2:V2", "A3:V3"]  # one column per contract column
     assert info["header_row"] == 5  # three titles, one blank row
     assert rows == sample_rows()
     assert not info["numbers_as_text"] and not info["dates_as_text"]

@@ -178,10 +178,10 @@ def test_size_limit_is_configurable(tmp_path, monkeypatch):
     from bantin.pipeline import check_file
 
     monkeypatch.setenv("BANTIN_HOME", str(tmp_path))
-    monkeypatch.setenv("BANTIN_MAX_FILE_MB", "0.0005")  # 524 bytes: the 752-byte fixture is over it
+    monkeypatch.setenv("BANTIN_MAX_FILE_MB", "0.0005")  # 524 bytes: the 798-byte fixture is over it
     findings = check_file(load_settings(), FIXTURES / "valid_utf8_comma_vi.csv", DISTRICT, AS_OF)
     assert [(f.rule, f.severity) for f in findings] == [("file.too_large", "error")]
-    assert "752" in findings[0].message_en
+    assert "798" in findings[0].message_en
 
 
 def test_zip_bomb_is_refused_without_inflating_it():

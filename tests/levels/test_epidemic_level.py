@@ -25,22 +25,34 @@ CREATE TABLE staging.unit_daily (
     report_date DATE, unit_type VARCHAR, unit_code INTEGER, unit_name VARCHAR, province_code INTEGER,
     district_code INTEGER, has_data BOOLEAN, population BIGINT, new_cases_7d BIGINT, community_7d BIGINT,
     new_cases_14d BIGINT, community_14d BIGINT, coverage_18plus_dose1 DOUBLE, coverage_65plus_full DOUBLE,
-    mobile_medical_stations BIGINT, treatment_beds BIGINT, icu_beds BIGINT)
+    coverage_50plus_full DOUBLE, mobile_medical_stations BIGINT, treatment_beds BIGINT, icu_beds BIGINT,
+    communes_expected BIGINT, commune_days_reported_7d BIGINT, commune_days_reported_14d BIGINT,
+    population_days_7d BIGINT, population_days_14d BIGINT, missing_units_7d VARCHAR[], missing_units_14d VARCHAR[])
 """
 
 
 def unit_day(code: int, *, day: date = DAY, rate: float = 0, coverage: float = 0.9, elderly: float = 0.9,
              stations: int = 1, has_data: bool = True, population: int = POPULATION, all_cases: float | None = None,
-             rate_14d: float | None = None) -> dict:
-    """One commune-day: `rate` community cases per 100,000 per week, coverage shares, mobile stations."""
+             rate_14d: float | None = None, elderly_50: float | None = None, days_reported: int = 7,
+             unit_type: str = "commune", communes: int = 1, missing: list[str] | None = None,
+             province: int = 1) -> dict:
+    """One unit-day: `rate` community cases per 100,000 per week, coverage shares, mobile stations.
+
+    `days_reported` of the 7-day window (×`communes` for a pooled unit) had data; `missing` names the rest.
+    """
     community = round(rate * population / 100_000)
     cases = community if all_cases is None else round(all_cases * population / 100_000)
-    return dict(report_date=day, unit_type="commune", unit_code=code, unit_name=f"Xã {code}", province_code=1,
+    return dict(report_date=day, unit_type="commune", unit_code=code, unit_name=f"Xã {code}", province_code=province,
                 district_code=1, has_data=has_data, population=population, new_cases_7d=cases,
                 community_7d=community, new_cases_14d=cases if rate_14d is None else round(rate_14d * 2),
                 community_14d=community if rate_14d is None else round(rate_14d * 2),
-                coverage_18plus_dose1=coverage, coverage_65plus_full=elderly, mobile_medical_stations=stations,
-                treatment_beds=None, icu_beds=None)
+                coverage_18plus_dose1=coverage, coverage_65plus_full=elderly, coverage_50plus_full=elderly_50,
+                mobile_medical_stations=stations, treatment_beds=None, icu_beds=None,
+                communes_expected=communes, commune_days_reported_7d=days_reported * communes,
+                commune_days_reported_14d=(days_reported + 7) * communes,
+                population_days_7d=population * days_reported, population_days_14d=population * (days_reported + 7),
+                missing_units_7d=missing, missing_units_14d=missing) | (
+                    dict(unit_type=unit_type, treatment_beds=10) if unit_type != "commune" else {})
 
 
 def assess(rows: list[dict], rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[int, date], dict]:
@@ -51,9 +63,12 @@ def assess(rows: list[dict], rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[i
     con.executemany(f"INSERT INTO staging.unit_daily ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                     [[r[c] for c in columns] for r in rows])
     con.execute("CREATE TABLE ref.commune AS SELECT DISTINCT unit_code AS commune_code, unit_name AS commune_name "
-                "FROM staging.unit_daily; CREATE TABLE ref.district (district_code INTEGER, district_name VARCHAR); "
+                "FROM staging.unit_daily WHERE unit_type = 'commune'; "
+                "CREATE TABLE ref.district AS SELECT DISTINCT unit_code AS district_code, unit_name AS district_name "
+                "FROM staging.unit_daily WHERE unit_type = 'district'; "
                 "CREATE TABLE ref.province (province_code INTEGER, province_name VARCHAR)")
     levels.load_rule_sets(con, rule_sets_dir)
+    levels.define_macros(con)
     con.execute(f"CREATE TABLE marts.epidemic_level AS {MODEL.sql}")
     result = con.execute("SELECT * FROM marts.epidemic_level").df().to_dict("records")
     return {(r["unit_code"], r["report_date"].date()): r for r in result}
@@ -108,7 +123,8 @@ def test_every_cell_of_the_matrix():
 
 def test_reason_spells_out_the_criteria_in_vietnamese():
     result = assess([unit_day(1, rate=31, coverage=0.68)])[(1, DAY)]
-    assert result["reason"] == "Tỷ lệ 31,0 ca/100.000 dân/tuần (cộng đồng); 68% người ≥18 tuổi tiêm ≥1 mũi (< 70%) → cấp 3"
+    assert result["reason"] == ("Tỷ lệ 31,0 ca cộng đồng/100.000 dân/tuần (7 ngày; 20 đến < 50: cấp 2); "
+                                "68% người ≥18 tuổi tiêm ≥1 mũi (< 70%) → cấp 3")
     assert (result["transmission_band"], result["cases_per_100k_week"]) == (2, 31.0)
 
 
@@ -121,8 +137,11 @@ def test_elderly_adjustment_raises_one_level_unless_no_case_in_window():
         unit_day(5, rate=30, elderly=0.80),             # at the threshold: met
     ])
     assert [result[(i, DAY)]["level"] for i in range(1, 6)] == [3, 4, 1, 2, 2]
-    assert [result[(i, DAY)]["elderly_raised"] for i in range(1, 6)] == [True, True, False, True, False]
-    assert "người ≥65 tuổi tiêm đủ liều (< 80%): tăng 1 cấp" in result[(1, DAY)]["reason"]
+    # unit 2 was at 4 already: nothing was raised, and the reason does not say so
+    assert [result[(i, DAY)]["elderly_raised"] for i in range(1, 6)] == [True, False, False, True, False]
+    assert "79% người ≥65 tuổi tiêm đủ liều (< 80%): tăng 1 cấp" in result[(1, DAY)]["reason"]
+    assert "tăng 1 cấp" not in result[(2, DAY)]["reason"] and "đã ở cấp 4" in result[(2, DAY)]["reason"]
+    assert "không tăng vì không có ca mắc trong 7 ngày" in result[(3, DAY)]["reason"]
 
 
 def test_elderly_adjustment_can_be_switched_off(rule_set_dir):
@@ -198,12 +217,19 @@ def test_no_level_before_the_first_rule_set():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"parameters__transmission": {"numerator": "imported", "window_days": 7, "band_lower_bounds": [0, 20]}},
-     "numerator"),
-    ({"parameters__matrix": {"1": [1, 2]}}, "matrix must have one entry per band"),
+    ({"parameters__transmission": {"numerator": "imported", "window_days": 7, "band_lower_bounds": [0, 20, 50, 150]}},
+     "key 'parameters.transmission.numerator': must be one of"),
+    ({"parameters__matrix": {"1": [1, 2]}}, "key 'parameters.matrix': must have one entry per band"),
     ({"parameters__capacity": {"commune_min_mobile_stations": 1, "district_min_treatment_beds": 1,
-                               "province_min_icu_beds_per_100k": 4, "effect": "ignore"}}, "capacity effect"),
-    ({"effective_from": "12/10/2021"}, "malformed"),
+                               "province_min_icu_beds_per_100k": 4, "effect": "ignore"}},
+     "key 'parameters.capacity.effect'"),
+    ({"effective_from": "12/10/2021"}, "key 'effective_from': must be a date"),
+    ({"parameters__vaccine__elderly_age": 60}, r"key 'parameters.vaccine.elderly_age': must be one of \[65, 50\]"),
+    ({"parameters__vaccine__main_threshold": "70%"}, "key 'parameters.vaccine.main_threshold': must be int or float"),
+    ({"parameters__vaccine__elderly_treshold": 0.8}, "key 'parameters.vaccine.elderly_treshold': unknown key"),
+    ({"parameters__coverage_raise": "twice"}, "key 'parameters.coverage_raise': must be one of"),
+    ({"provinces": [38, 999]}, "key 'provinces': must be a non-empty list of GSO province codes"),
+    ({"parameters__matrix__2": [2, 5]}, "key 'parameters.matrix.2'"),
 ])
 def test_a_bad_rule_set_file_is_refused_with_its_name(rule_set_dir, change, message):
     folder, write = rule_set_dir
@@ -211,3 +237,156 @@ def test_a_bad_rule_set_file_is_refused_with_its_name(rule_set_dir, change, mess
     with pytest.raises(levels.RuleSetError, match=message) as raised:
         levels.read_rule_sets(folder)
     assert "bad.json" in str(raised.value)
+
+
+# ---------------------------------------------------------------- coverage raises (4800 as published)
+
+
+def test_main_and_elderly_shortfalls_raise_one_level_by_default():
+    """Thanh Hóa 21/10/2021's shape: band 1, 18+ coverage under 70%, elderly under 80% → level 2, not 3."""
+    result = assess([
+        unit_day(1, rate=4, coverage=0.62, elderly=0.40),   # both short
+        unit_day(2, rate=4, coverage=0.90, elderly=0.40),   # elderly short only (Hà Nội 1/11/2021: 2)
+        unit_day(3, rate=4, coverage=0.62, elderly=0.90),   # main short only
+        unit_day(4, rate=30, coverage=0.62, elderly=0.40),  # band 2, both short: 3
+    ])
+    assert [result[(i, DAY)]["level"] for i in range(1, 5)] == [2, 2, 2, 3]
+    assert [result[(i, DAY)]["elderly_raised"] for i in range(1, 5)] == [False, True, False, False]
+    reason = result[(1, DAY)]["reason"]
+    assert reason.startswith("Tỷ lệ 4,0 ca cộng đồng/100.000 dân/tuần (7 ngày; < 20: cấp 1); "
+                             "62% người ≥18 tuổi tiêm ≥1 mũi (< 70%); 40% người ≥65 tuổi tiêm đủ liều (< 80%): "
+                             "không tăng thêm")
+    assert reason.endswith("→ cấp 2") and "tăng 1 cấp" not in reason
+
+
+def test_a_rule_set_may_make_the_raises_add_up(rule_set_dir):
+    folder, write = rule_set_dir
+    write("4800-additive", replace_4800=True, parameters__coverage_raise="additive")
+    result = assess([unit_day(1, rate=4, coverage=0.62, elderly=0.40), unit_day(2, rate=30, coverage=0.62, elderly=0.4)],
+                    folder)
+    assert [result[(i, DAY)]["level"] for i in (1, 2)] == [3, 4]
+    assert result[(1, DAY)]["elderly_raised"] and "tăng 1 cấp → cấp 3" in result[(1, DAY)]["reason"]
+
+
+def test_the_elderly_group_is_a_parameter(rule_set_dir):
+    """65+ well covered, 50+ not: only a rule set on the 50+ group raises, and its reason names 50+."""
+    folder, write = rule_set_dir
+    rows = [unit_day(1, rate=4, coverage=0.9, elderly=0.95, elderly_50=0.55)]
+    on_65 = assess(rows)[(1, DAY)]
+    assert (on_65["level"], on_65["elderly_age"], on_65["coverage_elderly_full"]) == (1, 65, 0.95)
+    write("4800-50plus", replace_4800=True, parameters__vaccine__elderly_age=50)
+    on_50 = assess(rows, folder)[(1, DAY)]
+    assert (on_50["level"], on_50["elderly_age"], on_50["coverage_elderly_full"]) == (2, 50, 0.55)
+    assert "55% người ≥50 tuổi tiêm đủ liều (< 80%): tăng 1 cấp → cấp 2" in on_50["reason"]
+    assert "65" not in on_50["reason"]
+    # no 50+ figure at all: counted as not met (missing data never lowers a level), and said so
+    unreported = assess([unit_day(1, rate=4, coverage=0.9, elderly=0.95)], folder)[(1, DAY)]
+    assert unreported["level"] == 2
+    assert "chưa có số liệu người ≥50 tuổi tiêm đủ liều (coi như < 80%)" in unreported["reason"]
+
+
+def test_numbers_in_the_reason_never_contradict_their_threshold():
+    result = assess([
+        unit_day(1, rate=19.99, coverage=0.7999, population=10_000_000),
+        unit_day(2, rate=4, coverage=0.69996, population=10_000_000),
+        unit_day(3, rate=4, coverage=0.7, elderly=0.7996, population=10_000_000, all_cases=5),
+    ])
+    assert "Tỷ lệ 19,99 ca cộng đồng" in result[(1, DAY)]["reason"]
+    assert "80% người ≥18 tuổi tiêm ≥1 mũi (≥ 70%)" in result[(1, DAY)]["reason"]  # true as it stands
+    assert "69,996% người ≥18 tuổi tiêm ≥1 mũi (< 70%)" in result[(2, DAY)]["reason"]
+    assert "70% người ≥18 tuổi tiêm ≥1 mũi (≥ 70%)" in result[(3, DAY)]["reason"]
+    assert "79,96% người ≥65 tuổi tiêm đủ liều (< 80%)" in result[(3, DAY)]["reason"]
+
+
+def test_the_reason_names_the_numerator_and_window_used(rule_set_dir):
+    folder, write = rule_set_dir
+    write("4800-all-14", replace_4800=True,
+          parameters__transmission={"numerator": "all", "window_days": 14, "band_lower_bounds": [0, 20, 50, 150]})
+    reason = assess([unit_day(1, rate=0, all_cases=10, rate_14d=30)], folder)[(1, DAY)]["reason"]
+    assert reason.startswith("Tỷ lệ 30,0 ca mắc mới/100.000 dân/tuần (14 ngày chia 2; 20 đến < 50: cấp 2)")
+
+
+# ---------------------------------------------------------------- rule sets per province
+
+
+def test_a_province_scoped_rule_set_is_picked_for_that_province_only(rule_set_dir):
+    folder, write = rule_set_dir
+    write("thanh-hoa", rule_set_id="4800/QĐ-BYT (Thanh Hóa)", provinces=[38], parameters__vaccine={
+        "main_threshold": 0.5, "elderly_threshold": 0.8, "elderly_age": 65})
+    rows = [unit_day(1, rate=4, coverage=0.62, province=38), unit_day(2, rate=4, coverage=0.62, province=22)]
+    result = assess(rows, folder)
+    assert (result[(1, DAY)]["rule_set_id"], result[(1, DAY)]["level"]) == ("4800/QĐ-BYT (Thanh Hóa)", 1)
+    assert "(≥ 50%)" in result[(1, DAY)]["reason"]
+    assert (result[(2, DAY)]["rule_set_id"], result[(2, DAY)]["level"]) == ("4800/QĐ-BYT", 2)
+    picked = levels.in_force(levels.read_rule_sets(folder), 38, DAY)
+    assert picked.file_name == "thanh-hoa.json" and levels.in_force(levels.read_rule_sets(folder), 22, DAY).file_name \
+        == "4800-QD-BYT.json"
+
+
+def test_the_rule_set_folder_comes_from_the_environment(tmp_path, monkeypatch):
+    from bantin.config import load_settings
+
+    assert load_settings().rule_sets_dir == levels.RULE_SETS_DIR
+    monkeypatch.setenv("BANTIN_RULE_SETS", str(tmp_path))
+    assert load_settings().rule_sets_dir == tmp_path
+
+
+# ---------------------------------------------------------------- completeness
+
+
+def test_an_incomplete_window_never_lowers_the_level_and_says_what_is_missing():
+    rows = [
+        unit_day(1, day=DAY, rate=60, unit_type="district", communes=3),
+        # two communes short of days: on what came in the rate falls to band 1, but the window is incomplete
+        unit_day(1, day=DAY + timedelta(days=1), rate=0, unit_type="district", communes=3, days_reported=6,
+                 missing=["Xã A (5/7 ngày)", "Xã B (6/7 ngày)"]),
+        unit_day(1, day=DAY + timedelta(days=2), rate=0, unit_type="district", communes=3),
+    ]
+    result = assess(rows)
+    got = [result[(1, DAY + timedelta(days=i))] for i in range(3)]
+    assert [g["level"] for g in got] == [3, 3, 1]
+    assert [g["criteria_level"] for g in got] == [3, 1, 1]
+    assert [g["is_complete"] for g in got] == [True, False, True]
+    assert [g["completeness_held"] for g in got] == [False, True, False]
+    assert (got[1]["commune_days_reported"], got[1]["commune_days_expected"]) == (18, 21)
+    assert list(got[1]["missing_units"]) == ["Xã A (5/7 ngày)", "Xã B (6/7 ngày)"]
+    assert ("số liệu chưa đủ: 18/21 xã-ngày trong 7 ngày, thiếu Xã A (5/7 ngày), Xã B (6/7 ngày) "
+            "(giữ cấp 3, không hạ cấp khi thiếu số liệu; theo số liệu có: cấp 1) → cấp 3") in got[1]["reason"]
+
+
+def test_an_incomplete_window_may_still_raise_the_level():
+    rows = _series(dict(rate=0), dict(rate=30, days_reported=5), dict(rate=0, days_reported=5))
+    result = assess(rows)
+    assert [result[(1, DAY + timedelta(days=i))]["level"] for i in range(3)] == [1, 2, 2]
+
+
+def test_days_before_the_first_data_are_not_zero_cases():
+    """One day of data, 10 cases per 100,000 on it: a weekly rate of 70, not 10 (six days were never reported)."""
+    first = assess([unit_day(1, rate=10, days_reported=1)])[(1, DAY)]
+    assert first["cases_per_100k_week"] == 70 and first["level"] == 3
+    assert not first["is_complete"] and "số liệu chưa đủ: 1/7 xã-ngày trong 7 ngày" in first["reason"]
+
+
+def test_a_missing_key_is_named(rule_set_dir):
+    folder, _ = rule_set_dir
+    spec = json.loads((folder / "4800-QD-BYT.json").read_text(encoding="utf-8"))
+    del spec["parameters"]["vaccine"]["elderly_threshold"]
+    (folder / "dropped-in.json").write_text(json.dumps({**spec, "version": 3}), encoding="utf-8")
+    with pytest.raises(levels.RuleSetError,
+                       match=r"rule set dropped-in.json: key 'parameters.vaccine.elderly_threshold': missing"):
+        levels.read_rule_sets(folder)
+    (folder / "dropped-in.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(levels.RuleSetError, match="rule set dropped-in.json: not a readable JSON file"):
+        levels.read_rule_sets(folder)
+
+
+def test_a_malformed_rule_set_stops_the_build_before_anything_is_written(rule_set_dir, tmp_path):
+    from bantin import warehouse
+
+    folder, write = rule_set_dir
+    write("bad", version=2, parameters__vaccine__elderly_age=60)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(warehouse.DDL)
+    with pytest.raises(levels.RuleSetError, match="key 'parameters.vaccine.elderly_age'"):
+        warehouse.build(con, province_codes=[22], calendar_end=DAY, rule_sets_dir=folder)
+    assert con.execute("SELECT count(*) FROM ops.build_state").fetchone()[0] == 0

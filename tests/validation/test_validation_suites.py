@@ -66,7 +66,8 @@ def test_suites_cover_every_rule_of_the_submission_format():
     errors = {"identity.district", "identity.commune", "commune.duplicate", "report_date.not_uniform",
               "report_date.future", "report_date.too_old", "cross.community_le_new_cases", "cross.positive_le_tests",
               "cross.severe_le_in_treatment", "cross.full_le_dose1", "cross.dose1_le_population_18plus",
-              "cross.full65_le_population_65plus", "count.non_negative", "count.above_population",
+              "cross.full65_le_population_65plus", "cross.full50_le_population_50plus", "count.non_negative",
+              "count.above_population",
               "history.cumulative_decrease"}
     warnings = {"commune.missing", "commune.name_mismatch", "history.new_cases_spike", "history.stock_jump",
                 "history.burst_after_silence"}

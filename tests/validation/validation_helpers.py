@@ -72,5 +72,5 @@ def load_accepted(con, rows_by_key: dict) -> None:
                     submissions)
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
     con.register("history_rows", frame)
-    con.execute("INSERT INTO raw.submission_row SELECT * FROM history_rows")
+    con.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM history_rows")
     con.unregister("history_rows")

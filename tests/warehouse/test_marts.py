@@ -17,7 +17,8 @@ def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
                              "AND unit_type = 'province'", [LAST_DAY]).fetchone()[0]
     assert levels == [("commune", 1, False, "4800/QĐ-BYT", 171), ("district", 1, False, "4800/QĐ-BYT", 13),
                       ("province", 1, False, "4800/QĐ-BYT", 1)]
-    assert reason.startswith("Tỷ lệ 0,0 ca/100.000 dân/tuần (cộng đồng); ") and reason.endswith("→ cấp 1")
+    assert reason.startswith("Tỷ lệ 0,0 ca cộng đồng/100.000 dân/tuần (7 ngày; < 20: cấp 1); ")
+    assert reason.endswith("→ cấp 1") and "chưa đủ" not in reason  # 13–19/10 all reported: a complete window
 
 
 def test_every_mart_column_is_documented_and_the_dictionary_is_current(loaded_settings):

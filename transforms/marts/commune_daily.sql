@@ -26,6 +26,7 @@
 -- @column vaccinated_18plus_dose1: People aged 18+ with at least one dose (cumulative)
 -- @column vaccinated_18plus_full: People aged 18+ fully vaccinated (cumulative)
 -- @column vaccinated_65plus_full: People aged 65+ fully vaccinated (cumulative)
+-- @column vaccinated_50plus_full: People aged 50+ fully vaccinated (cumulative; optional column, NULL when not reported)
 -- @column mobile_medical_stations: Mobile medical stations ready (stock)
 -- @column notes: Free-text note from the district (untrusted text)
 SELECT

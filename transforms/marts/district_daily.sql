@@ -11,6 +11,8 @@
 -- @column population: Total population (reference, 2019 census basis; see reference/README.md)
 -- @column population_18plus: Population aged 18+
 -- @column population_65plus: Population aged 65+
+-- @column population_50plus: Population aged 50+ (estimate; for rule sets whose elderly group is 50+)
+-- @column commune_days_reported_7d: Commune-days with a report in the 7 days ending on the report date (complete: communes_expected × 7)
 -- @column new_cases: New cases on the report date, summed over reporting communes (NULL when none reported)
 -- @column new_cases_community: Of which in the community
 -- @column f1_traced: New F1 contacts traced
@@ -32,9 +34,11 @@
 -- @column vaccinated_18plus_dose1: People aged 18+ with at least one dose, last figure known for each commune
 -- @column vaccinated_18plus_full: People aged 18+ fully vaccinated, last figure known for each commune
 -- @column vaccinated_65plus_full: People aged 65+ fully vaccinated, last figure known for each commune
+-- @column vaccinated_50plus_full: People aged 50+ fully vaccinated, last figure known for each commune (optional column: NULL where never reported)
 -- @column coverage_18plus_dose1: Share of people aged 18+ with at least one dose (0-1)
 -- @column coverage_18plus_full: Share of people aged 18+ fully vaccinated (0-1)
 -- @column coverage_65plus_full: Share of people aged 65+ fully vaccinated (0-1)
+-- @column coverage_50plus_full: Share of people aged 50+ fully vaccinated (0-1)
 SELECT
     report_date,
     province_code,
@@ -42,6 +46,8 @@ SELECT
     unit_name AS district_name,
     * EXCLUDE (report_date, province_code, district_code, commune_code, unit_type, unit_code, unit_name,
               districts_expected, districts_reported, has_data, treatment_beds, icu_beds,
-              mobile_medical_stations, new_cases_14d, community_14d)
+              mobile_medical_stations, new_cases_14d, community_14d,
+              commune_days_reported_14d, population_days_7d, population_days_14d, missing_units_7d,
+              missing_units_14d)
 FROM staging.unit_daily
 WHERE unit_type = 'district'

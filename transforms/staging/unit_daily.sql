@@ -4,14 +4,21 @@
 WITH commune AS (
     -- communes pass through (aggregating 3.7 M one-row groups costs a minute at national scale)
     SELECT
-        * EXCLUDE (reported, dose1_known, full_known, full65_known, commune_name, is_late, received_at, notes,
-                   vaccinated_18plus_dose1, vaccinated_18plus_full, vaccinated_65plus_full),
+        * EXCLUDE (reported, dose1_known, full_known, full65_known, full50_known, commune_name, is_late, received_at,
+                   notes, vaccinated_18plus_dose1, vaccinated_18plus_full, vaccinated_65plus_full,
+                   vaccinated_50plus_full, reported_days_7d, reported_days_14d),
         'commune' AS unit_type,
         CAST(1 AS BIGINT) AS communes_expected,
         CAST(reported AS BIGINT) AS communes_reported,
         dose1_known AS vaccinated_18plus_dose1,
         full_known AS vaccinated_18plus_full,
-        full65_known AS vaccinated_65plus_full
+        full65_known AS vaccinated_65plus_full,
+        full50_known AS vaccinated_50plus_full,
+        -- completeness of the trailing windows: commune-days reported, and the population behind them
+        reported_days_7d AS commune_days_reported_7d,
+        reported_days_14d AS commune_days_reported_14d,
+        population * reported_days_7d AS population_days_7d,
+        population * reported_days_14d AS population_days_14d
     FROM staging.commune_window
 ),
 pooled AS (
@@ -29,6 +36,11 @@ pooled AS (
         CAST(sum(population) AS BIGINT) AS population,
         CAST(sum(population_18plus) AS BIGINT) AS population_18plus,
         CAST(sum(population_65plus) AS BIGINT) AS population_65plus,
+        CAST(sum(population_50plus) AS BIGINT) AS population_50plus,
+        CAST(sum(commune_days_reported_7d) AS BIGINT) AS commune_days_reported_7d,
+        CAST(sum(commune_days_reported_14d) AS BIGINT) AS commune_days_reported_14d,
+        CAST(sum(population_days_7d) AS BIGINT) AS population_days_7d,
+        CAST(sum(population_days_14d) AS BIGINT) AS population_days_14d,
         CAST(sum(new_cases) AS BIGINT) AS new_cases,
         CAST(sum(new_cases_community) AS BIGINT) AS new_cases_community,
         CAST(sum(f1_traced) AS BIGINT) AS f1_traced,
@@ -49,7 +61,8 @@ pooled AS (
         CAST(sum(new_cases_prev_7d) AS BIGINT) AS new_cases_prev_7d,
         CAST(sum(vaccinated_18plus_dose1) AS BIGINT) AS vaccinated_18plus_dose1,
         CAST(sum(vaccinated_18plus_full) AS BIGINT) AS vaccinated_18plus_full,
-        CAST(sum(vaccinated_65plus_full) AS BIGINT) AS vaccinated_65plus_full
+        CAST(sum(vaccinated_65plus_full) AS BIGINT) AS vaccinated_65plus_full,
+        CAST(sum(vaccinated_50plus_full) AS BIGINT) AS vaccinated_50plus_full
     FROM commune
     GROUP BY GROUPING SETS (
         (report_date, province_code, district_code),
@@ -60,6 +73,36 @@ units AS (
     SELECT * FROM commune
     UNION ALL BY NAME
     SELECT * FROM pooled
+),
+-- what is missing from each unit's window, named for its reason: a district's communes with
+-- days missing, the province's districts with communes or days missing
+commune_gaps AS (
+    SELECT
+        report_date, district_code,
+        list(commune_name || ' (' || reported_days_7d || '/7 ngày)' ORDER BY commune_code)
+            FILTER (WHERE reported_days_7d < 7) AS missing_units_7d,
+        list(commune_name || ' (' || reported_days_14d || '/14 ngày)' ORDER BY commune_code)
+            FILTER (WHERE reported_days_14d < 14) AS missing_units_14d
+    FROM staging.commune_window
+    GROUP BY report_date, district_code
+),
+district_gaps AS (
+    SELECT
+        p.report_date, p.province_code,
+        list(CASE WHEN p.communes_reported = 0
+                  THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
+                  ELSE d.district_name || ' (' || p.commune_days_reported_7d || '/' || p.communes_expected * 7
+                       || ' xã-ngày)' END ORDER BY p.district_code)
+            FILTER (WHERE p.commune_days_reported_7d < p.communes_expected * 7) AS missing_units_7d,
+        list(CASE WHEN p.communes_reported = 0
+                  THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
+                  ELSE d.district_name || ' (' || p.commune_days_reported_14d || '/' || p.communes_expected * 14
+                       || ' xã-ngày)' END ORDER BY p.district_code)
+            FILTER (WHERE p.commune_days_reported_14d < p.communes_expected * 14) AS missing_units_14d
+    FROM pooled AS p
+    JOIN ref.district AS d USING (district_code)
+    WHERE p.unit_type = 'district'
+    GROUP BY p.report_date, p.province_code
 ),
 -- districts counted from the district rows: count(DISTINCT) inside GROUPING SETS is
 -- twenty times slower at national scale
@@ -86,6 +129,9 @@ SELECT
     round(p.vaccinated_18plus_dose1 / nullif(p.population_18plus, 0), 4) AS coverage_18plus_dose1,
     round(p.vaccinated_18plus_full / nullif(p.population_18plus, 0), 4) AS coverage_18plus_full,
     round(p.vaccinated_65plus_full / nullif(p.population_65plus, 0), 4) AS coverage_65plus_full,
+    round(p.vaccinated_50plus_full / nullif(p.population_50plus, 0), 4) AS coverage_50plus_full,
+    coalesce(cg.missing_units_7d, dg.missing_units_7d) AS missing_units_7d,
+    coalesce(cg.missing_units_14d, dg.missing_units_14d) AS missing_units_14d,
     cap.treatment_beds,
     cap.icu_beds
 FROM units AS p
@@ -94,6 +140,10 @@ LEFT JOIN ref.district AS d ON p.unit_type = 'district' AND d.district_code = p.
 LEFT JOIN ref.province AS pr ON p.unit_type = 'province' AND pr.province_code = p.province_code
 LEFT JOIN district_count AS dc ON p.unit_type = 'province' AND dc.report_date = p.report_date
     AND dc.province_code = p.province_code
+LEFT JOIN commune_gaps AS cg ON p.unit_type = 'district' AND cg.report_date = p.report_date
+    AND cg.district_code = p.district_code
+LEFT JOIN district_gaps AS dg ON p.unit_type = 'province' AND dg.report_date = p.report_date
+    AND dg.province_code = p.province_code
 LEFT JOIN ref.treatment_capacity AS cap
     ON cap.unit_type = p.unit_type
    AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END

@@ -1,0 +1,122 @@
+"""The Director's sign-off from a terminal (`bantin levels`), and what the bulletin shows of it.
+
+The same bantin.signoff code records the decisions of the DAG's human-in-the-loop
+task (tested on a running Airflow in tests/operations/test_signoff_distributed.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from bantin import cli, signoff, warehouse
+
+from .conftest import REPORT_DATE
+from .test_bulletin import render
+
+DAY = REPORT_DATE.isoformat()
+
+
+def _declared(settings) -> dict:
+    with warehouse.reader(settings.warehouse_path) as con:
+        rows = con.execute("SELECT unit_type, unit_code, computed_level, declared_level, status, decided_by, "
+                           "decision_reason, channel FROM marts.level_signoff WHERE report_date = ? "
+                           "AND unit_type <> 'commune'", [REPORT_DATE]).fetchall()
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+def test_provisional_then_an_override_then_an_approval_each_make_a_version(bulletin_settings, capsys):
+    first = render(bulletin_settings, run_id="deadline-run", pdf=False)
+    s1 = first["doc"]["figures"]
+    assert s1["signoff"] == {"status": "provisional", "label": "cấp độ đề xuất, chưa phê duyệt"}
+    assert s1["province"]["level"]["declared_level"] is None and s1["province"]["level"]["computed_level"] == 1
+    assert "Cấp độ đề xuất, chưa phê duyệt:" in first["html"]
+
+    # the Director declares the province at level 2 and Hạ Long at 2, with a reason
+    assert cli.main(["levels", "override", "--date", DAY, "--by", "Giám đốc Sở Y tế", "--reason",
+                     "Ổ dịch mới chưa vào số liệu", "--set", "tỉnh=2", "--set", "huyện 193=2"]) == 0
+    out = capsys.readouterr().out
+    assert "overridden" in out and "province 22: 1 → 2" in out and "bulletin:" in out
+    declared = _declared(bulletin_settings)
+    assert declared[("province", 22)] == (1, 2, "overridden", "Giám đốc Sở Y tế", "Ổ dịch mới chưa vào số liệu", "cli")
+    assert declared[("district", 193)][:3] == (1, 2, "overridden")
+    assert declared[("district", 194)][:3] == (1, 1, "approved")  # the rest as computed
+
+    folder = bulletin_settings.bulletins / DAY
+    second = json.loads((folder / "v2" / "bulletin.json").read_text(encoding="utf-8"))
+    s2 = second["figures"]
+    assert s2["signoff"]["status"] == "overridden" and s2["signoff"]["decided_by"] == "Giám đốc Sở Y tế"
+    province = s2["province"]["level"]
+    assert (province["level"], province["declared_level"], province["computed_level"], province["differs"]) == \
+        (2, 2, 1, True)
+    assert province["colour_vi"] == "vàng" and province["signoff"]["reason"] == "Ổ dịch mới chưa vào số liệu"
+    changes = second["changes_from_previous"]
+    assert changes[0] == "Cấp độ công bố toàn tỉnh: chưa phê duyệt → 2"  # the province first
+    assert "Cấp độ công bố Thành phố Hạ Long: chưa phê duyệt → 2" in changes
+    assert any(c.startswith("Lãnh đạo Sở: công bố cấp độ khác cấp độ đề xuất (Giám đốc Sở Y tế") for c in changes)
+    html = (folder / "v2" / "bulletin.html").read_text(encoding="utf-8")
+    assert "Cấp 2 · vàng" in html and "(đề xuất: cấp 1)" in html
+    assert "Toàn tỉnh: công bố cấp 2, đề xuất cấp 1 — lý do: Ổ dịch mới chưa vào số liệu." in html
+    assert "chưa phê duyệt:" not in html
+    assert (folder / "v2" / "bulletin.pdf").read_bytes()[:4] == b"%PDF"
+
+    # a later approval of the computed levels supersedes the override: v3
+    assert cli.main(["levels", "approve", "--date", DAY, "--by", "Giám đốc Sở Y tế"]) == 0
+    third = json.loads((folder / "v3" / "bulletin.json").read_text(encoding="utf-8"))
+    assert third["figures"]["signoff"]["status"] == "approved"
+    assert third["changes_from_previous"][0] == "Cấp độ công bố toàn tỉnh: 2 → 1"
+    assert _declared(bulletin_settings)[("province", 22)][:3] == (1, 1, "approved")
+    with warehouse.reader(bulletin_settings.warehouse_path) as con:  # both decisions kept
+        assert con.execute("SELECT count(DISTINCT decided_at) FROM ops.level_decision").fetchone()[0] >= 1
+        assert con.execute("SELECT count(*) FROM ops.level_decision WHERE unit_type = 'province'").fetchone()[0] == 2
+    # and the analysts' snapshot has them
+    with warehouse.reader(bulletin_settings.analytics_path) as con:
+        assert con.execute("SELECT declared_level, status FROM marts.level_signoff WHERE unit_type = 'province' "
+                           "AND report_date = ?", [REPORT_DATE]).fetchone() == (1, "approved")
+
+
+def test_a_bad_decision_is_refused_in_both_languages_and_records_nothing(bulletin_settings, capsys):
+    assert cli.main(["levels", "override", "--date", DAY, "--by", "GĐ", "--set", "tỉnh=3"]) == 2
+    assert "phải ghi lý do" in capsys.readouterr().err
+    assert cli.main(["levels", "override", "--date", DAY, "--by", "GĐ", "--reason", "x", "--set", "huyện=3"]) == 2
+    assert "Không hiểu" in capsys.readouterr().err
+    assert cli.main(["levels", "override", "--date", DAY, "--by", "GĐ", "--reason", "x", "--set", "huyện 9999=3"]) == 2
+    assert "No unit district 9999" in capsys.readouterr().err
+    assert all(v[2] == "provisional" for v in _declared(bulletin_settings).values())
+
+
+def test_overrides_are_read_as_a_director_writes_them():
+    assert signoff.parse_overrides("tỉnh=2; huyện 193=3\nxã 6655 = 2, district:205=1", 22) == {
+        ("province", 22): 2, ("district", 193): 3, ("commune", 6655): 2, ("district", 205): 1}
+    assert signoff.parse_overrides("", 22) == {}
+
+
+def test_the_change_list_tells_level_declared_and_rule_set_changes_province_first():
+    from bantin.bulletin import _changes
+
+    def figures(province: tuple, district: tuple, commune: tuple | None, status: str, rule_version: int) -> dict:
+        def level(computed, declared):
+            return {"level": declared or computed, "computed_level": computed, "declared_level": declared}
+        return {
+            "reporting": {"missing_or_rejected": []}, "corrections": [],
+            "province": {"level": level(*province)},
+            "districts": [{"district_code": 193, "district_name": "Thành phố Hạ Long", "new_cases": 0,
+                           "level": level(*district)}],
+            "communes_at_level_2_or_above": [] if commune is None else [
+                {"commune_code": 6655, "commune_name": "Phường Hà Khánh", "level": commune[1] or commune[0],
+                 "computed_level": commune[0], "declared_level": commune[1]}],
+            "signoff": {"status": status, "decided_by": "GĐ" if status != "provisional" else None,
+                        "decided_at": "2021-10-19T18:30:00"},
+            "rule_set": {"rule_set_id": "4800/QĐ-BYT", "version": rule_version},
+        }
+
+    old = figures((1, None), (1, None), None, "provisional", 1)
+    new = figures((2, 2), (2, 3), (2, None), "overridden", 2)
+    assert _changes(old, new) == [
+        "Cấp độ đề xuất toàn tỉnh: 1 → 2",
+        "Cấp độ công bố toàn tỉnh: chưa phê duyệt → 2",
+        "Cấp độ đề xuất Thành phố Hạ Long: 1 → 2",
+        "Cấp độ công bố Thành phố Hạ Long: chưa phê duyệt → 3",
+        "Cấp độ đề xuất Phường Hà Khánh: 1 → 2",
+        "Lãnh đạo Sở: công bố cấp độ khác cấp độ đề xuất (GĐ, 18:30 19/10/2021)",
+        "Bộ tiêu chí đánh giá: 4800/QĐ-BYT v1 → 4800/QĐ-BYT v2",
+    ]
