@@ -1,13 +1,14 @@
 """Jinja2 environment shared by the bulletin and the feedback reports.
 
 Autoescape is always on: commune names and notes come from district files and
-are untrusted. Filters write numbers, dates and times the Vietnamese way:
-`1.234`, `3,1`, `19/10/2021`, `17:00`.
+are untrusted. Filters write numbers, dates and times the Vietnamese way
+(`1.234`, `3,1`, `19/10/2021`, `17:00`), all through Babel's `vi` locale here:
+this is the one place the project formats a number or a date for a reader.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,46 +24,85 @@ PRINT_FONTS = f"""
 """
 
 
+LOCALE = "vi"  # Babel's Vietnamese: `.` groups thousands, `,` marks decimals
+
+
 def vn_int(value) -> str:
+    """A whole number the Vietnamese way: 1234567 → `1.234.567`; None → `–`."""
+    from babel.numbers import format_decimal
+
     if value is None:
         return "–"
-    return f"{int(round(value)):,}".replace(",", ".")
+    return format_decimal(int(round(value)), format="#,##0", locale=LOCALE)
 
 
 def vn_dec(value, digits: int = 1) -> str:
+    """A decimal the Vietnamese way: 3.14159 → `3,1`; 12345.678 (2 digits) → `12.345,68`."""
+    from babel.numbers import format_decimal
+
     if value is None:
         return "–"
-    whole, _, fraction = f"{float(value):,.{digits}f}".partition(".")
-    whole = whole.replace(",", ".")
-    return f"{whole},{fraction}" if fraction else whole
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(float(value), format=pattern, locale=LOCALE)
+
+
+def vn_number(value) -> str:
+    """A value as a clerk wrote it, in Vietnamese: whole numbers without decimals, others with one (`9,1`)."""
+    if isinstance(value, float) and not value.is_integer():
+        return vn_dec(value, 1)
+    return vn_int(value)
 
 
 def vn_pct(share, digits: int = 0) -> str:
     """A share (0–1) as a Vietnamese percentage: 0.683 → `68%`, with digits=1 → `68,3%`."""
+    from babel.numbers import format_percent
+
     if share is None:
         return "–"
-    return f"{vn_dec(100 * float(share), digits)}%"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    return format_percent(float(share), format=pattern, locale=LOCALE)
+
+
+def _as_date(value):
+    if isinstance(value, str):
+        return datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
+    return value
 
 
 def vn_date(value) -> str:
+    """`19/10/2021` (a date, a datetime or an ISO string)."""
+    from babel.dates import format_date
+
     if value is None:
         return "–"
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    return f"{value:%d/%m/%Y}"
+    return format_date(_as_date(value), "dd/MM/yyyy", locale=LOCALE)
+
+
+def vn_long_date(value) -> str:
+    """`ngày 19 tháng 10 năm 2021`, as an official document dates itself."""
+    from babel.dates import format_date
+
+    if value is None:
+        return "–"
+    return format_date(_as_date(value), "'ngày' dd 'tháng' MM 'năm' yyyy", locale=LOCALE)
 
 
 def vn_time(value) -> str:
+    """`17:00` (a time, a datetime or an ISO timestamp)."""
+    from babel.dates import format_time
+
     if value is None:
         return "–"
-    if isinstance(value, str) and len(value) >= 16 and value[10] in "T ":
-        value = datetime.fromisoformat(value)  # an ISO timestamp from a JSON summary
-    if isinstance(value, (datetime, time)):
-        return f"{value:%H:%M}"
-    return str(value)
+    if isinstance(value, str):
+        if len(value) >= 16 and value[10] in "T ":
+            value = datetime.fromisoformat(value)  # an ISO timestamp from a JSON summary
+        else:
+            return value
+    return format_time(value, "HH:mm", locale=LOCALE)
 
 
 def signed(value) -> str:
+    """`+12`, `-1.234`, `0`."""
     if value is None:
         return "–"
     return ("+" if value > 0 else "") + vn_int(value)
@@ -91,7 +131,8 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(vn_int=vn_int, vn_dec=vn_dec, vn_pct=vn_pct, vn_date=vn_date, vn_time=vn_time, signed=signed)
+    env.filters.update(vn_int=vn_int, vn_dec=vn_dec, vn_pct=vn_pct, vn_date=vn_date, vn_time=vn_time,
+                       vn_long_date=vn_long_date, vn_number=vn_number, signed=signed)
     return env
 
 
