@@ -247,6 +247,7 @@ def document_form(settings: Settings, province: dict, report_date: date) -> dict
     full = reference.province(int(province["province_code"])).name_full  # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"
     return {
         "parent_body": form.parent_body or f"UBND {full.upper()}",
+        "scope": "toàn thành phố" if full.lower().startswith("thành phố") else "toàn tỉnh",
         "issuer": form.issuer or "SỞ Y TẾ",
         "number": f"{report_date.timetuple().tm_yday}/{form.symbol}",
         "place": form.place or short,
@@ -302,7 +303,8 @@ def attention(figures: dict) -> list[dict]:
 def headline(figures: dict) -> str:
     """One Vietnamese sentence from the figures: what happened, which way it goes, the level, who is missing."""
     p = figures["province"]
-    parts = [f"Ngày {vn_date(figures['report_date'])}, toàn tỉnh ghi nhận {vn_int(p['new_cases'])} ca mắc mới"
+    scope = (figures.get("form") or {}).get("scope", "toàn tỉnh")
+    parts = [f"Ngày {vn_date(figures['report_date'])}, {scope} ghi nhận {vn_int(p['new_cases'])} ca mắc mới"
              + (f" ({vn_int(p['new_cases_community'])} ca trong cộng đồng)" if p["new_cases"] else "")]
     now, before = p.get("new_cases_7d"), p.get("new_cases_prev_7d")
     if now is None or before is None:
@@ -318,9 +320,9 @@ def headline(figures: dict) -> str:
     view = level_view(p)
     level = p.get("level") or {}
     if not view["shown"]:
-        parts.append("chưa đánh giá được cấp độ dịch toàn tỉnh")
+        parts.append(f"chưa đánh giá được cấp độ dịch {scope}")
     else:
-        said = f"cấp độ dịch toàn tỉnh là cấp {view['shown']}"
+        said = f"cấp độ dịch {scope} là cấp {view['shown']}"
         if view["differs"]:
             said += f" (công bố; kết quả tính toán: cấp {view['computed']})"
         previous = level.get("previous_level")

@@ -150,8 +150,7 @@ def pdf_pages_to_png(pdf: Path, out_dir: Path, *, prefix: str = "page", dpi: int
     return sorted(out_dir.glob(f"{prefix}-*.png"))
 
 
-def html_screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 2400) -> Path:
-    """The HTML as headless Chromium draws it on a screen."""
+def _chromium(*args: str) -> str:
     import shutil
     import subprocess
     import tempfile
@@ -160,10 +159,59 @@ def html_screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 2
     if browser is None:
         raise FileNotFoundError("chromium not found: `make bulletin-deps` installs it")
     with tempfile.TemporaryDirectory() as profile:  # no shared profile, no first-run state
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                        f"--screenshot={png}", html.resolve().as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                               "--allow-file-access-from-files", f"--user-data-dir={profile}", *args],
+                              check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+# Headless Chromium keeps its window at least 500 px wide: a phone's width is had by an iframe of that width.
+_PHONE_FRAME = """<!DOCTYPE html><html><body style="margin:0;background:#fff">
+<iframe id="page" src="{src}" style="width:{width}px;height:{height}px;border:0;display:block"></iframe>
+<script>document.getElementById("page").addEventListener("load", () => {{
+  const root = document.getElementById("page").contentDocument.documentElement;
+  document.body.dataset.scrollWidth = root.scrollWidth;
+  document.body.dataset.clientWidth = root.clientWidth;
+}});</script></body></html>"""
+
+
+def _phone_frame(html: Path, width: int, height: int) -> Path:
+    frame = html.resolve().parent / f".phone-{width}.html"
+    frame.write_text(_PHONE_FRAME.format(src=html.resolve().as_uri(), width=width, height=height), encoding="utf-8")
+    return frame
+
+
+def page_widths(html: Path, *, width: int = 390) -> tuple[int, int]:
+    """(scrollWidth, clientWidth) of the page's root laid out `width` px wide, read from Chromium's DOM.
+
+    A scrollWidth above the clientWidth is a page that scrolls sideways on a phone.
+    """
+    import re
+
+    frame = _phone_frame(html, width, 844)
+    try:
+        dom = _chromium("--window-size=800,900", "--dump-dom", frame.as_uri())
+    finally:
+        frame.unlink(missing_ok=True)
+    found = dict(re.findall(r'data-(scroll|client)-width="(\d+)"', dom))
+    if set(found) != {"scroll", "client"}:
+        raise RuntimeError(f"Chromium did not lay out {html}")
+    return int(found["scroll"]), int(found["client"])
+
+
+def html_screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 2400) -> Path:
+    """The HTML as headless Chromium draws it on a screen `width` px wide (a phone's through an iframe)."""
+    if width >= 500:
+        _chromium(f"--window-size={width},{height}", f"--screenshot={png.resolve()}", html.resolve().as_uri())
+        return png
+    from PIL import Image
+
+    frame = _phone_frame(html, width, height)
+    try:
+        _chromium(f"--window-size=600,{height}", f"--screenshot={png.resolve()}", frame.as_uri())
+    finally:
+        frame.unlink(missing_ok=True)
+    with Image.open(png) as shot:
+        shot.crop((0, 0, width, height)).save(png)
     return png
 
 
@@ -187,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder, out_dir = Path(args[1]).resolve(), Path(args[2])
     pages = pdf_pages_to_png(folder / "bulletin.pdf", out_dir, prefix="pdf-page", dpi=70)
-    screen = html_screenshot(folder / "bulletin.html", out_dir / "html-screen.png")
-    for path in [*pages, screen]:
+    screen = html_screenshot(folder / "bulletin.html", out_dir / "html-screen.png", height=2000)
+    phone = html_screenshot(folder / "bulletin.html", out_dir / "html-phone.png", width=390, height=1800)
+    for path in [*pages, screen, phone]:
         print(f"{path}  ({ink_share(path):.1%} ink)")
     return 0
 
