@@ -541,7 +541,7 @@ def plain_text(document: dict) -> str:
     if view["differs"]:
         level += f" (công bố; tính toán: cấp {view['computed']})"
     lines += [
-        f"- Cấp độ dịch toàn tỉnh: {level}",
+        f"- Cấp độ dịch {form['scope']}: {level}",
         f"- Ca mắc mới: {vn_int(p['new_cases'])} (cộng đồng: {vn_int(p['new_cases_community'])})",
         f"- Ca mắc 7 ngày: {vn_int(p['new_cases_7d'])} (7 ngày trước đó: {vn_int(p['new_cases_prev_7d'])})",
         f"- Ca mắc/100.000 dân/tuần: {vn_dec(p['cases_per_100k_week'])} (cộng đồng: "

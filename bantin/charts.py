@@ -15,6 +15,7 @@ What the charts promise the reader:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from dataclasses import dataclass, field
@@ -81,12 +82,14 @@ def _n(value: float) -> str:
 
 def to_svg(chart: Chart) -> str:
     """Inline SVG that scales to its box (width 100%, height from the viewBox)."""
+    hatch_id = "hatch-" + hashlib.sha1(chart.label.encode()).hexdigest()[:8]  # one id per chart on a page
     out = [f'<svg class="chart" viewBox="0 0 {_n(chart.width)} {_n(chart.height)}" role="img" '
            f'aria-label="{escape(chart.label)}" xmlns="http://www.w3.org/2000/svg" '
-           f'preserveAspectRatio="xMinYMin meet">',
-           '<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" '
-           'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" stroke="#ffffff" '
-           'stroke-width="1.6"/></pattern></defs>']
+           f'preserveAspectRatio="xMinYMin meet">']
+    if any(shape[0] == "rect" and shape[7] for shape in chart.shapes):
+        out.append(f'<defs><pattern id="{hatch_id}" width="4" height="4" patternUnits="userSpaceOnUse" '
+                   'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" stroke="#ffffff" '
+                   'stroke-width="1.6"/></pattern></defs>')
     for shape in chart.shapes:
         kind = shape[0]
         if kind == "rect":
@@ -96,7 +99,7 @@ def to_svg(chart: Chart) -> str:
             out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="{fill}"{border}>'
                        f'{tip}</rect>')
             if hatch and h > 0:
-                out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="url(#hatch)"/>')
+                out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="url(#{hatch_id})"/>')
         elif kind == "line":
             _, x1, y1, x2, y2, stroke, width, dash = shape
             dashed = ' stroke-dasharray="3 2"' if dash else ""

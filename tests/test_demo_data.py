@@ -214,6 +214,7 @@ def test_assumptions_are_data():
     rows = demo_data.load_assumptions()
     qn = demo_data.assumptions_for(QN, date(2021, 10, 19))
     assert qn.dose1_18plus_share >= 0.95 and qn.full_65plus_share >= 0.88 and qn.community_share == 0.0
+    assert demo_data.assumptions_for(QN, date(2022, 1, 1)).community_share > 0  # the winter wave (make demo-busy)
     assert demo_data.assumptions_for(TH, date(2021, 10, 19)).dose1_18plus_share < 0.70
     default = demo_data.assumptions_for(1, date(2021, 10, 19))
     assert default.province_code is None and default.dose1_18plus_share == 0.75
