@@ -80,8 +80,12 @@ def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def to_svg(chart: Chart) -> str:
-    """Inline SVG that scales to its box (width 100%, height from the viewBox)."""
+def to_svg(chart: Chart, *, tooltips: bool = False) -> str:
+    """Inline SVG that scales to its box (width 100%, height from the viewBox).
+
+    `tooltips`: a <title> per bar and cell. Off for the bulletin: WeasyPrint spends about as
+    long on them as on the rest of the page, and every value is in the tables anyway.
+    """
     hatch_id = "hatch-" + hashlib.sha1(chart.label.encode()).hexdigest()[:8]  # one id per chart on a page
     out = [f'<svg class="chart" viewBox="0 0 {_n(chart.width)} {_n(chart.height)}" role="img" '
            f'aria-label="{escape(chart.label)}" xmlns="http://www.w3.org/2000/svg" '
@@ -95,7 +99,7 @@ def to_svg(chart: Chart) -> str:
         if kind == "rect":
             _, x, y, w, h, fill, title, hatch, stroke = shape
             border = f' stroke="{stroke}" stroke-width="0.8"' if stroke else ""
-            tip = f"<title>{escape(title)}</title>" if title else ""
+            tip = f"<title>{escape(title)}</title>" if title and tooltips else ""
             out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="{fill}"{border}>'
                        f'{tip}</rect>')
             if hatch and h > 0:
