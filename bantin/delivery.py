@@ -24,6 +24,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from bantin.config import Settings
+from bantin.render import vn_date
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,12 @@ RETRY_PAUSE_SECONDS = 5.0  # grows with each attempt: 5 s, 10 s
 def build_message(settings: Settings, report_date: date, paths: dict[str, Path], sender: str) -> EmailMessage:
     document = json.loads(paths["json"].read_text(encoding="utf-8"))
     figures = document["figures"]
+    unit = "thành phố" if (figures.get("form") or {}).get("scope") == "toàn thành phố" else "tỉnh"
     province = figures["province"]["province_name"]
     provisional = " (số liệu tạm thời)" if figures["provisional"] else ""
     version = f" – cập nhật lần {document['version'] - 1}" if document["version"] > 1 else ""
     message = EmailMessage()
-    message["Subject"] = f"Bản tin COVID-19 tỉnh {province} ngày {report_date:%d/%m/%Y}{provisional}{version}"
+    message["Subject"] = f"Bản tin COVID-19 {unit} {province} ngày {vn_date(report_date)}{provisional}{version}"
     message["From"] = sender
     message["To"] = ", ".join(settings.mail_to) or "undisclosed-recipients:;"
     message["Date"] = formatdate(localtime=True)
@@ -53,7 +55,7 @@ def build_message(settings: Settings, report_date: date, paths: dict[str, Path],
                              filename=image.name, disposition="inline")
     else:  # a version written before the mail body existed
         message.set_content(
-            f"Bản tin COVID-19 tỉnh {province} ngày {report_date:%d/%m/%Y}{provisional}.\n"
+            f"Bản tin COVID-19 {unit} {province} ngày {vn_date(report_date)}{provisional}.\n"
             "Xem nội dung trong tệp đính kèm (PDF) hoặc bản HTML."
         )
         message.add_alternative(paths["html"].read_text(encoding="utf-8"), subtype="html")
