@@ -40,12 +40,6 @@ AVERAGE_DAYS = 7
 SHOWN = {"attention": 8, "commune_districts": 12, "communes_per_district": 6, "findings": 10,
          "communes_per_finding": 4, "notes": 6, "corrections": 8, "changes": 8}
 RISE_SHARE, RISE_MIN_CASES = 0.5, 10  # a district whose 7-day cases rose ≥ 50% and by ≥ 10 needs attention
-LEVEL_NAMES = {
-    1: "Cấp 1 – nguy cơ thấp (xanh)",
-    2: "Cấp 2 – nguy cơ trung bình (vàng)",
-    3: "Cấp 3 – nguy cơ cao (cam)",
-    4: "Cấp 4 – nguy cơ rất cao (đỏ)",
-}
 
 
 def software_version() -> str:
@@ -514,7 +508,7 @@ def render_html(document: dict, *, mail: bool = False) -> str:
     drawn = charts.bulletin_charts(document["figures"])
     svg = {name: charts.to_svg(chart) for name, chart in drawn.items() if name != "district_list"}
     return environment().get_template("bulletin.html.j2").render(
-        doc=document, s=document["figures"], level_names=LEVEL_NAMES, shown=SHOWN, mail=mail, svg=svg,
+        doc=document, s=document["figures"], shown=SHOWN, mail=mail, svg=svg,
         multiples=[charts.to_svg(c) for c in drawn["district_list"]], level_view=level_view,
         palette=charts.LEVEL_COLOURS,
         level_totals={k: sum(r["communes"][k] for r in document["figures"]["level_summary"]) for k in "1234"},
