@@ -8,6 +8,7 @@ this is the one place the project formats a number or a date for a reader.
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -175,7 +176,12 @@ _PHONE_FRAME = """<!DOCTYPE html><html><body style="margin:0;background:#fff">
 
 
 def _phone_frame(html: Path, width: int, height: int) -> Path:
-    frame = html.resolve().parent / f".phone-{width}.html"
+    """A page holding `html` in a frame `width` px wide, in a temporary file (never beside a bulletin version)."""
+    import tempfile
+
+    handle, name = tempfile.mkstemp(prefix=f"bantin-phone-{width}-", suffix=".html")
+    os.close(handle)
+    frame = Path(name)
     frame.write_text(_PHONE_FRAME.format(src=html.resolve().as_uri(), width=width, height=height), encoding="utf-8")
     return frame
 
