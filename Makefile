@@ -21,10 +21,17 @@ DEMO_START    := 2021-10-01
 DEMO_END      := 2021-10-19
 DEMO_WARM_END := 2021-10-18
 
-.PHONY: help install system-deps bulletin-deps airflow-db demo test bench docs clean airflow distributed-deps test-distributed
+# A busy evening (make demo-busy): Quảng Ninh's 369-case day of 21/01/2022, 8 weeks of history.
+BUSY_HOME     := $(CURDIR)/var-busy
+BUSY_START    := 2021-11-20
+BUSY_WARM_END := 2022-01-20
+BUSY_END      := 2022-01-21
+
+.PHONY: help install system-deps bulletin-deps airflow-db demo demo-busy test bench docs clean airflow distributed-deps test-distributed
 
 help:
 	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
+	@echo "make demo-busy  Quảng Ninh's busy 21/01/2022: a provisional v1 (missing, late, rejected files), then v2"
 	@echo "make test    the whole test suite"
 	@echo "make bench   benchmarks (figures go to docs/benchmarks.md)"
 	@echo "make airflow Airflow on this machine (standalone, SQLite) with the project's DAGs: UI, runs, backfills"
@@ -70,16 +77,38 @@ demo: install system-deps airflow-db
 	@echo "Bulletin (PDF):  $$(readlink -f $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest)/bulletin.pdf"
 	@echo "Analyst snapshot: $(BANTIN_HOME)/warehouse/analytics.duckdb"
 
+# The bulletin on a busy evening, in its own data root (var-busy/): the deadline run makes a provisional v1
+# (one district missing, one late, one rejected), then the late file (19:10) and the correction (19:25)
+# arrive and the next run makes v2. Levels above 1, community cases, 8 weeks of trend.
+demo-busy: install system-deps
+	@rm -rf $(BUSY_HOME)
+	@echo "== 1/4 demo submissions for Quảng Ninh $(BUSY_START)..$(BUSY_END), with a busy evening on $(BUSY_END)"
+	BANTIN_HOME=$(BUSY_HOME) $(BIN)/bantin demo-data --province $(DEMO_PROVINCE) --start $(BUSY_START) --end $(BUSY_END) \
+	  --busy-evening $(BUSY_HOME)/evening
+	@echo "== 2/4 loading the 8 weeks before it (one collect, one validation, marts to $(BUSY_WARM_END))"
+	BANTIN_HOME=$(BUSY_HOME) BANTIN_PROVINCE=$(DEMO_PROVINCE) $(BIN)/bantin run --start $(BUSY_WARM_END) --load-only
+	@echo "== 3/4 the 17:00 bulletin of $(BUSY_END): provisional v1"
+	BANTIN_HOME=$(BUSY_HOME) BANTIN_PROVINCE=$(DEMO_PROVINCE) $(BIN)/bantin run --start $(BUSY_END) --no-deliver
+	@echo "== 4/4 the late file and the correction arrive; the next run makes v2"
+	cp -rp $(BUSY_HOME)/evening/. $(BUSY_HOME)/landing/
+	BANTIN_HOME=$(BUSY_HOME) BANTIN_PROVINCE=$(DEMO_PROVINCE) $(BIN)/bantin run --start $(BUSY_END) --no-deliver
+	@echo ""
+	@echo "Bulletin v1 (PDF): $(BUSY_HOME)/bulletins/$(BUSY_END)/v1/bulletin.pdf"
+	@echo "Bulletin v2 (PDF): $(BUSY_HOME)/bulletins/$(BUSY_END)/v2/bulletin.pdf"
+
 test: install system-deps bulletin-deps
 	$(BIN)/python -m pytest -q
 
 bench: install system-deps
 	BENCH=$(BENCH) $(BIN)/python -m bench.run
 
-# PNG previews of the demo bulletin's pages (docs/bulletin-preview/), from `make demo`'s output.
+# Previews of the demo bulletins (docs/bulletin-preview/): PDF pages, desktop and phone (390 px) screens,
+# of `make demo`'s quiet day and of `make demo-busy`'s v2.
 docs: install system-deps bulletin-deps
 	@test -e $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest || $(MAKE) demo
+	@test -e $(BUSY_HOME)/bulletins/$(BUSY_END)/v2 || $(MAKE) demo-busy
 	$(BIN)/python -m bantin.render previews $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest docs/bulletin-preview
+	$(BIN)/python -m bantin.render previews $(BUSY_HOME)/bulletins/$(BUSY_END)/v2 docs/bulletin-preview/busy
 
 # The operators' Airflow: api-server, scheduler, dag-processor, triggerer in one process tree.
 airflow: install system-deps airflow-db
@@ -95,4 +124,4 @@ test-distributed: install system-deps bulletin-deps distributed-deps
 	BANTIN_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -q -m distributed tests/operations
 
 clean:
-	rm -rf var airflow_home
+	rm -rf var var-busy airflow_home

@@ -11,6 +11,12 @@ the old one stays.
 Corrections to earlier days come from `marts.corrections`: those found since the
 previous day's cutoff are listed apart from today's figures, one row per commune and
 figure changed.
+
+The reader is a Steering Committee member with a few minutes: page one is the
+decision (`headline`, the level, rates, totals, coverage, `attention`), and
+every list that grows with the epidemic is summarised or capped on paper
+(communes, findings, notes, corrections) while the JSON keeps it whole, so any
+province fits on four A4 pages on its busiest day.
 """
 
 from __future__ import annotations
@@ -24,17 +30,17 @@ from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 
 from bantin.config import Settings
-from bantin.render import environment, html_to_pdf, vn_date, vn_int, vn_time
+from bantin.render import environment, html_to_pdf, signed, vn_date, vn_dec, vn_int, vn_pct, vn_time
 
 log = logging.getLogger(__name__)
 
-TREND_DAYS = 14
-LEVEL_NAMES = {
-    1: "Cấp 1 – nguy cơ thấp (xanh)",
-    2: "Cấp 2 – nguy cơ trung bình (vàng)",
-    3: "Cấp 3 – nguy cơ cao (cam)",
-    4: "Cấp 4 – nguy cơ rất cao (đỏ)",
-}
+TREND_DAYS = 56  # the province trend: 8 weeks
+MULTIPLE_DAYS = 28  # the district small multiples: 4 weeks
+AVERAGE_DAYS = 7
+# What the printed bulletin shows of lists that grow with the epidemic; the JSON keeps them whole.
+SHOWN = {"attention": 8, "commune_districts": 12, "communes_per_district": 6, "findings": 10,
+         "communes_per_finding": 4, "notes": 6, "corrections": 8, "changes": 8}
+RISE_SHARE, RISE_MIN_CASES = 0.5, 10  # a district whose 7-day cases rose ≥ 50% and by ≥ 10 needs attention
 
 
 def software_version() -> str:
@@ -80,19 +86,14 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
     commune_levels = [r for (kind, _), r in levels.items() if kind == "commune"]
     status = [d for d in districts if d["reporting_status"] != "on_time"]
     province["change_7d"] = _difference(province["new_cases_7d"], province["new_cases_prev_7d"])
+    names = {d["district_code"]: d["district_name"] for d in districts}
     summary = {
         "report_date": report_date.isoformat(),
         "cutoff": settings.cutoff.strftime("%H:%M"),
         "province": province,
         "districts": districts,
         "level_summary": _level_summary(districts, commune_levels),
-        "communes_at_level_2_or_above": sorted(
-            ({"commune_code": r["unit_code"], "commune_name": r["unit_name"], "district_code": r["district_code"],
-              "level": r["declared_level"] or r["level"], "computed_level": r["level"],
-              "declared_level": r["declared_level"], "reason": r["reason"], "is_stale": r["is_stale"]}
-             for r in commune_levels if (r["declared_level"] or r["level"]) >= 2 or r["level"] >= 2),
-            key=lambda r: (-r["level"], r["district_code"], r["commune_code"]),
-        ),
+        "communes_watch": _communes_watch(commune_levels, names),
         "reporting": {
             "not_on_time": [{"district_code": d["district_code"], "district_name": d["district_name"],
                              "status": d["reporting_status"], "received_at": d["accepted_received_at"]}
@@ -102,6 +103,8 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         },
         "trend": _trend(con, report_date),
         "district_trends": _district_trends(con, report_date),
+        "level_history": _level_history(con, report_date, districts),
+        "cumulative": _cumulative(con, report_date),
         "notes": _notes(con, report_date),
         "data_quality": _warnings(con, report_date),
         "corrections": _corrections(con, report_date, settings),
@@ -110,8 +113,14 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "signoff": _signoff(con, report_date),
         "data_as_of": max((d["accepted_received_at"] for d in districts if d["accepted_received_at"]), default=None),
     }
+    summary["data_quality_summary"] = _warnings_summary(summary["data_quality"])
+    summary["form"] = document_form(settings, province, report_date)
     summary["provisional"] = bool(summary["reporting"]["missing_or_rejected"])
-    return _plain(summary)
+    summary["as_of"] = _as_of(report_date, settings, summary["data_as_of"])
+    summary = _plain(summary)
+    summary["attention"] = attention(summary)
+    summary["headline"] = headline(summary)
+    return summary
 
 
 COLOURS = {1: ("green", "xanh"), 2: ("yellow", "vàng"), 3: ("orange", "cam"), 4: ("red", "đỏ")}
@@ -160,28 +169,206 @@ def _level_summary(districts: list[dict], commune_levels: list[dict]) -> list[di
              "communes": {str(k): v for k, v in counts[d["district_code"]].items()}} for d in districts]
 
 
+def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[dict]:
+    """Every commune at level 3–4 or whose level changed since the day before (the bulletin shows the first ones)."""
+    rows = [{"commune_code": r["unit_code"], "commune_name": r["unit_name"], "district_code": r["district_code"],
+             "district_name": district_names.get(r["district_code"]), "level": r["declared_level"] or r["level"],
+             "computed_level": r["level"], "declared_level": r["declared_level"],
+             "previous_level": r["previous_level"], "level_changed": bool(r["level_changed"]),
+             "reason": r["reason"], "is_stale": r["is_stale"]}
+            for r in commune_levels if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]]
+    return sorted(rows, key=lambda r: (r["district_code"], -r["level"], r["commune_name"]))
+
+
+def _days_before(report_date: date, days: int) -> list[date]:
+    return [report_date - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
 def _trend(con, report_date: date) -> list[dict]:
-    return _records(
+    """The province's 8 weeks: new and community cases, the 7-day average, and whether each day is complete.
+
+    A day with no row at all has no figures (None, drawn as "no report"); a day some
+    district has not reported is incomplete (drawn pale): its total is not the
+    province's. The average is over 7 days that all have figures, else None.
+    """
+    days = _days_before(report_date, TREND_DAYS + AVERAGE_DAYS - 1)
+    rows = {r["report_date"]: r for r in _records(
         con,
-        "SELECT report_date, new_cases, new_cases_community, new_cases_7d FROM marts.province_daily "
-        "WHERE report_date BETWEEN ? AND ? ORDER BY report_date",
-        [report_date - timedelta(days=TREND_DAYS - 1), report_date],
-    )
+        "SELECT report_date, new_cases, new_cases_community, districts_reported, districts_expected "
+        "FROM marts.province_daily WHERE report_date BETWEEN ? AND ?",
+        [days[0], report_date],
+    )}
+    cases = [(rows.get(d) or {}).get("new_cases") for d in days]
+    trend = []
+    for i, day in enumerate(days[AVERAGE_DAYS - 1:], start=AVERAGE_DAYS - 1):
+        row = rows.get(day) or {}
+        window = cases[i - AVERAGE_DAYS + 1:i + 1]
+        trend.append({
+            "report_date": day, "new_cases": row.get("new_cases"),
+            "new_cases_community": row.get("new_cases_community"),
+            "complete": bool(row) and (row["districts_reported"] or 0) >= (row["districts_expected"] or 0),
+            "average_7d": None if any(c is None for c in window) else round(sum(window) / AVERAGE_DAYS, 2),
+        })
+    return trend
 
 
 def _district_trends(con, report_date: date) -> dict[str, list]:
-    """New cases of each district over the 14 days (small multiples), NULL where the district did not report."""
+    """New cases of each district over 4 weeks (small multiples), None where the district did not report."""
+    days = _days_before(report_date, MULTIPLE_DAYS)
     rows = _records(
         con,
         "SELECT district_code, report_date, new_cases FROM marts.district_daily "
         "WHERE report_date BETWEEN ? AND ? AND communes_expected > 0 ORDER BY district_code, report_date",
-        [report_date - timedelta(days=TREND_DAYS - 1), report_date],
+        [days[0], report_date],
     )
-    trends: dict[str, list] = {}
+    known: dict[str, dict] = {}
     for row in rows:
-        trends.setdefault(str(row["district_code"]), []).append(
-            {"report_date": row["report_date"], "new_cases": row["new_cases"]})
-    return trends
+        known.setdefault(str(row["district_code"]), {})[row["report_date"]] = row["new_cases"]
+    return {code: [{"report_date": d, "new_cases": by_day.get(d)} for d in days] for code, by_day in known.items()}
+
+
+def _level_history(con, report_date: date, districts: list[dict]) -> dict:
+    """Each district's level on each of the 8 weeks (the level strip); None before the first assessment."""
+    days = _days_before(report_date, TREND_DAYS)
+    found = {(r["unit_code"], r["report_date"]): r for r in _records(
+        con,
+        "SELECT unit_code, report_date, level, is_stale FROM marts.epidemic_level "
+        "WHERE unit_type = 'district' AND report_date BETWEEN ? AND ?",
+        [days[0], report_date],
+    )}
+    rows = []
+    for d in districts:
+        cells = [found.get((d["district_code"], day)) for day in days]
+        rows.append({"district_code": d["district_code"], "name": d["district_name"],
+                     "levels": [c["level"] if c else None for c in cells],
+                     "stale": [bool(c and c["is_stale"]) for c in cells]})
+    return {"days": days, "rows": rows}
+
+
+def _cumulative(con, report_date: date) -> dict:
+    """Totals over every report date the warehouse holds up to this one (and since when)."""
+    return _one(
+        con,
+        "SELECT min(report_date) AS since, sum(new_cases) AS cases, sum(new_cases_community) AS community, "
+        "sum(deaths) AS deaths, sum(recovered) AS recovered FROM marts.province_daily "
+        "WHERE report_date <= ? AND new_cases IS NOT NULL",
+        [report_date],
+    ) or {}
+
+
+def _as_of(report_date: date, settings: Settings, data_as_of) -> dict:
+    """The moment the figures stand at: the cutoff, or the later receipt of a late file they include."""
+    cutoff = datetime.combine(report_date, settings.cutoff)
+    latest = datetime.fromisoformat(str(data_as_of)) if data_as_of else None
+    late = latest is not None and latest > cutoff
+    return {"at": (latest if late else cutoff).isoformat(timespec="minutes"), "includes_late_files": late}
+
+
+def document_form(settings: Settings, province: dict, report_date: date) -> dict:
+    """The official report's heading, number, date line, recipients and signature (BANTIN_* settings)."""
+    from bantin import reference
+
+    form = settings.document
+    short = str(province["province_name"])  # "Quảng Ninh", "Hà Nội"
+    full = reference.province(int(province["province_code"])).name_full  # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"
+    return {
+        "parent_body": form.parent_body or f"UBND {full.upper()}",
+        "scope": "toàn thành phố" if full.lower().startswith("thành phố") else "toàn tỉnh",
+        "issuer": form.issuer or "SỞ Y TẾ",
+        "number": f"{report_date.timetuple().tm_yday}/{form.symbol}",
+        "place": form.place or short,
+        "recipients": list(form.recipients),
+        "signer_authority": form.signer_authority,
+        "signer_title": form.signer_title,
+        "signer_name": form.signer_name,
+    }
+
+
+def level_view(unit: dict) -> dict:
+    """The level to print for a unit: declared (once signed off, bantin.levels) and computed, and whether they differ.
+
+    Reads `declared_level` / `computed_level` when the sign-off provides them (an int or
+    a level dict); otherwise the computed level (`level`) alone.
+    """
+    def number(value):
+        return value.get("level") if isinstance(value, dict) else value
+
+    level = unit.get("level")
+    if isinstance(level, dict) and "computed_level" in level:  # a unit of build_summary: _level_of says both
+        unit = level
+
+    computed = number(unit.get("computed_level")) or number(unit.get("level"))
+    declared = number(unit.get("declared_level"))
+    return {"shown": declared or computed, "computed": computed, "declared": declared,
+            "differs": declared is not None and computed is not None and declared != computed}
+
+
+def attention(figures: dict) -> list[dict]:
+    """Districts the Steering Committee should look at today, each with its reasons, most urgent first."""
+    out = []
+    for d in figures["districts"]:
+        reasons, rank = [], 0
+        if d["reporting_status"] in ("missing", "rejected"):
+            reasons.append("chưa có báo cáo hợp lệ" if d["reporting_status"] == "rejected" else "chưa gửi báo cáo")
+            rank += 100
+        level = d.get("level") or {}
+        if level.get("level") and level["level"] >= 3:
+            reasons.append(f"cấp {level['level']} ({level['colour_vi']})")
+            rank += 10 * level["level"]
+        if level.get("level_changed") and level.get("previous_level") and level["level"] > level["previous_level"]:
+            reasons.append(f"tăng từ cấp {level['previous_level']} lên cấp {level['level']}")
+            rank += 30
+        now, before = d.get("new_cases_7d"), d.get("new_cases_prev_7d")
+        if now is not None and before is not None and now - before >= RISE_MIN_CASES and \
+                (before == 0 or (now - before) / before >= RISE_SHARE):
+            share = f" {vn_pct((now - before) / before)}" if before else ""
+            reasons.append(f"ca mắc 7 ngày tăng{share} ({vn_int(before)} → {vn_int(now)})")
+            rank += 5
+        if reasons:
+            out.append({"district_code": d["district_code"], "district_name": d["district_name"],
+                        "reasons": reasons, "rank": rank, "new_cases_7d": now or 0})
+    return sorted(out, key=lambda a: (-a["rank"], -a["new_cases_7d"], a["district_name"]))
+
+
+def headline(figures: dict) -> str:
+    """One Vietnamese sentence from the figures: what happened, which way it goes, the level, who is missing."""
+    p = figures["province"]
+    scope = (figures.get("form") or {}).get("scope", "toàn tỉnh")
+    parts = [f"Ngày {vn_date(figures['report_date'])}, {scope} ghi nhận {vn_int(p['new_cases'])} ca mắc mới"
+             + (f" ({vn_int(p['new_cases_community'])} ca trong cộng đồng)" if p["new_cases"] else "")]
+    now, before = p.get("new_cases_7d"), p.get("new_cases_prev_7d")
+    if now is None or before is None:
+        parts.append(f"7 ngày qua có {vn_int(now)} ca, chưa đủ số liệu để so sánh với 7 ngày trước đó")
+    elif now == before:
+        parts.append(f"7 ngày qua có {vn_int(now)} ca, không đổi so với 7 ngày trước đó")
+    elif before == 0:
+        parts.append(f"7 ngày qua có {vn_int(now)} ca, trong khi 7 ngày trước đó không có ca nào")
+    else:
+        direction = "tăng" if now > before else "giảm"
+        parts.append(f"7 ngày qua có {vn_int(now)} ca, {direction} {vn_pct(abs(now - before) / before)} "
+                     f"({signed(now - before)} ca) so với 7 ngày trước đó")
+    view = level_view(p)
+    level = p.get("level") or {}
+    if not view["shown"]:
+        parts.append(f"chưa đánh giá được cấp độ dịch {scope}")
+    else:
+        said = f"cấp độ dịch {scope} là cấp {view['shown']}"
+        if view["differs"]:
+            said += f" (công bố; kết quả tính toán: cấp {view['computed']})"
+        previous = level.get("previous_level")
+        if level.get("level_changed") and previous:
+            said += f", {'tăng' if level['level'] > previous else 'giảm'} từ cấp {previous} so với hôm trước"
+        else:
+            said += ", không thay đổi so với hôm trước"
+        parts.append(said)
+    missing = figures["reporting"]["missing_or_rejected"]
+    if missing:
+        names = ", ".join(missing[:3]) + (f" và {len(missing) - 3} đơn vị khác" if len(missing) > 3 else "")
+        parts.append(f"còn {len(missing)}/{p['districts_expected']} đơn vị chưa có báo cáo hợp lệ ({names}), "
+                     "số liệu là tạm thời")
+    else:
+        parts.append(f"tất cả {p['districts_expected']} đơn vị đã báo cáo")
+    return "; ".join(parts) + "."
 
 
 def _notes(con, report_date: date) -> list[dict]:
@@ -236,15 +423,43 @@ def _corrections(con, report_date: date, settings: Settings) -> list[dict]:
 
 
 def _warnings(con, report_date: date) -> list[dict]:
+    """Every warning on the files in force for the day, with the commune its row is about (the full detail)."""
     return _records(
         con,
-        "SELECT s.district_code, d.district_name, s.file_name, f.source_row AS row, f.header, f.column_name AS column, f.value, "
-        "f.rule, f.message_vi FROM ops.finding f JOIN ops.submission s USING (submission_id) "
+        "SELECT s.district_code, d.district_name, s.file_name, f.source_row AS row, f.header, f.column_name AS column, "
+        "f.value, f.rule, f.message_vi, r.commune_name "
+        "FROM ops.finding f JOIN ops.submission s USING (submission_id) "
         "LEFT JOIN ref.district d ON d.district_code = s.district_code "
+        "LEFT JOIN raw.submission_row r ON r.submission_id = f.submission_id AND r.source_row = f.source_row "
         "WHERE s.report_date = ? AND s.status = 'accepted' AND f.severity = 'warning' "
         "ORDER BY s.district_code, f.source_row, f.rule",
         [report_date],
     )
+
+
+# The warning rules as the Steering Committee reads them (one line per district and rule; clerks get the rows).
+RULE_SUMMARIES = {
+    "history.new_cases_spike": "Ca mắc mới tăng đột biến so với mức gần đây của xã",
+    "history.stock_jump": "Số đang điều trị hoặc cách ly tăng nhiều hơn số mới vào",
+    "history.burst_after_silence": "Báo nhiều ca sau nhiều ngày không có số liệu",
+    "commune.missing": "Thiếu dòng của xã (tính là chưa báo cáo)",
+    "commune.name_mismatch": "Tên xã không khớp danh mục",
+    "file.unknown_column": "Tệp có cột không thuộc mẫu báo cáo",
+}
+
+
+def _warnings_summary(warnings: list[dict]) -> list[dict]:
+    """Warnings counted per district and rule, naming the communes concerned, most frequent first."""
+    groups: dict[tuple, dict] = {}
+    for w in warnings:
+        key = (w["district_code"], w["rule"])
+        group = groups.setdefault(key, {"district_code": w["district_code"], "district_name": w["district_name"],
+                                        "rule": w["rule"], "what": RULE_SUMMARIES.get(w["rule"], w["message_vi"]),
+                                        "count": 0, "communes": []})
+        group["count"] += 1
+        if w.get("commune_name") and w["commune_name"] not in group["communes"]:
+            group["communes"].append(w["commune_name"])
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["district_code"], g["rule"]))
 
 
 def _rule_set(con, report_date: date, province_code: int) -> dict | None:
@@ -347,9 +562,70 @@ def _render_version(figures: dict, settings: Settings, report_date: date, folder
     return _paths(out, reused=False)
 
 
-def render_html(document: dict) -> str:
+MAIL_CHARTS = ("trend", "districts", "levels")  # the charts a mail body carries, as PNG (cid:<name>)
+
+
+def render_html(document: dict, *, mail: bool = False) -> str:
+    """The bulletin page; `mail`: for a mail body, the charts as PNG images (`cid:`) instead of inline SVG."""
+    from bantin import charts
+
+    drawn = charts.bulletin_charts(document["figures"])
+    svg = {name: charts.to_svg(chart) for name, chart in drawn.items() if name != "district_list"}
     return environment().get_template("bulletin.html.j2").render(
-        doc=document, s=document["figures"], level_names=LEVEL_NAMES)
+        doc=document, s=document["figures"], shown=SHOWN, mail=mail, svg=svg,
+        multiples=[charts.to_svg(c) for c in drawn["district_list"]], level_view=level_view,
+        palette=charts.LEVEL_COLOURS,
+        level_totals={k: sum(r["communes"][k] for r in document["figures"]["level_summary"]) for k in "1234"},
+        as_of=as_of_text(document["figures"]), form=document["figures"]["form"])
+
+
+def mail_images(document: dict) -> dict[str, bytes]:
+    """The mail body's charts as PNG, by content id."""
+    from bantin import charts
+
+    drawn = charts.bulletin_charts(document["figures"])
+    return {name: charts.to_png(drawn[name]) for name in MAIL_CHARTS}
+
+
+def plain_text(document: dict) -> str:
+    """The mail's text/plain part: the summary sentence and the figures of page one, for any mail client."""
+    s, form = document["figures"], document["figures"]["form"]
+    p = s["province"]
+    view = level_view(p)
+    lines = [f"{form['issuer']} {form['place'].upper()} – BẢN TIN COVID-19 NGÀY {vn_date(s['report_date'])}"
+             + (" (SỐ LIỆU TẠM THỜI)" if s["provisional"] else ""),
+             f"Phiên bản {document['version']}; {as_of_text(s)}.", "", s["headline"], ""]
+    level = f"cấp {view['shown']}" if view["shown"] else "chưa đánh giá"
+    if view["differs"]:
+        level += f" (công bố; tính toán: cấp {view['computed']})"
+    lines += [
+        f"- Cấp độ dịch {form['scope']}: {level}",
+        f"- Ca mắc mới: {vn_int(p['new_cases'])} (cộng đồng: {vn_int(p['new_cases_community'])})",
+        f"- Ca mắc 7 ngày: {vn_int(p['new_cases_7d'])} (7 ngày trước đó: {vn_int(p['new_cases_prev_7d'])})",
+        f"- Ca mắc/100.000 dân/tuần: {vn_dec(p['cases_per_100k_week'])} (cộng đồng: "
+        f"{vn_dec(p['community_per_100k_week'])})",
+        f"- Cộng dồn từ {vn_date(s['cumulative'].get('since'))}: {vn_int(s['cumulative'].get('cases'))} ca, "
+        f"{vn_int(s['cumulative'].get('deaths'))} tử vong",
+        f"- Người ≥18 tuổi tiêm ≥1 mũi: {vn_pct(p['coverage_18plus_dose1'], 1)}; đủ liều: "
+        f"{vn_pct(p['coverage_18plus_full'], 1)}",
+        f"- Đơn vị đã báo cáo: {vn_int(p['districts_reported'])}/{vn_int(p['districts_expected'])}",
+    ]
+    if s["attention"]:
+        lines += ["", "Đơn vị cần chú ý:"]
+        lines += [f"- {a['district_name']}: {'; '.join(a['reasons'])}" for a in s["attention"][:SHOWN["attention"]]]
+        if len(s["attention"]) > SHOWN["attention"]:
+            lines.append(f"- và {len(s['attention']) - SHOWN['attention']} đơn vị khác")
+    lines += ["", "Bản đầy đủ: tệp PDF đính kèm."]
+    return "\n".join(lines) + "\n"
+
+
+def as_of_text(figures: dict) -> str:
+    """`Số liệu tính đến 17:00 ngày 19/10/2021`, or the later time of a late file a version includes."""
+    at = figures["as_of"]["at"]
+    text = f"Số liệu tính đến {vn_time(at)} ngày {vn_date(at)}"
+    if figures["as_of"]["includes_late_files"]:
+        text += f" (gồm báo cáo gửi muộn sau {figures['cutoff']})"
+    return text
 
 
 def write_version(folder: Path, document: dict, *, pdf: bool = True) -> Path:
@@ -363,6 +639,13 @@ def write_version(folder: Path, document: dict, *, pdf: bool = True) -> Path:
     html = render_html(document)
     (staging / "bulletin.html").write_text(html, encoding="utf-8")
     (staging / "bulletin.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    # the mail body: the same page with PNG charts (mail clients do not show SVG), and a plain-text part
+    mail = staging / "mail"
+    mail.mkdir()
+    (mail / "body.html").write_text(render_html(document, mail=True), encoding="utf-8")
+    (mail / "body.txt").write_text(plain_text(document), encoding="utf-8")
+    for name, png in mail_images(document).items():
+        (mail / f"{name}.png").write_bytes(png)
     if pdf:
         html_to_pdf(html, staging / "bulletin.pdf")
     staging.rename(out)

@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", type=_date, required=True)
     demo.add_argument("--end", type=_date, required=True)
     demo.add_argument("--seed", type=int, default=2021)
+    demo.add_argument("--busy-evening", type=Path, default=None, metavar="LATER_DIR",
+                      help="on --end: one district missing, one late at 19:10, one rejected then corrected at 19:25; "
+                           "the evening's files go to LATER_DIR (make demo-busy)")
 
     run = commands.add_parser("run", help="run the pipeline for report dates in this process (no Airflow)")
     run.add_argument("--start", type=_date, required=True)
@@ -227,6 +230,10 @@ def _demo_data(args) -> int:
         "make airflow leaves the DAGs unscheduled here: trigger a date, e.g.\n"
         f"  airflow dags trigger daily_bulletin --conf '{{\"report_date\": \"{args.end}\"}}'\n", encoding="utf-8")
     print(f"{len(files)} demo submissions written under {settings.landing}")
+    if args.busy_evening:
+        evening = demo_data.busy_evening(province, args.end, settings.landing, args.busy_evening)
+        print(f"{args.end}: missing {evening['missing']}; late (19:10) {evening['late']}; rejected at 16:20 and "
+              f"corrected at 19:25 {evening['rejected_then_corrected']}; evening files in {args.busy_evening}")
     return 0
 
 

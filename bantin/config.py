@@ -60,6 +60,24 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class DocumentForm:
+    """How the bulletin is issued as an official report (Decree 30/2020/NĐ-CP layout): who issues and signs it.
+
+    Empty texts fall back to what the province implies (`Sở Y tế tỉnh …`), see `bulletin.document_form`.
+    """
+
+    parent_body: str = ""  # the issuing body's superior, first line of the heading (e.g. UBND TỈNH QUẢNG NINH)
+    issuer: str = ""  # the issuing body (e.g. SỞ Y TẾ)
+    symbol: str = "BC-SYT"  # document symbol after the number: Số: 292/BC-SYT
+    place: str = ""  # place name in the date line (default: the province's name)
+    recipients: tuple[str, ...] = ("Ban Chỉ đạo phòng, chống dịch COVID-19 tỉnh", "UBND tỉnh (b/c)",
+                                   "UBND các huyện, thị xã, thành phố", "Lưu: VT, NVY")
+    signer_authority: str = "KT. GIÁM ĐỐC"  # e.g. KT. GIÁM ĐỐC, TL. GIÁM ĐỐC, or empty
+    signer_title: str = "PHÓ GIÁM ĐỐC"
+    signer_name: str = ""  # empty: a blank line for the name, signed by hand
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     province_code: int
@@ -81,6 +99,7 @@ class Settings:
     duckdb_memory_limit: str = ""
     lock_wait_seconds: float = 30 * 60
     settle_seconds: float = 1.0
+    document: DocumentForm = field(default_factory=DocumentForm)
 
     @property
     def landing(self) -> Path:
@@ -158,4 +177,20 @@ def load_settings() -> Settings:
         duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", ""),
         lock_wait_seconds=float(_env("LOCK_WAIT_S", str(30 * 60))),
         settle_seconds=float(_env("SETTLE_S", "1")),
+        document=_document_form(),
+    )
+
+
+def _document_form() -> DocumentForm:
+    default = DocumentForm()
+    recipients = os.environ.get("BANTIN_RECIPIENTS", "").strip()
+    return DocumentForm(
+        parent_body=_env("ISSUER_PARENT", default.parent_body),
+        issuer=_env("ISSUER", default.issuer),
+        symbol=_env("DOC_SYMBOL", default.symbol),
+        place=_env("DOC_PLACE", default.place),
+        recipients=tuple(r.strip() for r in recipients.split(";") if r.strip()) if recipients else default.recipients,
+        signer_authority=os.environ.get("BANTIN_SIGNER_AUTHORITY", default.signer_authority).strip(),
+        signer_title=_env("SIGNER_TITLE", default.signer_title),
+        signer_name=_env("SIGNER_NAME", default.signer_name),
     )

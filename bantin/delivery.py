@@ -1,5 +1,9 @@
 """Delivery: the bulletin by email (HTML body, PDF attached), and a copy in the outbox.
 
+The body is the bulletin page with its charts as inline PNG images (mail clients
+do not show SVG) and a plain-text part carrying the summary sentence, both
+written with the version (`v<N>/mail/`, bantin.bulletin.write_version).
+
 The outbox copy (`outbox/<report_date>/v<N>.eml`) is written first and always:
 it is the record of what was sent, and what an operator forwards by hand if
 the mail server is down. Mail goes through the SMTP connection configured in
@@ -25,16 +29,18 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from bantin.config import Settings
+from bantin.render import vn_date
 
 log = logging.getLogger(__name__)
 
 
 def subject_of(report_date: date, document: dict) -> str:
     figures = document["figures"]
+    unit = "thành phố" if (figures.get("form") or {}).get("scope") == "toàn thành phố" else "tỉnh"
     province = figures["province"]["province_name"]
     provisional = " (số liệu tạm thời)" if figures["provisional"] else ""
     version = f" – cập nhật lần {document['version'] - 1}" if document["version"] > 1 else ""
-    return f"Bản tin COVID-19 tỉnh {province} ngày {report_date:%d/%m/%Y}{provisional}{version}"
+    return f"Bản tin COVID-19 {unit} {province} ngày {vn_date(report_date)}{provisional}{version}"
 
 
 def attachment_name(report_date: date, version: int) -> str:
@@ -44,20 +50,23 @@ def attachment_name(report_date: date, version: int) -> str:
 def build_message(settings: Settings, report_date: date, paths: dict[str, Path], sender: str) -> EmailMessage:
     """The outbox copy (.eml): what an operator forwards by hand when the mail server is down."""
     document = json.loads(paths["json"].read_text(encoding="utf-8"))
-    figures = document["figures"]
-    province = figures["province"]["province_name"]
-    provisional = " (số liệu tạm thời)" if figures["provisional"] else ""
     message = EmailMessage()
     message["Subject"] = subject_of(report_date, document)
     message["From"] = sender
     message["To"] = ", ".join(settings.mail_to) or "undisclosed-recipients:;"
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain="bantin.local")
-    message.set_content(
-        f"Bản tin COVID-19 tỉnh {province} ngày {report_date:%d/%m/%Y}{provisional}.\n"
-        "Xem nội dung trong tệp đính kèm (PDF) hoặc bản HTML."
-    )
-    message.add_alternative(paths["html"].read_text(encoding="utf-8"), subtype="html")
+    mail = paths["json"].parent / "mail"  # the version's mail body (bulletin.write_version): PNG charts, text part
+    if (mail / "body.html").exists():
+        message.set_content((mail / "body.txt").read_text(encoding="utf-8"))
+        message.add_alternative((mail / "body.html").read_text(encoding="utf-8"), subtype="html")
+        body = message.get_payload()[1]
+        for image in sorted(mail.glob("*.png")):  # shown inline where the body says <img src="cid:<name>">
+            body.add_related(image.read_bytes(), maintype="image", subtype="png", cid=f"<{image.stem}>",
+                             filename=image.name, disposition="inline")
+    else:  # a version written before the mail body existed
+        message.set_content(f"{message['Subject']}.\nXem nội dung trong tệp đính kèm (PDF) hoặc bản HTML.")
+        message.add_alternative(paths["html"].read_text(encoding="utf-8"), subtype="html")
     if paths.get("pdf") and paths["pdf"].exists():
         message.add_attachment(paths["pdf"].read_bytes(), maintype="application", subtype="pdf",
                                filename=attachment_name(report_date, document["version"]))

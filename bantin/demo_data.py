@@ -500,3 +500,65 @@ def generate(
         _write(plan, rows, path, province, district, day, receipts)
         written.append(path)
     return written
+
+
+# ---------------------------------------------------------------- a busy evening
+
+
+LATE_AT = time(19, 10)  # the late file arrives after the 17:00 bulletin, before the 20:00 deadline
+REJECTED_AT = time(16, 20)
+CORRECTED_AT = time(19, 25)
+
+
+def busy_evening(province_code: int, day: date, landing_dir: Path, later_dir: Path, *,
+                 timezone: str = "Asia/Ho_Chi_Minh") -> dict[str, str]:
+    """Turn the demo files of `day` into an evening that exercises the bulletin (`make demo-busy`).
+
+    Run after `generate`. Of the districts with communes, by code:
+    - the last sends nothing (missing);
+    - the second's file arrives at 19:10 (late): moved to `later_dir/<district>/`;
+    - the third first sends a file with a negative count at 16:20 (rejected by validation), then
+      its correction at 19:25, also in `later_dir`.
+    Files in `later_dir` keep their receipt time (mtime): moving them into the inbox after the first
+    bulletin plays the evening, and the next run makes v2. Returns what happened to whom.
+    """
+    zone = ZoneInfo(timezone)
+    codes = sorted({c.district_code for c in reference.communes(province_code=province_code)})
+    if len(codes) < 4:
+        raise ValueError(f"province {province_code} has too few districts for the busy evening")
+    missing, late, rejected = codes[-1], codes[1], codes[2]
+
+    def file_of(district: int) -> Path:
+        for path in (Path(landing_dir) / str(district)).iterdir():
+            if datetime.fromtimestamp(path.stat().st_mtime, zone).date() == day:
+                return path
+        raise FileNotFoundError(f"no demo file of {day} for district {district}: run generate first")
+
+    def stamp(path: Path, at: time) -> None:
+        moment = datetime.combine(day, at, zone).timestamp()
+        os.utime(path, (moment, moment))
+
+    file_of(missing).unlink()
+    held = Path(later_dir)
+    for district in (late, rejected):
+        (held / str(district)).mkdir(parents=True, exist_ok=True)
+    late_file = file_of(late)
+    late_target = held / str(late) / late_file.name
+    late_file.replace(late_target)
+    stamp(late_target, LATE_AT)
+
+    good = file_of(rejected)
+    from bantin import intake  # the rows as the pipeline reads them from the clerk's good file
+
+    parsed = intake.read_submission(good, rejected, max_bytes=10**8)
+    bad_rows = [dict(r) for r in parsed.rows]
+    bad_rows[0]["new_cases"] = -3  # a typo the clerk will hear about within minutes; the file is rejected
+    bad = Path(landing_dir) / str(rejected) / f"{good.stem} (loi).csv"
+    write_csv(bad_rows, bad)
+    stamp(bad, REJECTED_AT)
+    corrected = held / str(rejected) / f"{good.stem} (sua lai){good.suffix}"
+    good.replace(corrected)
+    stamp(corrected, CORRECTED_AT)
+    names = {d.code: d.name for d in reference.districts(province_code)}
+    return {"missing": names[missing], "late": names[late], "rejected_then_corrected": names[rejected]}
+

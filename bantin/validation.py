@@ -380,10 +380,14 @@ def finding_for(record, meta: dict, kwargs: dict) -> tuple[str, Finding]:
     blame = meta["blame"]
     words = {**{k: _shown(v) for k, v in kwargs.items()}, **{k: _shown(v) for k, v in record.items()}}
     words["value"] = words.get(blame, "")
+    # the Vietnamese message writes decimals the Vietnamese way (`9,1`), the English one `9.1`
+    words_vi = {**{k: _shown(v, vi=True) for k, v in kwargs.items()},
+                **{k: _shown(v, vi=True) for k, v in record.items()}}
+    words_vi["value"] = words_vi.get(blame, "")
     finding = Finding(
         severity=meta["severity"],
         rule=meta["rule"],
-        message_vi=meta["message_vi"].format(**words),
+        message_vi=meta["message_vi"].format(**words_vi),
         message_en=meta["message_en"].format(**words),
         row=None if _missing(record["source_row"]) else int(record["source_row"]),
         column=blame if blame in COLUMN_BY_NAME else None,
@@ -396,13 +400,22 @@ def _missing(value) -> bool:
     return value is None or value != value  # None, NaN, NaT
 
 
-def _shown(value) -> str:
-    """A value as the clerk wrote it: whole numbers without `.0`, dates as dd/mm/yyyy."""
+def _shown(value, *, vi: bool = False) -> str:
+    """A value as the clerk wrote it: whole numbers without `.0`, dates as dd/mm/yyyy.
+
+    `vi`: a decimal as Vietnamese writes it (`9,1`, bantin.render), for the Vietnamese message.
+    """
     if _missing(value):
         return ""
     if hasattr(value, "strftime"):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+        if value.is_integer():
+            return str(int(value))
+        if vi:
+            from bantin.render import vn_dec
+
+            return vn_dec(value, 1)
+        return f"{value:.1f}"
     return str(value)
 

@@ -101,9 +101,16 @@ def national_document(template: dict) -> dict:
                        "communes": {"1": communes.get(province.code, 0), "2": 0, "3": 0, "4": 0}})
     national = {**template["figures"]["province"], "province_name": "toàn quốc",
                 "new_cases": sum(r["new_cases"] for r in rows), "new_cases_7d": sum(r["new_cases_7d"] for r in rows)}
+    history = template["figures"]["level_history"]
     figures = {**template["figures"], "province": national, "districts": rows, "district_trends": trends,
-               "level_summary": levels, "communes_at_level_2_or_above": [], "notes": [], "data_quality": [],
-               "trend": [{"report_date": d.isoformat(), "new_cases": sum(t[i]["new_cases"] for t in trends.values())}
+               "level_summary": levels, "communes_watch": [], "notes": [], "data_quality": [],
+               "data_quality_summary": [], "attention": [],
+               "level_history": {"days": history["days"],
+                                 "rows": [{"district_code": r["district_code"], "name": r["district_name"],
+                                           "levels": [None] * len(history["days"]),
+                                           "stale": [False] * len(history["days"])} for r in rows]},
+               "trend": [{"report_date": d.isoformat(), "new_cases": sum(t[i]["new_cases"] for t in trends.values()),
+                          "new_cases_community": None, "complete": True, "average_7d": None}
                          for i, d in enumerate(window)]}
     return {**template, "figures": figures}
 

@@ -214,6 +214,7 @@ def test_assumptions_are_data():
     rows = demo_data.load_assumptions()
     qn = demo_data.assumptions_for(QN, date(2021, 10, 19))
     assert qn.dose1_18plus_share >= 0.95 and qn.full_65plus_share >= 0.88 and qn.community_share == 0.0
+    assert demo_data.assumptions_for(QN, date(2022, 1, 1)).community_share > 0  # the winter wave (make demo-busy)
     assert demo_data.assumptions_for(TH, date(2021, 10, 19)).dose1_18plus_share < 0.70
     default = demo_data.assumptions_for(1, date(2021, 10, 19))
     assert default.province_code is None and default.dose1_18plus_share == 0.75
@@ -299,3 +300,36 @@ def test_same_inputs_same_bytes_in_another_process(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, env=env)
     assert _digests(here) == _digests(there)
     assert len(_digests(here)) == 3 * len(reference.districts(QN))
+
+
+def test_the_busy_evening_has_a_missing_a_late_and_a_rejected_then_corrected_district(tmp_path):
+    from bantin import intake
+
+    day = date(2022, 1, 21)
+    landing, later = tmp_path / "landing", tmp_path / "evening"
+    demo_data.generate(QN, day - timedelta(days=1), day, landing)
+    evening = demo_data.busy_evening(QN, day, landing, later)
+    names = {d.code: d.name for d in reference.districts(QN)}
+    code = {name: c for c, name in names.items()}
+
+    def received(path):
+        return datetime.fromtimestamp(path.stat().st_mtime, ZONE)
+
+    def files_of(folder, district):
+        return sorted((folder / str(district)).iterdir()) if (folder / str(district)).exists() else []
+
+    missing = code[evening["missing"]]
+    assert [received(p).date() for p in files_of(landing, missing)] == [day - timedelta(days=1)]
+    assert files_of(later, missing) == []
+    [late] = files_of(later, code[evening["late"]])
+    assert received(late) == datetime(2022, 1, 21, 19, 10, tzinfo=ZONE)
+    assert [received(p).date() for p in files_of(landing, code[evening["late"]])] == [day - timedelta(days=1)]
+    rejected = code[evening["rejected_then_corrected"]]
+    [bad] = [p for p in files_of(landing, rejected) if received(p).date() == day]
+    assert received(bad).time() == time(16, 20)
+    parsed = intake.read_submission(bad, rejected, max_bytes=10**8)
+    assert min(r["new_cases"] for r in parsed.rows) == -3  # what validation rejects (count.non_negative)
+    [corrected] = files_of(later, rejected)
+    assert received(corrected).time() == time(19, 25) and "(sua lai)" in corrected.name
+    fixed = intake.read_submission(corrected, rejected, max_bytes=10**8)
+    assert len(fixed.rows) == len(parsed.rows) and min(r["new_cases"] for r in fixed.rows) >= 0

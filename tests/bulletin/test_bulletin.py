@@ -17,17 +17,17 @@ from html.parser import HTMLParser
 import pytest
 
 from bantin import bulletin, pipeline, warehouse
-from bantin.render import vn_int, vn_pct
+from bantin.render import vn_dec, vn_int, vn_pct
 from conftest import receive, warehouse_lock_is_free
 from .conftest import REPORT_DATE, WITHHELD, load
 
 # (mart column, how the district table shows it), in the table's column order
 TABLE_COLUMNS = [
-    ("new_cases", vn_int), ("new_cases_community", vn_int), ("new_cases_7d", vn_int), ("tests_performed", vn_int),
-    ("test_positivity", lambda v: vn_pct(v, 1)), ("in_treatment", vn_int), ("severe", vn_int), ("deaths", vn_int),
-    ("recovered", vn_int), ("quarantine_centralized", vn_int), ("quarantine_home", vn_int), ("returnees", vn_int),
-    ("coverage_18plus_dose1", lambda v: vn_pct(v, 1)),
+    ("new_cases", vn_int), ("new_cases_community", vn_int), ("new_cases_7d", vn_int),
+    ("cases_per_100k_week", vn_dec), ("tests_performed", vn_int), ("test_positivity", lambda v: vn_pct(v, 1)),
+    ("in_treatment", vn_int), ("severe", vn_int), ("deaths", vn_int), ("coverage_18plus_dose1", lambda v: vn_pct(v, 1)),
 ]
+FIGURES = len(TABLE_COLUMNS)  # then the level badge and the communes at levels 1–4
 
 
 class _Tables(HTMLParser):
@@ -115,15 +115,15 @@ def test_demo_bulletin_shows_the_marts_figures_in_html_pdf_and_json(bulletin_set
     assert figures["provisional"] is False and figures["reporting"]["missing_or_rejected"] == []
 
     # HTML: the district table, cell by cell, and the province total row
-    rows = {r[0]: r for r in table_rows(out["html"]) if len(r) == 15}
+    rows = {r[0]: r for r in table_rows(out["html"]) if len(r) == FIGURES + 6}
     for row in districts:
-        assert rows[row["district_name"]][1:14] == expected_cells(row), row["district_name"]
-        assert rows[row["district_name"]][14].startswith("Cấp 1 · xanh")
-    assert rows["Toàn tỉnh"][1:14] == expected_cells(province)
-    names = {row["district_name"] for row in districts}
-    level_rows = [r for r in table_rows(out["html"]) if len(r) == 5 and r[0] in names]
-    assert sum(int(r[1]) for r in level_rows) == 171 and all(r[2:] == ["0", "0", "0"] for r in level_rows)
-    assert "Số liệu tính đến 17:00 ngày 19/10/2021" in out["html"]
+        assert rows[row["district_name"]][1:FIGURES + 1] == expected_cells(row), row["district_name"]
+        assert rows[row["district_name"]][FIGURES + 1].startswith("Cấp 1 · xanh")
+    assert rows["Toàn tỉnh"][1:FIGURES + 1] == expected_cells(province)
+    level_counts = [rows[row["district_name"]][FIGURES + 2:] for row in districts]
+    assert sum(int(r[0]) for r in level_counts) == 171 and all(r[1:] == ["0", "0", "0"] for r in level_counts)
+    assert rows["Toàn tỉnh"][FIGURES + 2:] == ["171", "0", "0", "0"]
+    assert "Số liệu tính đến 17:00 ngày 19/10/2021." in out["html"]
     assert "Tất cả 13 đơn vị đã gửi báo cáo đúng hạn" in out["html"]
     assert "tạm thời" not in out["html"].lower()
 
@@ -133,7 +133,7 @@ def test_demo_bulletin_shows_the_marts_figures_in_html_pdf_and_json(bulletin_set
     for row in districts + [dict(province, district_name="Toàn tỉnh")]:
         line = next(line for line in lines if line.strip().startswith(row["district_name"] + " "))
         tokens = line.strip()[len(row["district_name"]):].split()
-        assert tokens[:13] == expected_cells(row), line
+        assert tokens[:FIGURES] == expected_cells(row), line
     assert "Số liệu tính đến 17:00 ngày 19/10/2021" in text
     assert "Bản tin tình hình dịch COVID-19 ngày 19/10/2021" in text
     assert "chưa gửi báo cáo" not in text and "tạm thời" not in text.lower()
@@ -169,6 +169,10 @@ def test_withheld_districts_make_a_provisional_bulletin_then_a_late_file_makes_v
     assert f"Đã nhận báo cáo của {late_name}" in doc2["changes_from_previous"]
     assert any(c.startswith("Số mẫu xét nghiệm toàn tỉnh: ") for c in doc2["changes_from_previous"])
     assert f"{late_name}: gửi muộn (lúc 19:10 ngày 19/10/2021, sau 17:00)" in second["html"]
+    # the as-of time is true for each version: v2 includes a file received at 19:10
+    assert "Số liệu tính đến 17:00 ngày 19/10/2021." in first["html"]
+    assert "Số liệu tính đến 19:10 ngày 19/10/2021 (gồm báo cáo gửi muộn sau 17:00)" in second["html"]
+    assert s2["as_of"] == {"at": "2021-10-19T19:10", "includes_late_files": True}
     assert "Thay đổi so với phiên bản 1" in second["html"]
     # v1 is untouched; `latest` points at v2
     folder = bulletin_settings.bulletins / REPORT_DATE.isoformat()

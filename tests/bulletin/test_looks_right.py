@@ -13,10 +13,11 @@ from .conftest import REPORT_DATE
 
 # Headings and names with every kind of Vietnamese mark: hook, horn, breve, dot below, đ
 PHRASES = ["Bản tin tình hình dịch COVID-19 ngày 19/10/2021", "Số liệu tính đến 17:00 ngày 19/10/2021",
-           "Tình hình chung toàn tỉnh", "Số liệu theo huyện, thị xã, thành phố", "Cấp độ dịch cấp xã",
-           "Diễn biến 14 ngày", "Huyện Đầm Hà", "Thành phố Uông Bí", "Thị xã Quảng Yên", "Huyện Ba Chẽ",
+           "Đơn vị cần chú ý", "Số liệu theo huyện, thị xã, thành phố", "Cấp độ dịch theo đơn vị, 8 tuần",
+           "Diễn biến 8 tuần", "Huyện Đầm Hà", "Thành phố Uông Bí", "Thị xã Quảng Yên", "Huyện Ba Chẽ",
            "Chất lượng số liệu", "Điều chỉnh số liệu các ngày trước", "Nguồn và phương pháp",
-           "SỞ Y TẾ TỈNH QUẢNG NINH", "Người ≥18 tuổi tiêm ≥1 mũi"]
+           "UBND TỈNH QUẢNG NINH", "SỞ Y TẾ", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
+           "Quảng Ninh, ngày 19 tháng 10 năm 2021", "Nơi nhận:", "PHÓ GIÁM ĐỐC", "Người ≥18 tuổi tiêm ≥1 mũi"]
 
 
 def test_pages_are_not_blank_and_vietnamese_text_is_intact(bulletin_settings, tmp_path):
