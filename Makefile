@@ -21,7 +21,7 @@ DEMO_START    := 2021-10-01
 DEMO_END      := 2021-10-19
 DEMO_WARM_END := 2021-10-18
 
-.PHONY: help install system-deps bulletin-deps airflow-db demo test bench docs clean airflow distributed-deps test-distributed
+.PHONY: help install system-deps bulletin-deps channel-deps airflow-db demo test bench docs clean airflow distributed-deps test-distributed
 
 help:
 	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
@@ -53,6 +53,15 @@ bulletin-deps:
 	  echo "installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
+# The district channels' test servers: Dovecot (IMAP) and OpenSSH (SFTP), each started by the tests with
+# their own config on a high port (tests/channels); the services are never enabled on this machine.
+CHANNEL_APT := dovecot-imapd openssh-server openssh-client
+channel-deps:
+	@missing=$$(for p in $(CHANNEL_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+
 airflow-db: install
 	@mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
@@ -70,10 +79,10 @@ demo: install system-deps airflow-db
 	@echo "Bulletin (PDF):  $$(readlink -f $(BANTIN_HOME)/bulletins/$(DEMO_END)/latest)/bulletin.pdf"
 	@echo "Analyst snapshot: $(BANTIN_HOME)/warehouse/analytics.duckdb"
 
-test: install system-deps bulletin-deps
+test: install system-deps bulletin-deps channel-deps
 	$(BIN)/python -m pytest -q
 
-bench: install system-deps
+bench: install system-deps channel-deps
 	BENCH=$(BENCH) $(BIN)/python -m bench.run
 
 # PNG previews of the demo bulletin's pages (docs/bulletin-preview/), from `make demo`'s output.
@@ -91,7 +100,7 @@ distributed-deps:
 	  echo "installing redis-server and postgresql"; \
 	  apt-get update -qq && apt-get install -y -qq redis-server postgresql >/dev/null; fi
 
-test-distributed: install system-deps bulletin-deps distributed-deps
+test-distributed: install system-deps bulletin-deps channel-deps distributed-deps
 	BANTIN_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -q -m distributed tests/operations
 
 clean:
