@@ -80,6 +80,21 @@ def scan_inboxes(landing: Path, timezone) -> list[IncomingFile]:
     return found
 
 
+# ---- minimal reading side of the receipt contract (issue #15; #11 owns receipts in intake/collect: reconcile) ----
+def receipt_for(receipts: Path, district_code: int, sha256: str) -> dict | None:
+    """The receipt a channel wrote for (district, sha256), if any (docs: receipts contract).
+
+    Its `received_at` (the channel server's receipt time) replaces the inbox
+    file's mtime, which a channel sets to the moment it wrote the file.
+    """
+    import json
+
+    try:
+        return json.loads((receipts / str(district_code) / f"{sha256}.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def _ignored(name: str) -> bool:
     return name.startswith(IGNORED_NAME_PREFIXES) or name.lower().endswith(IGNORED_SUFFIXES)
 

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +82,9 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                 if (item.district_code, sha) in known:
                     continue
                 stored = intake.archive_file(item.path, sha, settings.archive)
+                receipt = intake.receipt_for(settings.receipts, item.district_code, sha)  # #15: channel receipts
+                if receipt and receipt.get("received_at"):
+                    item = replace(item, received_at=datetime.fromisoformat(receipt["received_at"]))
             except OSError as problem:  # still being uploaded, or gone: the next run takes it
                 log.warning("collect: %s skipped for now: %s", item.path, problem)
                 stats["skipped"] = stats.get("skipped", 0) + 1
