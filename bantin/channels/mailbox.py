@@ -16,7 +16,8 @@ deleted:
 
 A message is taken once: its Message-ID and the hash of its bytes are kept in
 `channels/imap/`; a message seen again (a crash before the move, a copy put
-back in the inbox) is only moved.
+back in the inbox) is only moved. An operator releases a quarantined message
+(after registering its sender, say) by moving it back to the inbox folder.
 """
 
 from __future__ import annotations
@@ -111,9 +112,11 @@ def _take_one(settings: Settings, client: imaplib.IMAP4, uid: bytes, senders: di
     raw_sha = hashlib.sha256(raw).hexdigest()
     message_id = (message.get("Message-ID") or "").strip() or f"<sha256-{raw_sha}@bantin.invalid>"
     seen = _seen_record(settings, message_id, raw_sha)
-    if seen is not None:
-        _move(client, uid, settings.imap_quarantine_folder if seen.get("reason") else settings.imap_received_folder)
+    if seen is not None and not seen.get("reason"):
+        _move(client, uid, settings.imap_received_folder)
         return {"key": "already_taken"}
+    # A quarantined message back in the inbox was released by an operator (sender registered since):
+    # it is decided again; if it is still refused, its sender is not answered a second time.
 
     sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
     decision = decide(settings, message, sender, senders)

@@ -150,3 +150,25 @@ def test_authentication_results_only_from_the_trusted_server(channel_env, doveco
     assert mailbox.authentication_verdict(forged, "mx.soyte.example") == "none"
     dmarc = message_from_bytes(mail("a@b.example", auth="mx; spf=pass; dkim=pass; dmarc=fail"), policy=policy.default)
     assert mailbox.authentication_verdict(dmarc) == "fail"
+
+
+def test_an_operator_releases_a_quarantined_message_after_registering_its_sender(channel_env, dovecot, smtp_server,
+                                                                                 tmp_path):
+    from .conftest import write_senders
+
+    settings = channel_env(dovecot=dovecot)
+    newcomer = "clerk.moi@ytehalong.example"
+    dovecot.deliver(mail(newcomer, {"bc.csv": report_csv(tmp_path / "f.csv")}), received_at=at(9))
+    assert mailbox.pull_mailbox(settings)["quarantined"] == 1
+    assert mailbox.pull_mailbox(settings)["messages"] == 0  # nothing left in the inbox
+
+    write_senders(settings.senders, {**CLERKS, HA_LONG: newcomer})
+    client = dovecot.client()
+    client.select(f'"{settings.imap_quarantine_folder}"')
+    assert client.uid("MOVE", "1:*", "INBOX")[0] == "OK"
+    client.logout()
+    released = mailbox.pull_mailbox(settings)
+
+    assert released["files"] == 1 and dovecot.count(settings.imap_received_folder) == 1
+    assert [p.name for p in (settings.landing / str(HA_LONG)).iterdir()] == ["bc.csv"]
+    assert len(replies_to(smtp_server, newcomer)) == 1  # the quarantine answer, once
