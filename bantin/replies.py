@@ -57,6 +57,14 @@ REASONS = {
         "the attachment {detail} is not an accepted type (.xlsx, .csv).",
         "Please attach only the report as .xlsx or .csv, not compressed, with no other files.",
     ),
+    "unreadable": (
+        "không đọc được nội dung thư hoặc tệp đính kèm.",
+        "Đề nghị gửi lại thư mới, đính kèm tệp báo cáo (.xlsx hoặc .csv); thư này được giữ lại để bộ phận vận "
+        "hành của Sở kiểm tra.",
+        "the message or its attachment could not be read.",
+        "Please send a new message with the report attached (.xlsx or .csv); this one is kept for the "
+        "Department's operators to look at.",
+    ),
     "auth_failed": (
         "máy chủ thư của Sở không xác thực được thư này là gửi từ hộp thư của đơn vị (SPF/DKIM: {detail}).",
         "Đề nghị gửi lại từ hộp thư công vụ của đơn vị; nếu vẫn bị từ chối, nhờ quản trị thư của đơn vị kiểm tra "

@@ -101,8 +101,9 @@ def collect_submissions():
 
         return alert_new_f0(load_settings(), run_id=_run_id())
 
+    pulled = [pull_mailbox(), pull_sftp()]
     collected = collect_new_files()
-    [pull_mailbox(), pull_sftp()] >> collected
+    pulled >> collected
     validated = validate_and_give_feedback(collected)
     answer_senders(validated)
     update_board_and_remind(validated)

@@ -45,7 +45,7 @@ def test_every_dag_file_imports_without_errors(dagbag):
 
 def test_daily_bulletin_runs_every_stage_in_order(dagbag):
     daily = dagbag["dags"]["daily_bulletin"]
-    assert daily["tasks"] == ["collect_submissions", "validate_submissions", "alert_new_f0", "build_marts",
+    assert daily["tasks"] == ["pull_mailbox", "pull_sftp", "collect_submissions", "validate_submissions", "alert_new_f0", "build_marts",
                               "render_bulletin", "deliver_bulletin", "publish_snapshot", "summarize_run"]
     assert "report_date" in daily["params"]
     # at the cutoff, in local time, one run at a time

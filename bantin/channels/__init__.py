@@ -141,6 +141,14 @@ def addresses_of(settings: Settings, district_code: int) -> list[str]:
 # --------------------------------------------------------------------------- small shared state
 
 
+def pull_lock(settings: Settings, channel: str):
+    """One puller per channel at a time: collect_submissions and daily_bulletin both pull at the cutoff."""
+    from bantin.warehouse import exclusive_lock
+
+    settings.channels.mkdir(parents=True, exist_ok=True)
+    return exclusive_lock(settings.channels / f"{channel}.lock")
+
+
 def _write_atomic(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text(text, encoding="utf-8")

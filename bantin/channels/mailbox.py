@@ -53,7 +53,7 @@ class Decision:
     """What to do with one message: the attachments to land, or why it is quarantined."""
 
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
-    reason: str | None = None  # unknown_sender, no_attachment, refused_type, auth_failed
+    reason: str | None = None  # unknown_sender, no_attachment, refused_type, auth_failed, unreadable
     detail: str = ""
 
 
@@ -62,6 +62,16 @@ def pull_mailbox(settings: Settings) -> dict:
     stats = {"enabled": bool(settings.imap_conn_id), "messages": 0, "files": 0, "quarantined": 0, "already_taken": 0}
     if not settings.imap_conn_id:
         return stats
+    with channels.pull_lock(settings, "imap"):
+        stats.update(_pull(settings))
+    from bantin import replies
+
+    stats["replies_sent"] = replies.flush_outbox(settings)
+    return stats
+
+
+def _pull(settings: Settings) -> dict:
+    stats = {"messages": 0, "files": 0, "quarantined": 0, "already_taken": 0}
     senders = channels.load_senders(settings)
     client = _connect(settings)
     try:
@@ -81,9 +91,6 @@ def pull_mailbox(settings: Settings) -> dict:
             client.logout()
         except Exception:  # the connection may already be gone
             pass
-    from bantin import replies
-
-    stats["replies_sent"] = replies.flush_outbox(settings)
     return stats
 
 
@@ -119,7 +126,11 @@ def _take_one(settings: Settings, client: imaplib.IMAP4, uid: bytes, senders: di
     # it is decided again; if it is still refused, its sender is not answered a second time.
 
     sender = parseaddr(str(message.get("From", "")))[1].strip().lower()
-    decision = decide(settings, message, sender, senders)
+    try:
+        decision = decide(settings, message, sender, senders)
+    except Exception:  # a malformed message must not block the mailbox: quarantined for a person to read
+        log.exception("mail %s from %s could not be read", message_id, sender)
+        decision = Decision(reason="unreadable")
     record = {"message_id": message_id, "raw_sha256": raw_sha, "sender": sender,
               "subject": str(message.get("Subject", "")), "received_at": channels.iso(received_at),
               "taken_at": channels.iso(datetime.now(settings.timezone)), "reason": decision.reason,

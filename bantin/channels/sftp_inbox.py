@@ -45,6 +45,13 @@ def pull_sftp(settings: Settings) -> dict:
     stats = {"enabled": bool(settings.sftp_conn_id), "files": 0, "still_uploading": 0}
     if not settings.sftp_conn_id:
         return stats
+    with channels.pull_lock(settings, "sftp"):
+        stats.update(_pull(settings))
+    return stats
+
+
+def _pull(settings: Settings) -> dict:
+    stats = {"files": 0, "still_uploading": 0}
     hook, sftp = _connect(settings)
     try:
         state = _load_state(settings)

@@ -119,6 +119,10 @@ protocol imap {{
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
+    @staticmethod
+    def version() -> str:
+        return subprocess.run(["/usr/sbin/dovecot", "--version"], capture_output=True, text=True).stdout.split()[0]
+
     def connection(self) -> str:
         """Airflow's IMAP connection to this server (AIRFLOW_CONN_<ID> as JSON): plain IMAP on localhost."""
         return json.dumps({"conn_type": "imap", "host": "127.0.0.1", "port": self.port, "login": MAILBOX_USER,
