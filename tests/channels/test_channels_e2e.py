@@ -9,7 +9,6 @@ Both worlds run the real DAGs with `airflow dags test`: the channel world runs
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def _succeeded(result) -> None:
 
 
 def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_inboxes(
-        demo_landing_template, own_airflow_home, smtp_server, tmp_path):
+        demo_landing_template, own_airflow_home, smtp_server, tmp_path, monkeypatch):
     files = _day_files(demo_landing_template)
     districts = sorted({int(p.parent.name) for p in files})
     by_mail = set(districts[::2])  # half the districts e-mail, the other half use SFTP
@@ -126,9 +125,24 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
     assert mailed and len(files) - mailed  # both channels carried files
     assert _tables(home) == _tables(local)
     assert _figures(home) == _figures(local)
+    _board_agrees_with_the_bulletins_reporting_status(home, monkeypatch)
     # and every clerk heard back: a reply per e-mail, a report beside each SFTP file
     replied = [m for m in smtp_server.messages if m["message"]["In-Reply-To"]]
     assert len(replied) == mailed
     assert len(list(remote.glob("*/feedback/*.txt"))) == len(files) - mailed
     assert (home / "board" / DEMO_END.isoformat() / "status.html").exists()
-    _ = os
+
+
+def _board_agrees_with_the_bulletins_reporting_status(home: Path, monkeypatch) -> None:
+    """The board's reading of the ledger says what marts.reporting_status (the bulletin's section) says."""
+    from bantin import reporting
+    from bantin.config import load_settings
+
+    monkeypatch.setenv("BANTIN_HOME", str(home))
+    monkeypatch.setenv("BANTIN_PROVINCE", str(DEMO_PROVINCE))
+    settings = load_settings()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        board = {s["district_code"]: s["bulletin_status"] for s in reporting.district_status(con, settings, DEMO_END)}
+        marts = dict(con.execute("SELECT district_code, status FROM marts.reporting_status WHERE report_date = ?",
+                                 [DEMO_END]).fetchall())
+    assert board == marts and set(board.values()) >= {"on_time"}
