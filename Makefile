@@ -27,7 +27,7 @@ BUSY_START    := 2021-11-20
 BUSY_WARM_END := 2022-01-20
 BUSY_END      := 2022-01-21
 
-.PHONY: help install system-deps bulletin-deps airflow-db demo demo-busy test bench docs clean airflow distributed-deps test-distributed
+.PHONY: help install system-deps bulletin-deps channel-deps airflow-db demo demo-busy test bench docs clean airflow distributed-deps test-distributed
 
 help:
 	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
@@ -56,6 +56,15 @@ system-deps:
 BULLETIN_APT := poppler-utils chromium libharfbuzz-subset0
 bulletin-deps:
 	@missing=$$(for p in $(BULLETIN_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+
+# The district channels' test servers: Dovecot (IMAP) and OpenSSH (SFTP), each started by the tests with
+# their own config on a high port (tests/channels); the services are never enabled on this machine.
+CHANNEL_APT := dovecot-imapd openssh-server openssh-client
+channel-deps:
+	@missing=$$(for p in $(CHANNEL_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
@@ -96,10 +105,10 @@ demo-busy: install system-deps
 	@echo "Bulletin v1 (PDF): $(BUSY_HOME)/bulletins/$(BUSY_END)/v1/bulletin.pdf"
 	@echo "Bulletin v2 (PDF): $(BUSY_HOME)/bulletins/$(BUSY_END)/v2/bulletin.pdf"
 
-test: install system-deps bulletin-deps
+test: install system-deps bulletin-deps channel-deps
 	$(BIN)/python -m pytest -q
 
-bench: install system-deps
+bench: install system-deps channel-deps
 	BENCH=$(BENCH) $(BIN)/python -m bench.run
 
 # Previews of the demo bulletins (docs/bulletin-preview/): PDF pages, desktop and phone (390 px) screens,
@@ -120,7 +129,7 @@ distributed-deps:
 	  echo "installing redis-server and postgresql"; \
 	  apt-get update -qq && apt-get install -y -qq redis-server postgresql >/dev/null; fi
 
-test-distributed: install system-deps bulletin-deps distributed-deps
+test-distributed: install system-deps bulletin-deps channel-deps distributed-deps
 	BANTIN_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -q -m distributed tests/operations
 
 clean:

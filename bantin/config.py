@@ -33,7 +33,9 @@ def _paths_under(home: Path) -> dict[str, Path]:
         "warehouse_dir": home / "warehouse",
         "bulletins": home / "bulletins",
         "outbox": home / "outbox",
-        "receipts": home / "receipts",
+        "receipts": home / "receipts",  # receipt register (docs/spec receipts contract): only bantin writes it
+        "channels": home / "channels",  # the channels' memory: messages taken, replies and reminders sent
+        "board": home / "board",
     }
 
 
@@ -100,6 +102,18 @@ class Settings:
     lock_wait_seconds: float = 30 * 60
     settle_seconds: float = 1.0
     document: DocumentForm = field(default_factory=DocumentForm)
+    # District channels (bantin/channels): an empty connection id switches the channel off.
+    imap_conn_id: str = ""
+    imap_folder: str = "INBOX"
+    imap_received_folder: str = "bantin-received"
+    imap_quarantine_folder: str = "bantin-quarantine"
+    mail_require_auth: bool = True  # a verdict spf=pass or dkim=pass in Authentication-Results is required
+    mail_authserv_id: str = ""  # trust only Authentication-Results written by this server (empty: any)
+    sftp_conn_id: str = ""
+    sftp_root: str = "."
+    sftp_settle_seconds: float = 5.0
+    senders_path: Path | None = None
+    reminder_times: tuple[time, ...] = (time(15, 0), time(16, 30))
 
     @property
     def landing(self) -> Path:
@@ -123,8 +137,19 @@ class Settings:
 
     @property
     def receipts(self) -> Path:
-        """The receipt register (`receipts/<district>/<sha256>.json`): only bantin and its channels write it."""
         return self.paths["receipts"]
+
+    @property
+    def channels(self) -> Path:
+        return self.paths["channels"]
+
+    @property
+    def board(self) -> Path:
+        return self.paths["board"]
+
+    @property
+    def senders(self) -> Path:
+        return self.senders_path or self.home / "senders.csv"
 
     @property
     def warehouse_path(self) -> Path:
@@ -177,6 +202,18 @@ def load_settings() -> Settings:
         duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", ""),
         lock_wait_seconds=float(_env("LOCK_WAIT_S", str(30 * 60))),
         settle_seconds=float(_env("SETTLE_S", "1")),
+        imap_conn_id=_env("IMAP_CONN_ID", ""),
+        imap_folder=_env("IMAP_FOLDER", "INBOX"),
+        imap_received_folder=_env("IMAP_RECEIVED_FOLDER", "bantin-received"),
+        imap_quarantine_folder=_env("IMAP_QUARANTINE_FOLDER", "bantin-quarantine"),
+        mail_require_auth=_env("MAIL_REQUIRE_AUTH", "yes").lower() not in ("0", "no", "false"),
+        mail_authserv_id=_env("MAIL_AUTHSERV_ID", ""),
+        sftp_conn_id=_env("SFTP_CONN_ID", ""),
+        sftp_root=_env("SFTP_ROOT", "."),
+        sftp_settle_seconds=float(_env("SFTP_SETTLE_SECONDS", "5")),
+        senders_path=Path(_env("SENDERS", str(home / "senders.csv"))).expanduser(),
+        reminder_times=tuple(_hhmm(t) for t in _env("REMINDERS", "15:00,16:30").replace(";", ",").split(",")
+                             if t.strip()),
         document=_document_form(),
     )
 

@@ -28,6 +28,17 @@ NETWORK_RETRIES = {
     "max_retry_delay": timedelta(minutes=10),
 }
 
+# The district channels' servers (IMAP, SFTP): a few quick tries, so the collection that waits on them
+# (trigger rule all_done: the local inbox is collected whatever they did) is held up by minutes at most.
+CHANNEL_RETRIES = {
+    "retries": 3,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=2),
+}
+# A reminder or board for a run this much older than the clock is history (a backfill, `dags test`): no mail.
+STALE_RUN = timedelta(hours=1)
+
 
 def collect_crons() -> tuple[str, ...]:
     """Every 15 minutes 06:00–19:45, then 20:00 itself (one cron cannot say "06:00–20:00" inclusive)."""

@@ -18,6 +18,7 @@ import os
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""collect_submissions: pull new files from the inboxes, validate them, write feedback, alert on new F0.
+"""collect_submissions: pull the districts' files from the mailbox and the SFTP server, collect the inboxes,
+validate, answer each sender, update the reporting board and send the reminders, alert on new F0.
 
 Runs every 15 minutes from 06:00 to the 20:00 deadline (Asia/Ho_Chi_Minh), so
 that a district hears about a mistake within minutes, long before the 17:00
@@ -7,7 +8,12 @@ last collection at the cutoff. Runs of this DAG and of `daily_bulletin` may
 overlap: every write waits for the warehouse lock, and a file already in the
 ledger (same district, same bytes) is never recorded twice.
 
-Logic lives in `bantin.pipeline`; this file only wires tasks (cheap to parse).
+The channels (`BANTIN_IMAP_CONN_ID`, `BANTIN_SFTP_CONN_ID`; empty = off) are
+pulled first; a mail or SFTP server that is down fails its own task after a few
+retries, and the local inbox is collected all the same (trigger rule all_done).
+
+Logic lives in `bantin.pipeline`, `bantin.channels`, `bantin.replies` and
+`bantin.reporting`; this file only wires tasks (cheap to parse).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ def _run_id() -> str:
     return get_current_context()["run_id"]
 
 
+def _run_time():
+    """The moment this run stands for: its logical date (the 15-minute tick), or when it was triggered."""
+    context = get_current_context()
+    return context.get("logical_date") or context["dag_run"].run_after
+
+
 @dag(
     dag_id="collect_submissions",
     schedule=operations.collect_timetable(SETTINGS),  # every 15 min, 06:00–20:00 local
@@ -38,7 +50,21 @@ def _run_id() -> str:
     doc_md=__doc__,
 )
 def collect_submissions():
-    @task(**operations.NETWORK_RETRIES)
+    @task(**operations.CHANNEL_RETRIES)
+    def pull_mailbox() -> dict:
+        from bantin.channels.mailbox import pull_mailbox
+        from bantin.config import load_settings
+
+        return pull_mailbox(load_settings())
+
+    @task(**operations.CHANNEL_RETRIES)
+    def pull_sftp() -> dict:
+        from bantin.channels.sftp_inbox import pull_sftp
+        from bantin.config import load_settings
+
+        return pull_sftp(load_settings())
+
+    @task(trigger_rule="all_done", **operations.NETWORK_RETRIES)  # the local inbox, whatever the channels did
     def collect_new_files() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import collect
@@ -52,6 +78,22 @@ def collect_submissions():
 
         return validate(load_settings(), run_id=_run_id())
 
+    @task(**operations.CHANNEL_RETRIES)
+    def answer_senders(_validated: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.replies import answer_senders
+
+        return answer_senders(load_settings())
+
+    @task(**operations.CHANNEL_RETRIES)
+    def update_board_and_remind(_validated: dict) -> dict:
+        from bantin.config import load_settings
+        from bantin.reporting import after_collection
+
+        now = _run_time()
+        fresh = pendulum.now("UTC") - now < operations.STALE_RUN
+        return after_collection(load_settings(), now, remind=fresh)
+
     @task(retries=3, retry_delay=pendulum.duration(seconds=30))
     def alert_new_f0(_validated: dict) -> dict:
         from bantin.config import load_settings
@@ -59,7 +101,13 @@ def collect_submissions():
 
         return alert_new_f0(load_settings(), run_id=_run_id())
 
-    alert_new_f0(validate_and_give_feedback(collect_new_files()))
+    pulled = [pull_mailbox(), pull_sftp()]
+    collected = collect_new_files()
+    pulled >> collected
+    validated = validate_and_give_feedback(collected)
+    answer_senders(validated)
+    update_board_and_remind(validated)
+    alert_new_f0(validated)
 
 
 collect_submissions()

@@ -46,7 +46,7 @@ def test_every_dag_file_imports_without_errors(dagbag):
 
 def test_daily_bulletin_runs_every_stage_in_order(dagbag):
     daily = dagbag["dags"]["daily_bulletin"]
-    assert daily["tasks"] == ["collect_submissions", "validate_submissions", "alert_new_f0", "build_marts",
+    assert daily["tasks"] == ["pull_mailbox", "pull_sftp", "collect_submissions", "validate_submissions", "alert_new_f0", "build_marts",
                               "publish_snapshot", "director_signoff", "render_bulletin", "deliver_bulletin",
                               "summarize_run"]
     assert {"report_date", "signoff", "signoff_wait_minutes"} <= set(daily["params"])
