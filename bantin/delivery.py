@@ -12,17 +12,15 @@ variable `AIRFLOW_CONN_SMTP_DEFAULT` as JSON or URI). A successful send leaves
 `v<N>.sent.json` beside the copy, so a rerun never mails the same version twice.
 
 One retry policy: the Airflow task's (`operations.NETWORK_RETRIES`, growing
-pauses over minutes). A send here is one attempt, through SmtpHook's public
-`send_email_smtp`; the connection should carry `"retry_limit": 0` (deploy/smtp-connection.sh
-writes it) so the hook does not stack its own immediate retries under the task's.
+pauses over minutes). A send here is one attempt (`send`), on a session opened
+from SmtpHook's public reading of the connection (deploy/smtp-connection.sh
+writes it, with the provider's `disable_tls`/`disable_ssl` extras).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import shutil
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -100,13 +98,7 @@ def _deliver_once(settings: Settings, report_date: date, paths: dict[str, Path],
     if not settings.mail_to:
         log.warning("BANTIN_MAIL_TO is empty: the bulletin is in the outbox only (%s)", copy)
         return result
-    pdf = None
-    if paths.get("pdf") and paths["pdf"].exists():  # the attachment's name is the file's: a named copy
-        pdf = outbox / attachment_name(report_date, version)
-        shutil.copyfile(paths["pdf"], pdf)
-    send(settings.smtp_conn_id, to=list(settings.mail_to), subject=message["Subject"],
-         html_content=paths["html"].read_text(encoding="utf-8"), files=[str(pdf)] if pdf else None,
-         message_id=message["Message-ID"])
+    send(message, settings.smtp_conn_id)
     receipt.write_text(json.dumps({"sent_at": datetime.now(settings.timezone).isoformat(timespec="seconds"),
                                    "to": list(settings.mail_to), "message_id": message["Message-ID"]},
                                   ensure_ascii=False) + "\n", encoding="utf-8")
@@ -118,8 +110,13 @@ def alert(settings: Settings, subject: str, body: str) -> bool:
     if not settings.alert_to:
         log.warning("BANTIN_ALERT_TO is empty: alert only logged: %s", subject)
         return False
-    send(settings.smtp_conn_id, to=list(settings.alert_to), subject=subject,
-         html_content=f'<pre style="font-family: sans-serif">{html.escape(body)}</pre>')
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender_address(settings)
+    message["To"] = ", ".join(settings.alert_to)
+    message["Date"] = formatdate(localtime=True)
+    message.set_content(body)
+    send(message, settings.smtp_conn_id)
     return True
 
 
@@ -131,17 +128,37 @@ def sender_address(settings: Settings) -> str:
     return extra.get("from_email") or "bantin@localhost"
 
 
-def send(conn_id: str, *, to: list[str], subject: str, html_content: str, files: list[str] | None = None,
-         message_id: str | None = None) -> None:
-    """One attempt through Airflow's SMTP connection `conn_id`, with SmtpHook's public API.
+def send(message: EmailMessage, conn_id: str) -> None:
+    """One attempt to send `message` through Airflow's SMTP connection `conn_id`.
 
-    The hook opens the session as the connection says (implicit TLS unless
-    `disable_ssl`, STARTTLS unless `disable_tls`, login when a password is set).
-    A failure raises: the Airflow task's retries are the one retry policy.
+    The session is opened as SmtpHook opens it, from the hook's public reading of
+    the connection (host, port, implicit TLS unless `disable_ssl`, STARTTLS unless
+    `disable_tls`, `ssl_context`, `timeout`, login when a password is set). The
+    message is ours, whole: `send_email_smtp` can only build an HTML body with
+    attachments, and a bulletin needs inline PNG charts and a plain-text part, a
+    reply its In-Reply-To. A failure raises: the Airflow task's retries are the
+    one retry policy.
     """
+    import smtplib
+    import ssl
+
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    with SmtpHook(smtp_conn_id=conn_id) as hook:
-        hook.send_email_smtp(to=to, subject=subject, html_content=html_content, files=files,
-                             custom_headers={"Message-ID": message_id or make_msgid(domain="bantin.local")})
-    log.info("mailed %r to %s", subject, ", ".join(to))
+    hook = SmtpHook(smtp_conn_id=conn_id)
+    hook.smtp_connection = hook.get_connection(conn_id)
+    if hook.ssl_context not in (None, "default", "none"):
+        raise ValueError(f"SMTP connection {conn_id}: extra ssl_context must be 'default' or 'none'")
+    context = None if hook.ssl_context == "none" else ssl.create_default_context()
+    options = {"timeout": hook.timeout, **({"port": hook.port} if hook.port else {})}
+    client = (smtplib.SMTP_SSL(hook.host, context=context, **options) if hook.use_ssl
+              else smtplib.SMTP(hook.host, **options))
+    with client:
+        if hook.smtp_starttls and not hook.use_ssl:
+            client.starttls(context=context)
+            client.ehlo()
+        if hook.smtp_user and hook.smtp_password:
+            client.login(hook.smtp_user, hook.smtp_password)
+        if not message["Message-ID"]:
+            message["Message-ID"] = make_msgid(domain="bantin.local")
+        client.send_message(message)
+    log.info("mailed %r to %s", message["Subject"], message["To"])

@@ -32,10 +32,16 @@ from airflow.sdk import dag, task
 def mail_check():
     @task(retries=0)
     def send():
+        from email.message import EmailMessage
+
         from bantin import delivery
 
-        delivery.send("smtp_default", to=["truc-ban@soyte.quangninh.example"], subject=os.environ["SUBJECT"],
-                      html_content="<p>Thư thử / test mail</p>")
+        message = EmailMessage()
+        message["Subject"] = os.environ["SUBJECT"]
+        message["From"] = "bantin@soyte.quangninh.example"
+        message["To"] = "truc-ban@soyte.quangninh.example"
+        message.set_content("Thư thử / test mail")
+        delivery.send(message, "smtp_default")
 
     send()
 
