@@ -519,8 +519,9 @@ def busy_evening(province_code: int, day: date, landing_dir: Path, later_dir: Pa
     - the second's file arrives at 19:10 (late): moved to `later_dir/<district>/`;
     - the third first sends a file with a negative count at 16:20 (rejected by validation), then
       its correction at 19:25, also in `later_dir`.
-    Files in `later_dir` keep their receipt time (mtime): moving them into the inbox after the first
-    bulletin plays the evening, and the next run makes v2. Returns what happened to whom.
+    Each file's receipt (the demo channel's, in `receipts/` beside `landing_dir`) says when it
+    arrived: moving the files of `later_dir` into the inbox after the first bulletin plays the
+    evening, and the next run makes v2. Returns what happened to whom.
     """
     zone = ZoneInfo(timezone)
     codes = sorted({c.district_code for c in reference.communes(province_code=province_code)})
@@ -534,9 +535,16 @@ def busy_evening(province_code: int, day: date, landing_dir: Path, later_dir: Pa
                 return path
         raise FileNotFoundError(f"no demo file of {day} for district {district}: run generate first")
 
+    receipts = Path(landing_dir).parent / "receipts"
+
     def stamp(path: Path, at: time) -> None:
-        moment = datetime.combine(day, at, zone).timestamp()
-        os.utime(path, (moment, moment))
+        from bantin import intake
+
+        moment = datetime.combine(day, at, zone)
+        os.utime(path, (moment.timestamp(), moment.timestamp()))
+        district, sha = int(path.parent.name), intake.sha256_of(path)
+        intake.receipt_path(receipts, district, sha).unlink(missing_ok=True)  # the evening's time, not the plan's
+        intake.write_receipt(receipts, district, sha, moment, "demo", path.name)
 
     file_of(missing).unlink()
     held = Path(later_dir)

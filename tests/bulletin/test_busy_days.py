@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 
 from bantin import pipeline, reference
 from bantin.render import page_widths
+from conftest import receive
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 LOADED_DAYS = 28  # four weeks: the 7-day comparisons and levels are real; the trend marks the weeks before as unreported
@@ -70,8 +70,8 @@ def busy(request, tmp_path_factory):
     [late_file] = list(held.iterdir())
     target = settings.landing / str(late_district) / late_file.name
     shutil.copyfile(late_file, target)
-    stamp = datetime.combine(day, datetime.min.time().replace(hour=19, minute=10), LOCAL).timestamp()
-    os.utime(target, (stamp, stamp))
+    receive(settings, target, datetime.combine(day, datetime.min.time().replace(hour=19, minute=10), LOCAL),
+            replace=True)
     _load(settings, day)
     v2 = pipeline.render(settings, day, run_id="late")
     versions = []

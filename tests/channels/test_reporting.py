@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 from bantin import pipeline, reporting
+
+from conftest import receive
 
 from .conftest import DAY, HA_LONG, MONG_CAI, at, report_csv, write_senders
 
@@ -16,7 +17,7 @@ def _drop(settings, district, name, received, **figures):
     inbox = settings.landing / str(district)
     inbox.mkdir(parents=True, exist_ok=True)
     report_csv(inbox / name, district, **figures)
-    os.utime(inbox / name, (received.timestamp(), received.timestamp()))
+    receive(settings, inbox / name, received)
 
 
 def _day_so_far(settings):

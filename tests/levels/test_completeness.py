@@ -13,7 +13,6 @@ their level, marked incomplete, with the missing units named.
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,7 @@ GAP_DAYS = (date(2021, 10, 17), date(2021, 10, 18))
 
 @pytest.fixture(scope="module")
 def levels_on(tmp_path_factory):
-    from bantin import demo_data, pipeline, reference, warehouse
+    from bantin import demo_data, intake, pipeline, reference, warehouse
     from bantin.config import load_settings
     from bantin.submission_files import write_csv
 
@@ -47,8 +46,8 @@ def levels_on(tmp_path_factory):
         folder = home / "landing" / str(district)
         folder.mkdir(parents=True, exist_ok=True)
         path = write_csv(rows, folder / f"{day:%Y%m%d}.csv")
-        received = datetime.combine(day, time(15, 0), tzinfo=zone).timestamp()
-        os.utime(path, (received, received))
+        received = datetime.combine(day, time(15, 0), tzinfo=zone)  # the demo channel's receipt time
+        intake.write_receipt(home / "receipts", district, intake.sha256_of(path), received, "demo", path.name)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BANTIN_HOME", str(home))
         patch.setenv("BANTIN_PROVINCE", str(PROVINCE))
