@@ -518,7 +518,8 @@ def render(figures: dict, settings: Settings, report_date: date, *, run_id: str 
 # What a new file can change in the summary without changing what the bulletin tells its readers:
 # which file is in force and when it came, how many versions arrived, the notes and quality warnings.
 _CLERICAL_DISTRICT_KEYS = ("submission_id", "submission_version", "accepted_received_at", "versions_received")
-_CLERICAL_KEYS = ("notes", "data_quality", "data_as_of")
+# Page one's words (headline, attention, as-of line, the warnings' summary) are written from figures kept here.
+_CLERICAL_KEYS = ("notes", "data_quality", "data_as_of", "data_quality_summary", "as_of", "headline", "attention")
 
 
 def substance(figures: dict) -> dict:
