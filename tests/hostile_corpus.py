@@ -235,7 +235,7 @@ def write_corpus(landing: Path, day: date, *, max_bytes: int, secret: Path) -> l
     # A name that is not UTF-8 at all (Linux names are bytes).
     counter += 1
     raw = os.fsencode(landing / str(districts[4])) + f"/{counter:03d}_".encode() + b"b\xe1o c\xe1o \xff\xfe.csv"
-    write_csv(rows_of[districts[4]], os.fsdecode(raw))
+    write_csv([dict(r, notes="tên tệp không phải UTF-8") for r in rows_of[districts[4]]], os.fsdecode(raw))
     written.append(Entry(Path(os.fsdecode(raw)), "name_not_utf8"))
     # Links and other non-regular entries: never followed, never opened.
     targets = {"link_secret": secret, "link_environ": Path("/proc/self/environ"), "link_passwd": Path("/etc/passwd"),

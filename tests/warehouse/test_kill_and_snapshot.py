@@ -106,11 +106,11 @@ def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
         expected, levels = con.execute(
             "SELECT (SELECT count(*) FROM marts.commune_daily), "
             "(SELECT count(*) FROM marts.epidemic_level WHERE unit_type = 'commune')").fetchone()
-    reader = subprocess.Popen([sys.executable, "-c", READ_SNAPSHOT, str(settings.analytics_path), "6"],
+    reader = subprocess.Popen([sys.executable, "-c", READ_SNAPSHOT, str(settings.analytics_path), "12"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     published = 0
     started = time.monotonic()
-    while reader.poll() is None and time.monotonic() - started < 5:
+    while reader.poll() is None and time.monotonic() - started < 10:  # (publish now copies raw too)
         pipeline.build_marts(settings, LAST_DAY, full_refresh=True)
         pipeline.publish(settings)  # never waits for the readers
         published += 1
