@@ -117,10 +117,19 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
     summary["form"] = document_form(settings, province, report_date)
     summary["provisional"] = bool(summary["reporting"]["missing_or_rejected"])
     summary["as_of"] = _as_of(report_date, settings, summary["data_as_of"])
-    summary = _plain(summary)
-    summary["attention"] = attention(summary)
-    summary["headline"] = headline(summary)
-    return summary
+    return with_decision(_plain(summary))
+
+
+def with_decision(figures: dict) -> dict:
+    """The figures with page one's words (`attention`, `headline`) written from them.
+
+    Done again at render time, so a level declared at sign-off (added to the figures after
+    the marts are read) is what the sentence says.
+    """
+    figures = dict(figures)
+    figures["attention"] = attention(figures)
+    figures["headline"] = headline(figures)
+    return figures
 
 
 COLOURS = {1: ("green", "xanh"), 2: ("yellow", "vàng"), 3: ("orange", "cam"), 4: ("red", "đỏ")}
@@ -509,6 +518,7 @@ def render(figures: dict, settings: Settings, report_date: date, *, run_id: str 
     """
     from bantin.warehouse import exclusive_lock
 
+    figures = with_decision(figures)
     folder = settings.bulletins / report_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(folder / ".render.lock"):

@@ -24,3 +24,18 @@ def test_dates_and_times():
 def test_templates_escape_untrusted_text():
     template = environment().from_string("<p>{{ note }}</p>")
     assert template.render(note="<script>alert(1)</script>") == "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+
+
+def test_babel_vietnamese_formats_and_validation_messages_use_them():
+    from bantin.render import vn_long_date, vn_number
+    from bantin.validation import finding_for
+
+    assert vn_long_date(date(2021, 10, 9)) == "ngày 09 tháng 10 năm 2021"
+    assert (vn_number(9.1), vn_number(12.0), vn_number(12345)) == ("9,1", "12", "12.345")
+    meta = {"severity": "warning", "rule": "history.new_cases_spike", "blame": "new_cases",
+            "message_vi": "Ca mắc mới ({new_cases}) cao hơn {ratio} lần, mức gần đây {level} ca/ngày.",
+            "message_en": "New cases ({new_cases}) above {ratio} times, recent level {level} a day."}
+    record = {"submission_id": "f", "source_row": 3, "new_cases": 57.0, "level": 9.142857}
+    _, finding = finding_for(record, meta, {"ratio": 5.5})
+    assert finding.message_vi == "Ca mắc mới (57) cao hơn 5,5 lần, mức gần đây 9,1 ca/ngày."
+    assert finding.message_en == "New cases (57) above 5.5 times, recent level 9.1 a day."

@@ -38,6 +38,10 @@ def test_a_signed_off_level_is_shown_declared_with_the_computed_one_beside_it():
     assert bulletin.level_view(signed["province"]) == {"shown": 4, "computed": 3, "declared": 4, "differs": True}
     assert "cấp độ dịch toàn tỉnh là cấp 4 (công bố; kết quả tính toán: cấp 3)" in bulletin.headline(signed)
     assert bulletin.level_view(figures()["province"])["differs"] is False  # no sign-off: the computed level
+    # a sign-off that adds the declared level after the marts were read is what the sentence says when rendered
+    later = {**figures(), "districts": []}
+    later["province"]["declared_level"] = 4
+    assert "là cấp 4 (công bố" in bulletin.with_decision(later)["headline"]
 
 
 def test_districts_needing_attention_come_most_urgent_first():
