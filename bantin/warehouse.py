@@ -184,6 +184,7 @@ _POPULATION = {
     "population": "Total population (reference, 2019 census basis; see reference/README.md)",
     "population_18plus": "Population aged 18+",
     "population_65plus": "Population aged 65+",
+    "population_50plus": "Population aged 50+ (estimate, see reference/README.md), for rule sets whose elderly group is 50+",
     "source": "Where the figures come from (census, estimate method, or demo)",
 }
 _SUBMISSION_COLUMNS = {
@@ -206,6 +207,7 @@ _SUBMISSION_COLUMNS = {
     "vaccinated_18plus_dose1": "People aged 18+ with at least one dose, cumulative",
     "vaccinated_18plus_full": "People aged 18+ fully vaccinated, cumulative",
     "vaccinated_65plus_full": "People aged 65+ fully vaccinated, cumulative",
+    "vaccinated_50plus_full": "People aged 50+ fully vaccinated, cumulative (optional column)",
     "mobile_medical_stations": "Mobile medical stations operating at the end of the day",
     "notes": "Free-text notes from the district (optional)",
 }
@@ -271,6 +273,20 @@ COLUMN_COMMENTS = {
         "district_code": "District (GSO code)",
         "report_date": "Report date",
         "fingerprint": "MD5 over the district's files for that date (ids, statuses, versions, row contents)",
+    },
+    "ops.level_decision": {
+        "report_date": "Report date the decision is for",
+        "unit_type": "commune, district or province",
+        "unit_code": "GSO code of the unit",
+        "computed_level": "Level bantin computed when the decision was taken",
+        "declared_level": "Level the Director declared (equal to the computed one for an approval)",
+        "status": "approved or overridden",
+        "decided_by": "Who decided (as entered in Airflow or `bantin levels`)",
+        "decided_at": "When (local wall-clock time)",
+        "reason": "The Director's reason (required for an override)",
+        "channel": "Where the decision was taken: airflow_hitl (the task in daily_bulletin) or cli (`bantin levels`)",
+        "rule_set_id": "Rule set the computed level came from",
+        "rule_set_version": "Its version",
     },
     "ops.f0_alert": {
         "report_date": "Report date of the new community cases",
@@ -338,6 +354,8 @@ COLUMN_COMMENTS = {
         "band_lower_bounds": "Lower bound of each transmission band, cases per 100,000 per week",
         "level_if_coverage_met": "Level of each band when main coverage is met",
         "level_if_coverage_not_met": "Level of each band when it is not",
+        "province_codes": "Provinces the rule set is scoped to (NULL: every province)",
+        "coverage_raise": "How coverage shortfalls raise a band's level: one_level (at most one) or additive",
     },
     "ref.rule_set_band": {
         "rule_set_id": "Rule set (ref.rule_set)",

@@ -58,7 +58,7 @@ def test_daily_bulletin_runs_every_stage_in_order(dagbag):
 def test_the_snapshot_is_published_once_the_marts_are_built_whatever_the_mail_does(dagbag):
     upstream = dagbag["dags"]["daily_bulletin"]["upstream"]
     assert upstream["publish_snapshot"] == ["build_marts"]
-    assert upstream["render_bulletin"] == ["build_marts"] and upstream["deliver_bulletin"] == ["render_bulletin"]
+    assert upstream["render_bulletin"] == ["build_marts", "director_signoff"] and upstream["deliver_bulletin"] == ["render_bulletin"]
 
 
 def test_schedule_off_leaves_both_dags_to_manual_runs(airflow_home):

@@ -16,7 +16,7 @@ import duckdb
 import paramiko
 import pytest
 
-from conftest import DEMO_END, DEMO_PROVINCE, _report_date_of, run_airflow, smtp_connection
+from conftest import DEMO_END, DEMO_PROVINCE, _report_date_of, copy_receipts, run_airflow, smtp_connection
 
 from .conftest import write_senders
 from .servers import Dovecot, Sshd
@@ -71,6 +71,7 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
         target = local / "landing" / path.parent.name / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
+    copy_receipts(demo_landing_template, local / "landing")
     _succeeded(run_airflow(_env(base, local), "dags", "test", "daily_bulletin", DEMO_END.isoformat()))
 
     # the channel world: e-mails in Dovecot (INTERNALDATE = receipt time), uploads on sshd (mtime = receipt time)

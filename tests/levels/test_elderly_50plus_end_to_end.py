@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -25,7 +24,7 @@ FIRST, LAST = date(2021, 10, 13), date(2021, 10, 19)
 
 @pytest.fixture(scope="module")
 def province_level(tmp_path_factory):
-    from bantin import demo_data, levels, pipeline, reference, warehouse
+    from bantin import demo_data, intake, levels, pipeline, reference, warehouse
     from bantin.config import load_settings
     from bantin.submission_files import write_xlsx
 
@@ -51,8 +50,8 @@ def province_level(tmp_path_factory):
         folder.mkdir(parents=True, exist_ok=True)
         path = write_xlsx(rows, folder / f"BaoCao_{district}_{day:%Y%m%d}.xlsx", province_name=province_name,
                           district_name=reference.district(district).name, report_date=day)
-        received = datetime.combine(day, time(15, 0), tzinfo=zone).timestamp()
-        os.utime(path, (received, received))
+        received = datetime.combine(day, time(15, 0), tzinfo=zone)  # the demo channel's receipt time
+        intake.write_receipt(home / "receipts", district, intake.sha256_of(path), received, "demo", path.name)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BANTIN_HOME", str(home))
         patch.setenv("BANTIN_PROVINCE", str(PROVINCE))
