@@ -94,7 +94,7 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                 stored,
                 item.district_code,
                 max_bytes=settings.max_file_bytes,
-                file_name=item.path.name,
+                file_name=(receipt or {}).get("file_name") or item.path.name,  # #15: the name the clerk gave
             )
             with warehouse.transaction(con):
                 _record(con, item, sha, stored, parsed, settings)
