@@ -124,13 +124,15 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                 continue
             known.add((item.district_code, sha))
             receipt = _receipt_for(item, sha, settings)
-            parsed = _parse_or_explain(stored, item, settings)
+            # the name the clerk gave (a channel's receipt), not the inbox's de-duplicated one
+            file_name = receipt.provenance.get("file_name") or intake.display_name(item.path.name)
+            parsed = _parse_or_explain(stored, item, settings, file_name)
             try:
                 with warehouse.transaction(con):
                     _record(con, item, sha, stored, parsed, settings, receipt)
             except Exception:  # rows DuckDB will not take: the file is recorded, refused, and the run goes on
                 log.exception("collect: %s could not be loaded; recorded as rejected", item.path)
-                failed = intake.ParsedSubmission(file_name=intake.display_name(item.path.name),
+                failed = intake.ParsedSubmission(file_name=file_name,
                                                  district_code=item.district_code)
                 failed.error("file.load_failed", *_FAILED["load"])
                 with warehouse.transaction(con):
@@ -157,14 +159,14 @@ _FAILED = {
 }
 
 
-def _parse_or_explain(stored: Path, item, settings: Settings) -> intake.ParsedSubmission:
+def _parse_or_explain(stored: Path, item, settings: Settings, file_name: str) -> intake.ParsedSubmission:
     """The file read and typed; an unexpected failure of the reader becomes the file's finding."""
     try:
         return intake.read_submission(stored, item.district_code, max_bytes=settings.max_file_bytes,
-                                      file_name=intake.display_name(item.path.name), limits=settings.limits)
+                                      file_name=file_name, limits=settings.limits)
     except Exception:
         log.exception("collect: reading %s failed; recorded as rejected", item.path)
-        parsed = intake.ParsedSubmission(file_name=intake.display_name(item.path.name),
+        parsed = intake.ParsedSubmission(file_name=file_name,
                                          district_code=item.district_code)
         parsed.error("file.read_failed", *_FAILED["read"])
         return parsed

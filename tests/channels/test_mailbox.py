@@ -172,3 +172,19 @@ def test_an_operator_releases_a_quarantined_message_after_registering_its_sender
     assert released["files"] == 1 and dovecot.count(settings.imap_received_folder) == 1
     assert [p.name for p in (settings.landing / str(HA_LONG)).iterdir()] == ["bc.csv"]
     assert len(replies_to(smtp_server, newcomer)) == 1  # the quarantine answer, once
+
+
+def test_the_ledger_keeps_the_name_the_clerk_gave_when_two_days_send_the_same_name(channel_env, dovecot, tmp_path):
+    from datetime import timedelta
+
+    from .conftest import DAY
+
+    settings = channel_env(dovecot=dovecot)
+    for day in (DAY - timedelta(days=1), DAY):
+        data = report_csv(tmp_path / f"{day}.csv", HA_LONG, day)
+        dovecot.deliver(mail(CLERKS[HA_LONG], {"baocao.csv": data}), received_at=at(9, day=day))
+    mailbox.pull_mailbox(settings)
+    pipeline.collect(settings)
+
+    assert len(list((settings.landing / str(HA_LONG)).iterdir())) == 2  # two files in the inbox, two names
+    assert [r[1] for r in ledger(settings)] == ["baocao.csv", "baocao.csv"]
