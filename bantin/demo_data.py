@@ -18,9 +18,10 @@ province level is simulated, seeded and deterministic:
 A day missing from the real series counts as 0 cases (and 0 deaths): the
 portal published nothing, and the demo has no better figure to invent.
 
-A district with no commune in the reference (five island districts such as
-Côn Đảo and Bạch Long Vĩ: 691 of the 696 districts have communes) has no row
-to report and gets no file.
+An island district without communes (Bạch Long Vĩ, Cồn Cỏ, Lý Sơn, Côn Đảo) is
+its own reporting unit in the reference (commune code = district code) and gets
+a one-row file like any district; Hoàng Sa has no resident population and no
+unit, so it gets no file: 695 of the 696 districts report.
 
 `generate_rows` gives the figures; `generate` writes them as the mix of CSV and
 XLSX files clerks really send, one per district per day, in

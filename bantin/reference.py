@@ -51,7 +51,7 @@ class District:
 class Commune:
     code: int
     name: str  # full, e.g. "Phường Hà Khánh"
-    commune_type: str  # phuong, thi_tran, xa
+    commune_type: str  # phuong, thi_tran, xa; huyen_dao: an island district that is its own unit (code = district code)
     district_code: int
     province_code: int
     population: int

@@ -41,7 +41,7 @@ REASONS_SHOWN = 3
 
 
 def reporting_districts(province_code: int) -> list:
-    """Districts that report: island districts with no commune in the reference list have nothing to send."""
+    """Districts that report: every district with a reporting unit (an island district is its own, Hoàng Sa has none)."""
     return [d for d in reference.districts(province_code) if reference.communes(district_code=d.code)]
 
 

@@ -174,7 +174,9 @@ TABLE_COMMENTS = {
     "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in force.",
     "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
     "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
-    "ref.commune": "Communes in scope with population (total, 18+, 65+), from reference/communes.csv.",
+    "ref.commune": "Commune-level reporting units in scope with population (total, 18+, 65+, 50+), from "
+    "reference/communes.csv; an island district without communes is its own unit (commune_code = district_code, "
+    "commune_type huyen_dao).",
     "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province (criterion 3 of the levels).",
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; NULL where a cell could not be read.",
 }
@@ -321,7 +323,7 @@ COLUMN_COMMENTS = {
     "ref.commune": {
         "commune_code": "GSO commune code",
         "commune_name": "Commune name",
-        "commune_type": "phuong, xa or thi_tran",
+        "commune_type": "phuong, xa, thi_tran, or huyen_dao (an island district that is its own unit)",
         "district_code": "District (GSO code)",
         "province_code": "Province (GSO code)",
         **_POPULATION,

@@ -10,9 +10,9 @@ and aiosmtpd receiving the replies.
    task in its own process). What the clerk waits is this plus the wait for the
    next run: 0 to 15 minutes (collection every 15 minutes), 7.5 on average.
 2. A national day: one message per district file of the whole country (the
-   demo generator's 691 files, all 63 provinces), stored in the mailbox, then
+   demo generator's 695 files, all 63 provinces), stored in the mailbox, then
    one run: the pull alone (median of 3, fresh mailbox each), and once the
-   whole run (pull, collect, validate, 691 replies).
+   whole run (pull, collect, validate, 695 replies).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from bench.common import PYTHON, REPO, python_snippet, run_child
 sys.path.insert(0, str(REPO / "tests"))
 from channels.servers import Dovecot, free_port  # noqa: E402  (the tests' real-server helpers)
 
-TITLE = "Channels — message to reply over IMAP + SMTP, and a national day of mail (691 messages) in one run"
+TITLE = "Channels — message to reply over IMAP + SMTP, and a national day of mail (695 messages) in one run"
 DAY = date(2021, 10, 19)
 COLLECT_EVERY_MINUTES = 15
 

@@ -1,4 +1,4 @@
-"""Intake at national scale: one file per district for all 696 districts (691 files, 10,051 commune rows).
+"""Intake at national scale: one file per district for all 696 districts (695 files: Hoàng Sa has no one to report; 10,055 commune-level rows).
 
 Setup (not timed): the demo generator writes one day of files for every
 province, in the mix of CSV encodings, separators and XLSX template shapes the
@@ -47,7 +47,7 @@ for path in sorted(Path(sys.argv[1]).glob("*/*")):
     parsed = intake.read_submission(path, int(path.parent.name), max_bytes=10 * 1024 * 1024)
     assert not [f for f in parsed.findings if f.severity == "error"], (path, parsed.findings[:3])
     rows += len(parsed.rows); files += 1
-assert (files, rows) == (691, 10051), (files, rows)
+assert (files, rows) == (695, 10055), (files, rows)
 """
 
 READ_AND_GX = """
@@ -69,7 +69,7 @@ for path in sorted(Path(sys.argv[1]).glob("*/*")):
                   "as_of": parsed.report_date, "backdate_days": 7})
 rows = pd.concat(frames, ignore_index=True)
 found = validation.validate_files(rows, pd.DataFrame(files)).findings
-assert len(rows) == 10051, len(rows)
+assert len(rows) == 10055, len(rows)
 assert not [f for _, f in found if f.severity == "error"], found[:3]
 """
 
@@ -79,7 +79,7 @@ from bantin.config import load_settings
 settings = load_settings()
 collected = pipeline.collect(settings)
 validated = pipeline.validate(settings)
-assert collected["new"] == 691 and validated["accepted"] == 691, (collected, validated)
+assert collected["new"] == 695 and validated["accepted"] == 695, (collected, validated)
 """
 
 
@@ -102,14 +102,14 @@ def run() -> str:
             (home / "landing").parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(landing, home / "landing")  # copy2 keeps the receipt times (mtimes)
 
-        read = measure("1. read + type + identity (`intake.read_submission`), 691 files",
+        read = measure("1. read + type + identity (`intake.read_submission`), 695 files",
                        python_snippet(READ_ONLY) + [str(landing)])
         checked = measure("2. the same + GX suites over all rows in one call (GX start-up included)",
                           python_snippet(READ_AND_GX) + [str(landing)])
         full = measure("3. P2: `pipeline.collect` + `validate` (archive, ledger, findings, feedback)",
                        python_snippet(PIPELINE), env={"BANTIN_HOME": str(home)}, setup=fresh_home)
         lines = [
-            f"Input: {files} files ({_mix(landing)}; {size_mb:.1f} MiB), 10,051 commune rows, one report date.",
+            f"Input: {files} files ({_mix(landing)}; {size_mb:.1f} MiB), 10,055 commune rows, one report date.",
             "",
             TABLE_HEAD,
             read.row("", ""),

@@ -2,8 +2,8 @@
 
 - Quảng Ninh, 19/10/2021: the 13 district files of the day, collected (not
   timed) into a data root that holds 01–18/10 (so history rules have a past).
-- The whole country, one day: 691 district files (10,051 commune rows; the 5
-  island districts without communes send none) recorded as received, against
+- The whole country, one day: 695 district files (10,055 commune rows; the 4
+  island districts without communes send their one row, Hoàng Sa none) recorded as received, against
   14 accepted days of history. Intake is not part of this figure (bench of #3):
   the rows are put in the ledger as `collect` leaves them.
 

@@ -1,7 +1,7 @@
 """P3 — the warehouse at national scale: 365 days × 10,051 communes (3.7 M commune-days).
 
 Setup (not timed): a warehouse file whose ledger holds one accepted file per
-district and day (691 districts with communes × 365 days) and whose raw layer
+district and day (695 reporting districts × 365 days) and whose raw layer
 holds one row per commune and day, generated in SQL with deterministic figures
 (the intake and validation stages are measured by their own benchmarks).
 
@@ -9,7 +9,7 @@ Timed, each in a fresh process, median of three:
 - full rebuild: reference tables, staging, marts and levels for all 365 days
   (`warehouse.build(..., full_refresh=True)`, one transaction), the path of
   `bantin run --full-refresh`;
-- daily incremental load: day 365's 691 files and 10,051 rows are inserted and
+- daily incremental load: day 365's 695 files and 10,055 rows are inserted and
   the marts brought up to date (`warehouse.build`, which replaces only day 365);
 - late correction: a district resubmits a file for 7 days earlier; the build
   replaces those 7 days and everything after them;
@@ -170,7 +170,7 @@ def run() -> str:
                        python_snippet(BUILD) + [str(work), "full", LAST.isoformat()],
                        setup=with_last_day)
         counts = _counts(work)
-        daily = measure("daily incremental load: day 365's 691 files inserted, marts brought up to date",
+        daily = measure("daily incremental load: day 365's 695 files inserted, marts brought up to date",
                         python_snippet(DAILY) + [str(work), LAST.isoformat(), LAST.isoformat(), "v1"],
                         setup=fresh_copy)
         late = measure("late correction: every district resubmits day 358; days 358–364 replaced",

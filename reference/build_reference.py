@@ -74,6 +74,26 @@ CENSUS_DISTRICTS = {
     (22, "Huyện Cô Tô"): 6_285,
 }
 
+# Island districts with no commune in the package: the district is its own and
+# only reporting unit (a row in communes.csv whose commune code is the district
+# code, commune_type ISLAND_UNIT_TYPE), so its clerk sends one row and it gets a
+# level from its own figures. Their populations are published figures, not
+# shares of the province (commune-type weights give them nothing); sources in
+# reference/README.md. Huyện Hoàng Sa (Đà Nẵng, 48) is left out: it has no
+# resident population under Vietnamese administration (the Paracels have been
+# held by China since 1974), so it keeps population 0 and reports nothing.
+ISLAND_DISTRICTS = {
+    # 2019 census (GSO, complete results of the 2019 census, p. 35)
+    (77, "Huyện Côn Đảo"): (8_827, "census2019"),
+    # Quảng Ngãi statistical yearbook 2016, table 11: average population 2016 (prel.)
+    (51, "Huyện Lý Sơn"): (19_307, "estimate(statistical yearbook 2016)"),
+    # vi.wikipedia infobox (GSO administrative list); about 700–1,150 residents reported 2020–2025
+    (31, "Huyện Bạch Long Vĩ"): (902, "estimate(published island figure)"),
+    # vi.wikipedia / district portal: about 500 residents (2020), 400 in 2003
+    (45, "Huyện Cồn Cỏ"): (500, "estimate(published island figure)"),
+}
+ISLAND_UNIT_TYPE = "huyen_dao"
+
 # Share of people aged 65+ nationally (≈7.7%, data/real/README.md); no
 # per-province figure is at hand, so every province gets the national share.
 SHARE_65PLUS = Fraction(77, 1000)
@@ -95,6 +115,7 @@ SOURCE_PROVINCE = "census2019(total,18+);estimate(65+ at 7.7%, 50+ at 23% nation
 SOURCE_CENSUS = "census2019"
 SOURCE_ESTIMATE = "estimate(commune-type weights)"
 SOURCE_DEMO = "demo"
+SOURCE_UNPOPULATED = "none(no communes, no resident population)"
 
 
 class BuildError(Exception):
@@ -249,7 +270,7 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
     if set(census) != {p["code"] for p in divisions}:
         raise BuildError("the population file and the package disagree on the province codes")
 
-    province_rows, districts, communes = [], [], []
+    province_rows, districts, communes, island_units = [], [], [], []
     for p in sorted(divisions, key=lambda p: p["code"]):
         census_name, population, population_18plus = census[p["code"]]
         if normalise_name(census_name) != normalise_name(p["name"]):
@@ -270,7 +291,8 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
                 commune.weight = COMMUNE_WEIGHTS[commune.kind]
                 own.append(commune)
             # A district with no communes (island districts such as Côn Đảo,
-            # Bạch Long Vĩ, Hoàng Sa) has weight 0 and so population 0.
+            # Bạch Long Vĩ, Hoàng Sa) has weight 0: it gets population only from
+            # ISLAND_DISTRICTS, and then reports as its own unit (below).
             district.weight = sum((c.weight for c in own), Fraction(0))
             p_districts.append(district)
             p_communes[d["code"]] = own
@@ -278,17 +300,27 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
         split_province(p["code"], population, population_18plus, population_65plus, population_50plus,
                        p_districts)
         for district in p_districts:
+            if (p["code"], district.name) in ISLAND_DISTRICTS:
+                if p_communes[district.code]:
+                    raise BuildError(f"island district {district.code} {district.name!r} has communes in the package")
+                island_units.append(island_unit(district))
+                continue
             split_district(district, p_communes[district.code])
             communes.extend(p_communes[district.code])
         districts.extend(p_districts)
 
-    missing = [key for key in CENSUS_DISTRICTS if key not in {(d.parent_code, d.name) for d in districts}]
+    names = {(d.parent_code, d.name) for d in districts}
+    missing = [key for key in (*CENSUS_DISTRICTS, *ISLAND_DISTRICTS) if key not in names]
     if missing:
-        raise BuildError(f"census districts not found in the package: {missing}")
+        raise BuildError(f"census or island districts not found in the package: {missing}")
 
     counts = {"provinces": len(province_rows), "districts": len(districts), "communes": len(communes)}
     if counts != EXPECTED_COUNTS:
         raise BuildError(f"unit counts {counts}, expected {EXPECTED_COUNTS}")
+    clash = {u.code for u in island_units} & {c.code for c in communes}
+    if clash:
+        raise BuildError(f"island district codes {sorted(clash)} are also commune codes")
+    communes.extend(island_units)
     check_invariants(province_rows, districts, communes)
     # Output sorted by each level's own code: codes do not follow province
     # order everywhere (Hà Nội's Mê Linh is district 250, for example).
@@ -325,17 +357,21 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
 def split_province(province_code: int, population: int, population_18plus: int,
                    population_65plus: int, population_50plus: int, districts: list[Unit]) -> None:
     """Fill the districts' population columns from the province's."""
-    known = {d.code: CENSUS_DISTRICTS[(province_code, d.name)]
+    known = {d.code: (CENSUS_DISTRICTS[(province_code, d.name)], SOURCE_CENSUS)
              for d in districts if (province_code, d.name) in CENSUS_DISTRICTS}
+    known.update({d.code: ISLAND_DISTRICTS[(province_code, d.name)]
+                  for d in districts if (province_code, d.name) in ISLAND_DISTRICTS})
     rest = [d for d in districts if d.code not in known]
-    remaining = population - sum(known.values())
+    remaining = population - sum(n for n, _source in known.values())
     if remaining < 0:
         raise BuildError(f"province {province_code}: census districts exceed the province")
     for d, share in zip(rest, largest_remainder(remaining, [d.weight for d in rest])):
         d.population = share
     for d in districts:
         if d.code in known:
-            d.population, d.source = known[d.code], SOURCE_CENSUS
+            d.population, d.source = known[d.code]
+        elif d.weight == 0:
+            d.source = SOURCE_UNPOPULATED  # Hoàng Sa: no commune, no figure, reports nothing
 
     # Age groups: each district gets the province's share, so the splits follow
     # population (a district's own age structure is not known).
@@ -356,6 +392,18 @@ def split_district(district: Unit, communes: list[Unit]) -> None:
             setattr(c, column, n)
     for c in communes:
         c.source = SOURCE_ESTIMATE
+
+
+def island_unit(district: Unit) -> Unit:
+    """The commune-level row of an island district without communes: the district itself.
+
+    Same code, name and figures as the district, so its one report row pools
+    into the district exactly as a commune's rows do.
+    """
+    unit = Unit(district.code, district.name, ISLAND_UNIT_TYPE, district.code)
+    for column in ("population", "population_18plus", "population_65plus", "population_50plus", "source"):
+        setattr(unit, column, getattr(district, column))
+    return unit
 
 
 def treatment_capacity(province_rows: list[list], districts: list[Unit]) -> list[list]:

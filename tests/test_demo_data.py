@@ -155,12 +155,18 @@ def test_a_death_with_no_one_in_treatment_goes_to_the_biggest_district():
 
 def test_national_day_matches_every_province():
     day = date(2021, 10, 19)
-    rows = 0
+    rows, files = 0, set()
     for province in reference.provinces():
         generated = demo_data.generate_rows(province.code, day, day)
         rows += sum(len(r) for r in generated.values())
+        files |= set(generated)
         assert _province_totals(generated) == {day: reference.real_daily_cases(province.code).get(day, 0)}
-    assert rows == len(reference.communes()) == 10_051
+    assert rows == len(reference.communes()) == 10_051 + 4  # the four island districts send their own row
+    # every district has a file but Hoàng Sa (no resident population); each island's file is its one row
+    assert {d for _, d in files} == {d.code for d in reference.districts()} - {498}
+    for island in (318, 471, 536, 755):
+        (row,) = demo_data.generate_rows(reference.district(island).province_code, day, day)[(day, island)]
+        assert row["commune_code"] == row["district_code"] == island
 
 
 # ---------------------------------------------------------------- contract and plausibility

@@ -20,7 +20,9 @@ QUANG_NINH, THANH_HOA = 22, 38
 def test_unit_counts():
     assert len(ref.provinces()) == 63
     assert len(ref.districts()) == 696
-    assert len(ref.communes()) == 10_051
+    # the package's 10,051 communes, plus four island districts that are their own reporting unit
+    assert len(ref.communes()) == 10_051 + 4
+    assert len([c for c in ref.communes() if c.commune_type != "huyen_dao"]) == 10_051
 
 
 def test_codes_are_unique_and_sorted():
@@ -62,9 +64,36 @@ def test_census_districts_are_exact(name, population):
     assert district.source == "census2019"
 
 
+@pytest.mark.parametrize(
+    "code, population, source",
+    [
+        (755, 8_827, "census2019"),  # Côn Đảo
+        (536, 19_307, "estimate(statistical yearbook 2016)"),  # Lý Sơn
+        (318, 902, "estimate(published island figure)"),  # Bạch Long Vĩ
+        (471, 500, "estimate(published island figure)"),  # Cồn Cỏ
+    ],
+)
+def test_island_district_is_its_own_reporting_unit(code, population, source):
+    district = ref.district(code)
+    (unit,) = ref.communes(district_code=code)
+    assert (unit.code, unit.name, unit.commune_type) == (code, district.name, "huyen_dao")
+    assert (district.population, district.source, unit.source) == (population, source, source)
+    for column in POPULATION_COLUMNS:
+        assert getattr(unit, column) == getattr(district, column) > 0
+    # the age groups follow the province's ratios, as for every other district
+    province = ref.province(district.province_code)
+    assert abs(district.population_18plus / population - province.population_18plus / province.population) < 0.001
+
+
+def test_hoang_sa_has_no_one_to_report():
+    hoang_sa = ref.district(498)
+    assert hoang_sa.population == 0 and ref.communes(district_code=498) == ()
+    assert hoang_sa.source == "none(no communes, no resident population)"
+
+
 def test_types_come_from_name_prefixes():
     assert {d.district_type for d in ref.districts()} == {"quan", "thanh_pho", "thi_xa", "huyen"}
-    assert {c.commune_type for c in ref.communes()} == {"phuong", "thi_tran", "xa"}
+    assert {c.commune_type for c in ref.communes()} == {"phuong", "thi_tran", "xa", "huyen_dao"}
     assert ref.district(193).name == "Thành phố Hạ Long"
     assert ref.district(193).district_type == "thanh_pho"
     hk = [c for c in ref.communes(district_code=193) if c.name == "Phường Hà Khánh"]
@@ -78,7 +107,7 @@ def test_communes_sum_to_districts_sum_to_provinces(column):
         by_district[c.district_code] += getattr(c, column)
         assert ref.district(c.district_code).province_code == c.province_code
     for d in ref.districts():
-        # A district without communes (island districts) has population 0.
+        # An island district without communes is its own unit (same code, same figures); Hoàng Sa has 0.
         assert by_district[d.code] == getattr(d, column), (d.code, d.name)
         by_province[d.province_code] += getattr(d, column)
     for p in ref.provinces():

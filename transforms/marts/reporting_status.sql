@@ -44,5 +44,6 @@ SELECT
 FROM staging.calendar AS cal
 CROSS JOIN ref.district AS d
 LEFT JOIN received AS r ON r.district_code = d.district_code AND r.report_date = cal.report_date
--- island districts with no commune in the reference list have nothing to report
+-- a district with no reporting unit in the reference list (Hoàng Sa: no resident population) has nothing to report;
+-- an island district without communes is its own unit (commune code = district code) and reports like the others
 WHERE d.district_code IN (SELECT district_code FROM ref.commune)
