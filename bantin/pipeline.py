@@ -42,6 +42,16 @@ def report_date_for(logical_date: datetime, settings: Settings, override: str | 
     return logical_date.astimezone(settings.timezone).date()
 
 
+def report_date_of_run(context, settings: Settings) -> date:
+    """The report date of the Airflow run whose task `context` this is (every task of daily_bulletin asks this).
+
+    The `report_date` param, else the logical date, else (a run triggered from the CLI or the
+    REST API has no logical date in Airflow 3) the run's `run_after`, read in local time.
+    """
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    return report_date_for(moment, settings, context["params"].get("report_date"))
+
+
 def cutoff_of(report_date: date, settings: Settings) -> datetime:
     return datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
 

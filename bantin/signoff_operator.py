@@ -121,6 +121,6 @@ class DirectorSignoff(HITLOperator):
 
 
 def _report_date(context, settings):
-    from bantin.pipeline import report_date_for
+    from bantin.pipeline import report_date_of_run
 
-    return report_date_for(context["logical_date"], settings, context["params"].get("report_date"))
+    return report_date_of_run(context, settings)

@@ -29,12 +29,9 @@ LOCAL = pendulum.timezone(str(SETTINGS.timezone))
 
 def _report_date() -> str:
     from bantin.config import load_settings
-    from bantin.pipeline import report_date_for
+    from bantin.pipeline import report_date_of_run
 
-    context = get_current_context()
-    override = context["params"].get("report_date")
-    moment = context.get("logical_date") or context["dag_run"].run_after  # CLI/API runs have no logical date
-    return report_date_for(moment, load_settings(), override).isoformat()
+    return report_date_of_run(get_current_context(), load_settings()).isoformat()
 
 
 def _run_id() -> str:

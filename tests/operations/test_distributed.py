@@ -23,6 +23,7 @@ from datetime import date
 import pytest
 
 from bantin.pipeline import cutoff_of
+from conftest import copy_receipts
 from . import replay
 from .local_stack import BIN, LocalStack
 
@@ -52,6 +53,7 @@ def preloaded(demo_landing_template, tmp_path_factory):
     """Loading starts now, in the background: `stack` waits for it once its services are up."""
     home = tmp_path_factory.mktemp("preloaded") / "var"
     shutil.copytree(demo_landing_template, home / "landing")
+    copy_receipts(demo_landing_template, home / "landing")  # receipt times: the demo channel's, not mtimes
     env = {**os.environ, "BANTIN_HOME": str(home), "BANTIN_PROVINCE": "22"}
     loading = subprocess.Popen(
         [str(BIN / "bantin"), "run", "--start", "2021-10-01", "--end", "2021-10-18", "--load-only"],

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bantin import signoff
+from conftest import copy_receipts
 from .local_stack import BIN, LocalStack
 
 pytestmark = [
@@ -51,6 +52,7 @@ def stack(demo_landing_template, tmp_path_factory):
             target = home / "landing" / path.relative_to(demo_landing_template)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+    copy_receipts(demo_landing_template, home / "landing")  # receipt times: the demo channel's, not mtimes
     env = {**os.environ, "BANTIN_HOME": str(home), "BANTIN_PROVINCE": "22"}
     loading = subprocess.Popen([str(BIN / "bantin"), "run", "--start", FIRST_FILE_DAY.isoformat(), "--end",
                                 "2021-10-19", "--load-only"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
