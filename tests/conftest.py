@@ -44,6 +44,19 @@ def demo_landing_template(tmp_path_factory) -> Path:
     return landing
 
 
+@pytest.fixture(scope="module")
+def parsed_dags(tmp_path_factory) -> dict:
+    """The project's DAG objects as Airflow parses them (a DagBag in a throwaway Airflow home); no import errors."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
+        patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
 def receive(settings, path: Path, moment, *, replace: bool = False) -> Path:
     """Record `moment` (a datetime, local time if naive, or a POSIX time) as the receipt time of an inbox file.
 

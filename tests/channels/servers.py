@@ -53,7 +53,26 @@ def _stop(process: subprocess.Popen) -> None:
 # --------------------------------------------------------------------------- Dovecot (IMAP)
 
 
-class Dovecot:
+class _TestServer:
+    """A server process of the tests' own, in its own folder (`workdir`): stopped, then its folder removed."""
+
+    process: subprocess.Popen | None = None
+
+    @property
+    def workdir(self) -> Path:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Dovecot(_TestServer):
     """`dovecot -F -c <own config>`: static passdb/userdb, Maildir as uid nobody, IMAP on a high port."""
 
     def __init__(self):
@@ -61,6 +80,10 @@ class Dovecot:
         os.chmod(self.root, 0o755)
         self.port = free_port()
         self.process = None
+
+    @property
+    def workdir(self) -> Path:
+        return self.root
 
     def config(self) -> str:
         r = self.root
@@ -110,14 +133,6 @@ protocol imap {{
         _wait_for_port(self.port, self.process, self.root / "stderr.log")
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
     @staticmethod
     def version() -> str:
@@ -155,7 +170,7 @@ protocol imap {{
 # --------------------------------------------------------------------------- OpenSSH (SFTP)
 
 
-class Sshd:
+class Sshd(_TestServer):
     """`sshd -D -f <own config>` on a high port: key authentication only, internal-sftp, nothing else."""
 
     def __init__(self, root: Path):
@@ -164,6 +179,10 @@ class Sshd:
         self.port = free_port()
         self.user = getpass.getuser()
         self.process = None
+
+    @property
+    def workdir(self) -> Path:
+        return self.dir
 
     def start(self) -> "Sshd":
         d = self.dir
@@ -197,14 +216,6 @@ LogLevel VERBOSE
         _wait_for_port(self.port, self.process, d / "sshd.log")
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def connection(self) -> str:
         """Airflow's SFTP connection to this server (AIRFLOW_CONN_<ID> as JSON): key file, this test's host key."""

@@ -12,18 +12,6 @@ from .local_stack import REPO, airflow_environment, compose
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-@pytest.fixture(scope="module")
-def dags(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
-        patch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-        from airflow.dag_processing.dagbag import DagBag
-
-        bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    return bag.dags
-
-
 def _fire_times(dag, start: datetime, end: datetime) -> list[datetime]:
     """When the DAG's timetable would start runs between two local times."""
     from airflow.timetables.base import DataInterval, TimeRestriction
@@ -42,26 +30,26 @@ def _fire_times(dag, start: datetime, end: datetime) -> list[datetime]:
         times.append(last.astimezone(LOCAL))
 
 
-def test_collect_runs_every_15_minutes_from_6_to_20_local(dags):
+def test_collect_runs_every_15_minutes_from_6_to_20_local(parsed_dags):
     day = datetime(2021, 10, 19, tzinfo=LOCAL)
-    times = _fire_times(dags["collect_submissions"], day, day + timedelta(hours=23, minutes=59))
+    times = _fire_times(parsed_dags["collect_submissions"], day, day + timedelta(hours=23, minutes=59))
     assert times[0].strftime("%H:%M") == "06:00" and times[-1].strftime("%H:%M") == "20:00"
     assert len(times) == 14 * 4 + 1
     assert {(b - a).total_seconds() for a, b in zip(times, times[1:])} == {15 * 60}
 
 
-def test_bulletin_runs_once_per_report_date_at_the_cutoff(dags):
+def test_bulletin_runs_once_per_report_date_at_the_cutoff(parsed_dags):
     from bantin.config import load_settings
     from bantin.pipeline import report_date_for
 
     start = datetime(2021, 10, 1, tzinfo=LOCAL)
-    times = _fire_times(dags["daily_bulletin"], start, start + timedelta(days=18, hours=23))
+    times = _fire_times(parsed_dags["daily_bulletin"], start, start + timedelta(days=18, hours=23))
     assert [t.strftime("%H:%M") for t in times] == ["17:00"] * 19
     assert [report_date_for(t, load_settings()).day for t in times] == list(range(1, 20))
 
 
-def test_overlapping_runs_excluded_and_network_tasks_back_off(dags):
-    for dag in dags.values():
+def test_overlapping_runs_excluded_and_network_tasks_back_off(parsed_dags):
+    for dag in parsed_dags.values():
         assert dag.max_active_runs == 1
         for task in dag.tasks:
             assert task.retries >= 1, task.task_id
@@ -69,9 +57,9 @@ def test_overlapping_runs_excluded_and_network_tasks_back_off(dags):
                "daily_bulletin": {"collect_submissions", "deliver_bulletin"}}
     for dag_id, task_ids in network.items():
         for task_id in task_ids:
-            task = dags[dag_id].get_task(task_id)
+            task = parsed_dags[dag_id].get_task(task_id)
             assert task.retries >= 3 and task.retry_exponential_backoff and task.max_retry_delay, task_id
-    assert list(dags["daily_bulletin"].get_task("publish_snapshot").downstream_task_ids) == ["summarize_run"]
+    assert list(parsed_dags["daily_bulletin"].get_task("publish_snapshot").downstream_task_ids) == ["summarize_run"]
 
 
 def test_run_summary_says_each_stage_in_one_line():
