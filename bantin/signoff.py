@@ -136,11 +136,19 @@ def has_decision(con, report_date: date) -> bool:
 
 def wait_for(settings: Settings, report_date: date, now: datetime, wait_minutes: float | None = None) -> timedelta:
     """How long the run waits for the Director: until the sign-off time of the report date (BANTIN_SIGNOFF_BY,
-    local), or `wait_minutes` when the run says so. Zero or less: do not wait (the time has passed)."""
+    local), or `wait_minutes` when the run says so. Zero or less: do not wait (the time has passed).
+
+    Never past the operators' deadline warning (BANTIN_DEADLINE − 30 min): a sign-off time set later
+    than that would hold the bulletin back past the deadline, so the earlier of the two ends the wait.
+    """
+    from bantin import deadlines
+
     if wait_minutes is not None:
         return timedelta(minutes=float(wait_minutes))
-    until = datetime.combine(report_date, settings.signoff_by, tzinfo=settings.timezone)
-    return until - now.astimezone(settings.timezone)
+    signoff_by = datetime.combine(report_date, settings.signoff_by, tzinfo=settings.timezone)
+    warned_at = (datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
+                 + deadlines.intervals(settings)["warning"])
+    return min(signoff_by, warned_at) - now.astimezone(settings.timezone)
 
 
 def request_body(con, report_date: date) -> str:

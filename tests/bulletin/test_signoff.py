@@ -120,3 +120,19 @@ def test_the_change_list_tells_level_declared_and_rule_set_changes_province_firs
         "Lãnh đạo Sở: công bố cấp độ khác cấp độ đề xuất (GĐ, 18:30 19/10/2021)",
         "Bộ tiêu chí đánh giá: 4800/QĐ-BYT v1 → 4800/QĐ-BYT v2",
     ]
+
+
+def test_the_wait_for_the_director_ends_at_the_signoff_time_or_the_deadline_warning_if_earlier(bulletin_settings):
+    from dataclasses import replace
+    from datetime import date, datetime, time, timedelta
+
+    tz = bulletin_settings.timezone
+    day = date(2021, 10, 19)
+    noon = datetime(2021, 10, 19, 12, 0, tzinfo=tz)
+    usual = replace(bulletin_settings, cutoff=time(17), deadline=time(20), signoff_by=time(19))
+    assert signoff.wait_for(usual, day, noon) == timedelta(hours=7)  # until 19:00
+    # a deadline moved to 18:00: the operators are warned at 17:30, and the wait ends there
+    early = replace(usual, deadline=time(18))
+    assert signoff.wait_for(early, day, noon) == timedelta(hours=5, minutes=30)
+    assert signoff.wait_for(early, day, datetime(2021, 10, 19, 17, 45, tzinfo=tz)) <= timedelta(0)
+    assert signoff.wait_for(early, day, noon, wait_minutes=20) == timedelta(minutes=20)  # the run's own bound
