@@ -53,7 +53,7 @@ def software_version() -> str:
 def _records(con, sql: str, params: list) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _one(con, sql: str, params: list) -> dict | None:
@@ -185,7 +185,8 @@ def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[di
              "computed_level": r["level"], "declared_level": r["declared_level"],
              "previous_level": r["previous_level"], "level_changed": bool(r["level_changed"]),
              "reason": r["reason"], "is_stale": r["is_stale"]}
-            for r in commune_levels if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]]
+            for r in commune_levels
+            if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]]
     return sorted(rows, key=lambda r: (r["district_code"], -r["level"], r["commune_name"]))
 
 
@@ -690,7 +691,7 @@ def _level_changes(old: dict, new: dict) -> list[str]:
     def shown(value) -> str:
         return str(value) if value else "–"
 
-    units = [(f"toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
+    units = [("toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
     old_districts = {d["district_code"]: d for d in old["districts"]}
     units += [(d["district_name"], (old_districts.get(d["district_code"]) or {}).get("level"), d.get("level"))
               for d in new["districts"]]
@@ -741,7 +742,8 @@ def _changes(old: dict, new: dict) -> list[str]:
     for d in new["districts"]:
         was = old_districts.get(d["district_code"], {})
         if was.get("new_cases") != d["new_cases"]:
-            changes.append(f"Ca mắc mới {d['district_name']}: {vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
+            changes.append(f"Ca mắc mới {d['district_name']}: "
+                           f"{vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
     if (old.get("corrections") or []) != (new.get("corrections") or []):
         changes.append(f"Điều chỉnh số liệu các ngày trước: {len(new.get('corrections') or [])} mục")
     return changes or ["Cập nhật số liệu chi tiết (cảnh báo chất lượng, ghi chú)"]

@@ -19,9 +19,10 @@ FONTS_DIR = TEMPLATES_DIR / "fonts"
 # The PDF embeds DejaVu Sans shipped in the repository (licence beside it), so a
 # machine without Vietnamese system fonts still prints every diacritic. The HTML
 # names the same family first and falls back to the reader's own fonts.
+_REGULAR, _BOLD = (FONTS_DIR / "DejaVuSans.ttf").as_uri(), (FONTS_DIR / "DejaVuSans-Bold.ttf").as_uri()
 PRINT_FONTS = f"""
-@font-face {{ font-family: "Bantin Sans"; font-weight: normal; src: url("{(FONTS_DIR / 'DejaVuSans.ttf').as_uri()}"); }}
-@font-face {{ font-family: "Bantin Sans"; font-weight: bold; src: url("{(FONTS_DIR / 'DejaVuSans-Bold.ttf').as_uri()}"); }}
+@font-face {{ font-family: "Bantin Sans"; font-weight: normal; src: url("{_REGULAR}"); }}
+@font-face {{ font-family: "Bantin Sans"; font-weight: bold; src: url("{_BOLD}"); }}
 """
 
 

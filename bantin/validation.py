@@ -151,7 +151,7 @@ def _add_commune_columns(frame) -> None:
     frame["reference_name_key"] = [
         None if w is None or w != w else html.escape(normalise_header(name if _has_type_prefix(w) else
                                                                       _strip_type(name)))
-        for w, name in zip(written, frame["reference_name"])
+        for w, name in zip(written, frame["reference_name"], strict=True)
     ]
 
 

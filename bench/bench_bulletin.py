@@ -20,7 +20,6 @@ Each variant runs with WeasyPrint subsetting the font through HarfBuzz-Subset
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import tempfile

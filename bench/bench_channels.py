@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -186,7 +186,7 @@ def _through_airflow(files: list[Path]) -> float:
         run_child([str(Path(PYTHON).parent / "airflow"), "db", "migrate"], env)
         _deliver_all(dovecot, files[:1])
         delivered = time.time()
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         run_child([str(Path(PYTHON).parent / "airflow"), "dags", "test", "collect_submissions", now], env)
         assert replies.arrivals, "no reply arrived"
         return replies.arrivals[-1] - delivered

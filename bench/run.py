@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def main() -> int:
     for name in modules():
         module = importlib.import_module(f"bench.{name}")
         print(f"== {module.TITLE}", flush=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         load_before = os.getloadavg()[0]
         body = module.run()
         load_after = os.getloadavg()[0]

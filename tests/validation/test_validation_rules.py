@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bantin import reference
+
 from .validation_helpers import DAY, DISTRICT, OTHER_DISTRICT, by_submission, district_day, frames
 
 
@@ -140,7 +141,8 @@ def test_findings_say_where_what_and_how_bad(findings, variant_files):
 
     (missing,) = findings["missing_commune"]
     dropped = district_day()[2]
-    assert (missing.severity, missing.column, missing.value) == ("warning", "commune_code", str(dropped["commune_code"]))
+    assert (missing.severity, missing.column, missing.value) == \
+        ("warning", "commune_code", str(dropped["commune_code"]))
     assert dropped["commune_name"] in missing.message_vi
 
     (future,) = findings["date_future"]
