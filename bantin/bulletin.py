@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bantin.config import Settings
 from bantin.render import environment, html_to_pdf, signed, vn_date, vn_dec, vn_int, vn_pct, vn_time
+from bantin.submission_format import COLUMN_BY_NAME, COUNT_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -393,12 +394,9 @@ def _notes(con, report_date: date) -> list[dict]:
     )
 
 
-# Figures a correction can change, as the bulletin names them (marts.corrections has a `<name>_delta` each).
-CORRECTED_METRICS = {
-    "new_cases": "Ca mắc mới", "new_cases_community": "Ca cộng đồng", "deaths": "Tử vong",
-    "recovered": "Khỏi bệnh", "tests_performed": "Số mẫu xét nghiệm", "tests_positive": "Mẫu dương tính",
-    "in_treatment": "Đang điều trị", "severe": "Ca nặng", "f1_traced": "F1 truy vết",
-}
+# Figures a correction can change: every count column of the contract, named by its Vietnamese header
+# (marts.corrections has a `<name>_delta` each).
+CORRECTED_METRICS = {name: COLUMN_BY_NAME[name].header_vi for name in COUNT_COLUMNS}
 
 
 def _corrections(con, report_date: date, settings: Settings) -> list[dict]:
@@ -676,10 +674,8 @@ def _paths(out: Path, *, reused: bool) -> dict:
     return paths
 
 
-PROVINCE_CHANGES = (("new_cases", "Ca mắc mới"), ("new_cases_community", "Ca trong cộng đồng"),
-                    ("tests_performed", "Số mẫu xét nghiệm"), ("in_treatment", "Đang điều trị"),
-                    ("severe", "Ca nặng"), ("deaths", "Tử vong"), ("recovered", "Khỏi bệnh"),
-                    ("communes_reported", "Số xã đã báo cáo"))
+# Province figures whose change a new version lists: how many communes reported, then every count column.
+PROVINCE_CHANGES = (("communes_reported", "Số xã đã báo cáo"), *CORRECTED_METRICS.items())
 
 
 def _level_changes(old: dict, new: dict) -> list[str]:

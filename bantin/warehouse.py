@@ -195,30 +195,7 @@ _POPULATION = {
     "for rule sets whose elderly group is 50+",
     "source": "Where the figures come from (census, estimate method, or demo)",
 }
-_SUBMISSION_COLUMNS = {
-    "report_date": "Report date the row is for, as the district wrote it (NULL when unreadable)",
-    "district_code": "GSO district code written in the row",
-    "commune_code": "GSO commune code",
-    "commune_name": "Commune name as written by the district (optional)",
-    "new_cases": "New cases on the report date",
-    "new_cases_community": "Of which found in the community (outside quarantine)",
-    "f1_traced": "New F1 contacts traced on the report date",
-    "tests_performed": "Samples tested on the report date",
-    "tests_positive": "Positive samples on the report date",
-    "recovered": "Patients recovered on the report date",
-    "deaths": "Deaths on the report date",
-    "in_treatment": "Patients in treatment at the end of the day",
-    "severe": "Of which severe, at the end of the day",
-    "quarantine_centralized": "People in centralised quarantine at the end of the day",
-    "quarantine_home": "People in home quarantine at the end of the day",
-    "returnees": "People arrived from epidemic areas on the report date",
-    "vaccinated_18plus_dose1": "People aged 18+ with at least one dose, cumulative",
-    "vaccinated_18plus_full": "People aged 18+ fully vaccinated, cumulative",
-    "vaccinated_65plus_full": "People aged 65+ fully vaccinated, cumulative",
-    "vaccinated_50plus_full": "People aged 50+ fully vaccinated, cumulative (optional column)",
-    "mobile_medical_stations": "Mobile medical stations operating at the end of the day",
-    "notes": "Free-text notes from the district (optional)",
-}
+_SUBMISSION_COLUMNS = {c.name: c.description for c in COLUMNS}  # described once, in the contract
 
 # Every column of the ledger, raw and reference tables (the marts' come from `-- @column` lines in
 # transforms/): written with COMMENT ON at each build, read by the data dictionary and analysts' tools.

@@ -88,7 +88,7 @@ def test_the_json_suites_hold_no_copy_of_a_rule_made_from_the_contract():
 
 
 def test_a_count_column_added_to_the_contract_is_checked_without_editing_a_suite(monkeypatch):
-    added = Column("antigen_tests", "Số mẫu test nhanh", "integer", "daily")
+    added = Column("antigen_tests", "Số mẫu test nhanh", "integer", "daily", "Rapid antigen tests on the report date")
     monkeypatch.setattr(validation, "COUNT_COLUMNS", (*COUNT_COLUMNS, added.name))
     monkeypatch.setitem(validation.COLUMN_BY_NAME, added.name, added)
     suite = validation.load_suite(validation.ROW_SUITE)
