@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import subprocess
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bantin import demo_data, reference
+from bantin import demo_data, intake, reference
 from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS
 
 from plain_reader import read_back
@@ -240,7 +239,7 @@ def test_same_seed_same_figures_other_seed_other_figures():
 
 def _digests(landing: Path) -> dict[str, tuple[str, int]]:
     return {
-        str(p.relative_to(landing)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        str(p.relative_to(landing)): (intake.sha256_of(p), p.stat().st_mtime_ns)
         for p in sorted(landing.rglob("*")) if p.is_file()
     }
 
