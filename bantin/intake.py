@@ -340,11 +340,6 @@ def _private_folder(folder: Path) -> None:
         os.chmod(folder, 0o700)
 
 
-def archive_file(path: Path, sha256: str, archive: Path) -> Path:
-    """`take_file` with no size limit (the caller checked it)."""
-    return take_file(path, sha256, archive, max_bytes=1 << 62)
-
-
 def remove_leftovers(archive: Path) -> int:
     """Partial copies a killed or disk-full collection left in the archive (only the collector writes there)."""
     removed = 0

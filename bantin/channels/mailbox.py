@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 CONNECT_ATTEMPTS = 3
 CONNECT_PAUSE_SECONDS = 2.0
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_UID = re.compile(rb"UID (\d+)")
 _RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
 
 

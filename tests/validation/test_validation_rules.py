@@ -62,10 +62,6 @@ def _name_short_form(rows):
     rows[1]["commune_name"] = unicodedata.normalize("NFD", short.upper())
 
 
-def _missing_code(rows):
-    return str(rows[0]["commune_code"])
-
-
 # variant -> (change, {(rule, row)} expected; row None = not a row of the file)
 VARIANTS = {
     "clean": (lambda rows: None, set()),
