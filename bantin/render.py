@@ -48,13 +48,6 @@ def vn_dec(value, digits: int = 1) -> str:
     return format_decimal(float(value), format=pattern, locale=LOCALE)
 
 
-def vn_number(value) -> str:
-    """A value as a clerk wrote it, in Vietnamese: whole numbers without decimals, others with one (`9,1`)."""
-    if isinstance(value, float) and not value.is_integer():
-        return vn_dec(value, 1)
-    return vn_int(value)
-
-
 def vn_pct(share, digits: int = 0) -> str:
     """A share (0–1) as a Vietnamese percentage: 0.683 → `68%`, with digits=1 → `68,3%`."""
     from babel.numbers import format_percent
@@ -134,7 +127,7 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters.update(vn_int=vn_int, vn_dec=vn_dec, vn_pct=vn_pct, vn_date=vn_date, vn_time=vn_time,
-                       vn_long_date=vn_long_date, vn_number=vn_number, signed=signed)
+                       vn_long_date=vn_long_date, signed=signed)
     return env
 
 
