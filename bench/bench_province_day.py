@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from datetime import date
@@ -69,8 +70,8 @@ def run() -> str:
         p1c = measure("P1c cold: `bantin run` as a fresh process (imports included)", child(run_day_timed),
                       env={**env, "BENCH_OUT": str(split_file)}, setup=fresh_day, repeat=3)
         splits = [tuple(float(x) for x in line.split()) for line in split_file.read_text().splitlines()]
-        imports = sorted(s[0] for s in splits)[len(splits) // 2]
-        calls = sorted(s[1] for s in splits)[len(splits) // 2]
+        imports = statistics.median(s[0] for s in splits)
+        calls = statistics.median(s[1] for s in splits)
         p1 = measure("P1: `airflow dags test daily_bulletin 2021-10-19`",
                      [str(BIN / "airflow"), "dags", "test", "daily_bulletin", "2021-10-19"],
                      env={**env, **airflow_env}, setup=fresh_day, repeat=3)

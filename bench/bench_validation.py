@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import tempfile
 import time as clock
 from datetime import date, datetime, time, timedelta
@@ -95,9 +96,8 @@ def _timed(label: str, template: Path, home: Path, root: Path, prepare=None):
             prepare(env)
 
     result = measure(label, child(validate_timed), env=env, setup=fresh, repeat=3)
-    splits = sorted((tuple(float(x) for x in line.split()) for line in out.read_text().splitlines()),
-                    key=lambda s: s[1])
-    imports, call = sorted(s[0] for s in splits)[len(splits) // 2], splits[len(splits) // 2][1]
+    splits = [tuple(float(x) for x in line.split()) for line in out.read_text().splitlines()]
+    imports, call = statistics.median(s[0] for s in splits), statistics.median(s[1] for s in splits)
     files = int(splits[0][2])
     return result, imports, call, files
 
