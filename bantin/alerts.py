@@ -61,7 +61,7 @@ def new_f0(con, *, window_start: date) -> list[dict]:
         [window_start],
     )
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def compose(settings: Settings, found: list[dict]) -> tuple[str, str]:

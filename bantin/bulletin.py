@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bantin.config import Settings
 from bantin.render import environment, html_to_pdf, signed, vn_date, vn_dec, vn_int, vn_pct, vn_time
+from bantin.submission_format import COLUMN_BY_NAME, COUNT_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def software_version() -> str:
 def _records(con, sql: str, params: list) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _one(con, sql: str, params: list) -> dict | None:
@@ -185,7 +186,8 @@ def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[di
              "computed_level": r["level"], "declared_level": r["declared_level"],
              "previous_level": r["previous_level"], "level_changed": bool(r["level_changed"]),
              "reason": r["reason"], "is_stale": r["is_stale"]}
-            for r in commune_levels if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]]
+            for r in commune_levels
+            if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]]
     return sorted(rows, key=lambda r: (r["district_code"], -r["level"], r["commune_name"]))
 
 
@@ -392,12 +394,9 @@ def _notes(con, report_date: date) -> list[dict]:
     )
 
 
-# Figures a correction can change, as the bulletin names them (marts.corrections has a `<name>_delta` each).
-CORRECTED_METRICS = {
-    "new_cases": "Ca mắc mới", "new_cases_community": "Ca cộng đồng", "deaths": "Tử vong",
-    "recovered": "Khỏi bệnh", "tests_performed": "Số mẫu xét nghiệm", "tests_positive": "Mẫu dương tính",
-    "in_treatment": "Đang điều trị", "severe": "Ca nặng", "f1_traced": "F1 truy vết",
-}
+# Figures a correction can change: every count column of the contract, named by its Vietnamese header
+# (marts.corrections has a `<name>_delta` each).
+CORRECTED_METRICS = {name: COLUMN_BY_NAME[name].header_vi for name in COUNT_COLUMNS}
 
 
 def _corrections(con, report_date: date, settings: Settings) -> list[dict]:
@@ -675,10 +674,8 @@ def _paths(out: Path, *, reused: bool) -> dict:
     return paths
 
 
-PROVINCE_CHANGES = (("new_cases", "Ca mắc mới"), ("new_cases_community", "Ca trong cộng đồng"),
-                    ("tests_performed", "Số mẫu xét nghiệm"), ("in_treatment", "Đang điều trị"),
-                    ("severe", "Ca nặng"), ("deaths", "Tử vong"), ("recovered", "Khỏi bệnh"),
-                    ("communes_reported", "Số xã đã báo cáo"))
+# Province figures whose change a new version lists: how many communes reported, then every count column.
+PROVINCE_CHANGES = (("communes_reported", "Số xã đã báo cáo"), *CORRECTED_METRICS.items())
 
 
 def _level_changes(old: dict, new: dict) -> list[str]:
@@ -690,7 +687,7 @@ def _level_changes(old: dict, new: dict) -> list[str]:
     def shown(value) -> str:
         return str(value) if value else "–"
 
-    units = [(f"toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
+    units = [("toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
     old_districts = {d["district_code"]: d for d in old["districts"]}
     units += [(d["district_name"], (old_districts.get(d["district_code"]) or {}).get("level"), d.get("level"))
               for d in new["districts"]]
@@ -741,7 +738,8 @@ def _changes(old: dict, new: dict) -> list[str]:
     for d in new["districts"]:
         was = old_districts.get(d["district_code"], {})
         if was.get("new_cases") != d["new_cases"]:
-            changes.append(f"Ca mắc mới {d['district_name']}: {vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
+            changes.append(f"Ca mắc mới {d['district_name']}: "
+                           f"{vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
     if (old.get("corrections") or []) != (new.get("corrections") or []):
         changes.append(f"Điều chỉnh số liệu các ngày trước: {len(new.get('corrections') or [])} mục")
     return changes or ["Cập nhật số liệu chi tiết (cảnh báo chất lượng, ghi chú)"]

@@ -59,7 +59,7 @@ class Chart:
     def text(self, x, y, words, size=8.0, *, anchor="start", fill=INK, bold=False):
         self.shapes.append(("text", x, y, str(words), size, anchor, fill, bold))
 
-    def place(self, other: "Chart", dx: float, dy: float) -> None:
+    def place(self, other: Chart, dx: float, dy: float) -> None:
         """Draw another chart inside this one at (dx, dy): small multiples become one image for the mail."""
         for shape in other.shapes:
             kind = shape[0]
@@ -316,7 +316,7 @@ def level_strip(rows: list[dict], days: list[str], width: float = 640) -> Chart:
         y = head + r * row_h
         chart.text(label_width - 4, y + row_h - 2, row["name"], 6.5, anchor="end")
         start = 0
-        cells = list(zip(row["levels"], row["stale"]))
+        cells = list(zip(row["levels"], row["stale"], strict=True))
         for i in range(1, len(cells) + 1):  # one rectangle per run of equal days: a light PDF, the same picture
             if i < len(cells) and cells[i] == cells[start]:
                 continue

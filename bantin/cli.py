@@ -18,7 +18,6 @@ from pathlib import Path
 
 from bantin.config import load_settings
 
-
 EXIT_UNEXPECTED = 3
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import BaseDeadlineReference
@@ -99,11 +99,8 @@ class ReportCutoff(BaseDeadlineReference):
     required_kwargs = {"dag_id", "run_id"}
 
     def _evaluate_with(self, *, session, dag_id: str, run_id: str, **_) -> datetime | None:
-        from datetime import timezone
-
-        from sqlalchemy import select
-
         from airflow.models import DagRun
+        from sqlalchemy import select
 
         from bantin.config import load_settings
 
@@ -113,7 +110,7 @@ class ReportCutoff(BaseDeadlineReference):
             log.warning("deadline of %s/%s: run not found", dag_id, run_id)
             return None
         cutoff = report_cutoff(load_settings(), logical_date=row.logical_date, run_after=row.run_after,
-                               conf=row.conf, now=datetime.now(timezone.utc))
+                               conf=row.conf, now=datetime.now(UTC))
         if cutoff is None:
             log.info("run %s is for a date whose deadline is long past: no deadline alerts", run_id)
         return cutoff
@@ -147,7 +144,8 @@ def notify(stage: str, context: dict) -> dict:
     body = _body(settings, report_date, run_id, run.get("state"), local_deadline, what)
     log.warning("%s — run %s, state %s", subject, run_id, run.get("state"))
     if missed_at and datetime.now(missed_at.tzinfo) - missed_at > STALE_AFTER:
-        log.warning("deadline of %s passed more than %s ago (a backfill or catch-up): not mailed", report_date, STALE_AFTER)
+        log.warning("deadline of %s passed more than %s ago (a backfill or catch-up): not mailed",
+                    report_date, STALE_AFTER)
         return {"stage": stage, "report_date": report_date.isoformat(), "mailed": False}
     mailed = delivery.alert(settings, subject, body)
     return {"stage": stage, "report_date": report_date.isoformat(), "mailed": mailed}

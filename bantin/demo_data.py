@@ -39,7 +39,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from itertools import accumulate
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,7 +91,7 @@ class Assumptions:
         return min(COVERAGE_CAP, max(0.0, ramped))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_assumptions(path: Path = ASSUMPTIONS_PATH) -> tuple[Assumptions, ...]:
     with Path(path).open(encoding="utf-8", newline="") as f:
         return tuple(
@@ -284,7 +284,7 @@ def _simulate_day(
         c.centralized.release(day)
         c.home.release(day)
     new_cases = _spread_cases(communes, cases, day, rng)
-    f1 = [_admit(c, n, day, rng) for c, n in zip(communes, new_cases)]
+    f1 = [_admit(c, n, day, rng) for c, n in zip(communes, new_cases, strict=True)]
     dead = _place_deaths(communes, deaths, rng)
     returnees = []
     for c in communes:
@@ -297,7 +297,7 @@ def _simulate_day(
         return None
     return [
         _row(c, day, assumed, rng, new_cases=n, f1=f, recovered=r, deaths=d, returnees=back)
-        for c, n, f, r, d, back in zip(communes, new_cases, f1, recovered, dead, returnees)
+        for c, n, f, r, d, back in zip(communes, new_cases, f1, recovered, dead, returnees, strict=True)
     ]
 
 

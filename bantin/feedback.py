@@ -21,7 +21,7 @@ def _submission_rows(con, submission_ids: list[str]) -> list[dict]:
         [submission_ids],
     )
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _findings(con, submission_ids: list[str]) -> dict[str, list[dict]]:
@@ -35,7 +35,7 @@ def _findings(con, submission_ids: list[str]) -> dict[str, list[dict]]:
     names = [d[0] for d in cursor.description][1:]
     grouped: dict[str, list[dict]] = {sid: [] for sid in submission_ids}
     for sid, *row in cursor.fetchall():
-        grouped[sid].append(dict(zip(names, row)))
+        grouped[sid].append(dict(zip(names, row, strict=True)))
     return grouped
 
 
@@ -61,7 +61,7 @@ def _newest_version(con, submission: dict) -> dict | None:
         "AND status = 'accepted'",
         [submission["district_code"], submission["report_date"]],
     ).fetchone()
-    return dict(zip(("version", "file_name", "received_at"), row)) if row else None
+    return dict(zip(("version", "file_name", "received_at"), row, strict=True)) if row else None
 
 
 def write_reports(con, settings, submission_ids: list[str]) -> list[Path]:

@@ -13,7 +13,7 @@ history, no baseline: nothing to compare with).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from great_expectations.compatibility import pydantic
 from great_expectations.execution_engine import PandasExecutionEngine
@@ -24,6 +24,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
+
 
 def _sentence(template: str, configuration, **defaults) -> list:
     """What the Data Docs page says for an expectation: its rule in words, with its parameters."""
@@ -54,9 +55,9 @@ class ExpectColumnPairValuesAToBeWithinScaleOfB(ColumnPairMapExpectation):
     stock plus today's inflow); `floor` keeps small numbers from alarming.
     """
 
-    ratio: Union[float, int] = 1.0
-    margin: Union[float, int] = 0
-    floor: Union[float, int] = 0
+    ratio: float | int = 1.0
+    margin: float | int = 0
+    floor: float | int = 0
     ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = pydantic.Field(
         default="either_value_is_missing")
 
@@ -85,8 +86,8 @@ class ColumnPairValuesAAtMostWhereBAtLeast(ColumnPairMapMetricProvider):
 class ExpectColumnPairValuesAToBeAtMostWhereBAtLeast(ColumnPairMapExpectation):
     """A ≤ max_value on the rows where B ≥ b_at_least (e.g. few cases right after days of silence)."""
 
-    max_value: Union[float, int]
-    b_at_least: Union[float, int]
+    max_value: float | int
+    b_at_least: float | int
     ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = pydantic.Field(
         default="either_value_is_missing")
 

@@ -291,20 +291,14 @@ def _too_large(size: int, max_bytes: int) -> tuple[str, str]:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def hash_file(path: Path, max_bytes: int) -> str:
     """The sha256 of a regular inbox file, read through one descriptor opened without following links."""
-    digest = hashlib.sha256()
     with open_regular(path, max_bytes) as source:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 def take_file(path: Path, sha256: str, archive: Path, max_bytes: int) -> Path:
@@ -344,11 +338,6 @@ def _private_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if folder.stat().st_mode & 0o077:
         os.chmod(folder, 0o700)
-
-
-def archive_file(path: Path, sha256: str, archive: Path) -> Path:
-    """`take_file` with no size limit (the caller checked it)."""
-    return take_file(path, sha256, archive, max_bytes=1 << 62)
 
 
 def remove_leftovers(archive: Path) -> int:

@@ -161,7 +161,8 @@ def read_rule_set(path: Path) -> RuleSet:
     if provinces is not None:
         known = {p.code for p in reference.provinces()}
         if not provinces or any(isinstance(c, bool) or not isinstance(c, int) or c not in known for c in provinces):
-            r.fail("provinces", f"must be a non-empty list of GSO province codes (e.g. [38]), not {json.dumps(provinces)}")
+            r.fail("provinces",
+                   f"must be a non-empty list of GSO province codes (e.g. [38]), not {json.dumps(provinces)}")
     version = r.take(spec, "version", "", int)
     p = r.node(spec, "parameters", "", PARAMETER_KEYS)
     t = r.node(p, "transmission", "parameters", {"numerator", "window_days", "band_lower_bounds"})
@@ -224,7 +225,10 @@ def read_rule_sets(directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
 
 
 def in_force(rule_sets: list[RuleSet], province_code: int, day: date) -> RuleSet | None:
-    """The rule set the level model applies (same order as its SQL): latest effective_from, then scoped, then version."""
+    """The rule set the level model applies (same order as its SQL).
+
+    Latest effective_from, then scoped, then version.
+    """
     candidates = [rs for rs in rule_sets if rs.effective_from <= day and rs.applies_to(province_code)]
     return max(candidates, key=lambda rs: (rs.effective_from, rs.province_codes is not None, rs.version),
                default=None)

@@ -72,7 +72,8 @@ def bulletin_timetable(settings: Settings):
 def summary_line(stage: str, stats: dict) -> str:
     """One log line per stage: what it read, accepted, rejected, produced, and how long it took."""
     fields = ", ".join(f"{k}={v}" for k, v in stats.items() if k != "seconds")
-    return f"{stage}: {fields} ({stats.get('seconds', 0):.1f} s)" if fields else f"{stage} ({stats.get('seconds', 0):.1f} s)"
+    took = f"({stats.get('seconds', 0):.1f} s)"
+    return f"{stage}: {fields} {took}" if fields else f"{stage} {took}"
 
 
 def run_summary(stages: dict[str, dict]) -> str:

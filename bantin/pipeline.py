@@ -18,7 +18,6 @@ import os
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -198,7 +197,7 @@ def _landing_path(path: Path, settings: Settings) -> str:
                                else str(path))
 
 
-def _record_refusal(con, item, refusal: "intake.RefusedFile", settings: Settings, known_ids: set) -> bool:
+def _record_refusal(con, item, refusal: intake.RefusedFile, settings: Settings, known_ids: set) -> bool:
     """A file refused before being read (too large, not a regular file): one ledger row and a finding, once.
 
     It is not hashed nor archived (that is the point of refusing it), so it is
@@ -251,7 +250,8 @@ def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, 
     if parsed.rows:
         # by name: a column added to the contract later sits at the end of an older warehouse's table
         _insert_rows(con, "raw.submission_row (submission_id, source_row, " + ", ".join(COLUMN_NAMES) + ")",
-                     [(submission_id, n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows)])
+                     [(submission_id, n, *(r[c] for c in COLUMN_NAMES))
+                      for r, n in zip(parsed.rows, parsed.source_rows, strict=True)])
 
 
 def _insert_rows(con, table: str, rows: list[tuple]) -> None:
@@ -344,7 +344,8 @@ def _validate_or_set_aside(validation, rows, files, con, intake_errors, settings
     return outcome
 
 
-def _capped_per_file(found: list[tuple[str, Finding]], limit: int, already: dict[str, int]) -> list[tuple[str, Finding]]:
+def _capped_per_file(found: list[tuple[str, Finding]], limit: int,
+                     already: dict[str, int]) -> list[tuple[str, Finding]]:
     """Validation's findings of each file, capped so that with intake's (`already`) a file has at most `limit` + 1."""
     from bantin.findings import capped
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def _rows(path: Path, header: str) -> list[list[str]]:
 # ---------------------------------------------------------------- provinces
 
 
-@lru_cache(maxsize=None)
+@cache
 def provinces() -> tuple[Province, ...]:
     return tuple(
         Province(int(code), name, full, int(portal), int(pop), int(p18), int(p65), int(p50), source)
@@ -90,7 +90,7 @@ def provinces() -> tuple[Province, ...]:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _province_index() -> dict[int, Province]:
     return {p.code: p for p in provinces()}
 
@@ -105,7 +105,7 @@ def province(code: int) -> Province:
 # ---------------------------------------------------------------- districts
 
 
-@lru_cache(maxsize=None)
+@cache
 def _all_districts() -> tuple[District, ...]:
     return tuple(
         District(int(code), name, int(prov), dtype, int(pop), int(p18), int(p65), int(p50), source)
@@ -117,12 +117,12 @@ def _all_districts() -> tuple[District, ...]:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _district_index() -> dict[int, District]:
     return {d.code: d for d in _all_districts()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def districts(province_code: int | None = None) -> tuple[District, ...]:
     """All districts, or those of one province, sorted by code."""
     if province_code is None:
@@ -140,7 +140,7 @@ def district(code: int) -> District:
 # ---------------------------------------------------------------- communes
 
 
-@lru_cache(maxsize=None)
+@cache
 def _all_communes() -> tuple[Commune, ...]:
     rows = _rows(
         REFERENCE_DIR / "communes.csv",
@@ -153,12 +153,12 @@ def _all_communes() -> tuple[Commune, ...]:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _commune_index() -> dict[int, Commune]:
     return {c.code: c for c in _all_communes()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def communes(district_code: int | None = None, province_code: int | None = None) -> tuple[Commune, ...]:
     """All communes, or those of one district and/or province, sorted by code."""
     if district_code is None and province_code is None:
@@ -181,11 +181,12 @@ def commune(code: int) -> Commune:
 # ---------------------------------------------------------------- capacity
 
 
-@lru_cache(maxsize=None)
+@cache
 def _treatment_capacity() -> tuple[tuple[tuple[str, int], tuple[int, int]], ...]:
     return tuple(
         ((unit_type, int(code)), (int(beds), int(icu)))
-        for unit_type, code, beds, icu, _source in _rows(REFERENCE_DIR / "treatment_capacity.csv", "unit_type,unit_code,treatment_beds,icu_beds,source")
+        for unit_type, code, beds, icu, _source in _rows(REFERENCE_DIR / "treatment_capacity.csv",
+                                                         "unit_type,unit_code,treatment_beds,icu_beds,source")
     )
 
 
@@ -197,7 +198,7 @@ def treatment_capacity() -> dict[tuple[str, int], tuple[int, int]]:
 # ---------------------------------------------------------------- real series
 
 
-@lru_cache(maxsize=None)
+@cache
 def _wide_series(file_name: str) -> tuple[tuple[date, ...], dict[int, tuple[str, ...]]]:
     """The NCSC wide file: its dates, and each portal id's raw cells."""
     with (REAL_DATA_DIR / file_name).open(encoding="utf-8", newline="") as f:
@@ -215,7 +216,7 @@ def _series(file_name: str, province_code: int) -> dict[date, int]:
     portal_id = province(province_code).ncsc_portal_id
     dates, cells = _wide_series(file_name)
     out = {}
-    for day, text in zip(dates, cells[portal_id]):
+    for day, text in zip(dates, cells[portal_id], strict=False):
         if text == "":
             continue  # not published that day: omitted, not zero
         value = float(text)  # the source writes some counts as "0.0", "4.0"

@@ -19,9 +19,10 @@ FONTS_DIR = TEMPLATES_DIR / "fonts"
 # The PDF embeds DejaVu Sans shipped in the repository (licence beside it), so a
 # machine without Vietnamese system fonts still prints every diacritic. The HTML
 # names the same family first and falls back to the reader's own fonts.
+_REGULAR, _BOLD = (FONTS_DIR / "DejaVuSans.ttf").as_uri(), (FONTS_DIR / "DejaVuSans-Bold.ttf").as_uri()
 PRINT_FONTS = f"""
-@font-face {{ font-family: "Bantin Sans"; font-weight: normal; src: url("{(FONTS_DIR / 'DejaVuSans.ttf').as_uri()}"); }}
-@font-face {{ font-family: "Bantin Sans"; font-weight: bold; src: url("{(FONTS_DIR / 'DejaVuSans-Bold.ttf').as_uri()}"); }}
+@font-face {{ font-family: "Bantin Sans"; font-weight: normal; src: url("{_REGULAR}"); }}
+@font-face {{ font-family: "Bantin Sans"; font-weight: bold; src: url("{_BOLD}"); }}
 """
 
 
@@ -45,13 +46,6 @@ def vn_dec(value, digits: int = 1) -> str:
         return "–"
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(float(value), format=pattern, locale=LOCALE)
-
-
-def vn_number(value) -> str:
-    """A value as a clerk wrote it, in Vietnamese: whole numbers without decimals, others with one (`9,1`)."""
-    if isinstance(value, float) and not value.is_integer():
-        return vn_dec(value, 1)
-    return vn_int(value)
 
 
 def vn_pct(share, digits: int = 0) -> str:
@@ -133,7 +127,7 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters.update(vn_int=vn_int, vn_dec=vn_dec, vn_pct=vn_pct, vn_date=vn_date, vn_time=vn_time,
-                       vn_long_date=vn_long_date, vn_number=vn_number, signed=signed)
+                       vn_long_date=vn_long_date, signed=signed)
     return env
 
 

@@ -177,7 +177,7 @@ def answer_senders(settings: Settings) -> dict:
                  "version", "error_count", "warning_count", "is_late"]
         todo = []
         for row in rows:
-            submission = dict(zip(names, row))
+            submission = dict(zip(names, row, strict=True))
             if (_answered_path(settings, submission["submission_id"])).exists():
                 continue
             receipt = channels.read_receipt(settings, submission["district_code"], submission["sha256"])

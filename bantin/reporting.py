@@ -41,7 +41,10 @@ REASONS_SHOWN = 3
 
 
 def reporting_districts(province_code: int) -> list:
-    """Districts that report: every district with a reporting unit (an island district is its own, Hoàng Sa has none)."""
+    """Districts that report: every district with a reporting unit.
+
+    An island district is its own reporting unit; Hoàng Sa has none.
+    """
     return [d for d in reference.districts(province_code) if reference.communes(district_code=d.code)]
 
 
@@ -53,7 +56,7 @@ def district_status(con, settings: Settings, report_date: date) -> list[dict]:
     names = [d[0] for d in cursor.description]
     files: dict[int, list[dict]] = {}
     for row in cursor.fetchall():
-        item = dict(zip(names, row))
+        item = dict(zip(names, row, strict=True))
         files.setdefault(item["district_code"], []).append(item)
     rejected_ids = [f["submission_id"] for fs in files.values() for f in fs if f["status"] == "rejected"]
     reasons = _first_errors(con, rejected_ids)

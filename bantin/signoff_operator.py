@@ -21,7 +21,7 @@ The decision is recorded by bantin.signoff, the same code `bantin levels` uses.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
@@ -63,7 +63,7 @@ class DirectorSignoff(HITLOperator):
         with warehouse.writer(settings) as con:
             decided = signoff.has_decision(con, report_date)
             body = signoff.request_body(con, report_date)
-        wait = signoff.wait_for(settings, report_date, datetime.now(timezone.utc),
+        wait = signoff.wait_for(settings, report_date, datetime.now(UTC),
                                 context["params"].get("signoff_wait_minutes"))
         if mode == "skip" or decided or wait.total_seconds() <= 0:
             why = ("skip" if mode == "skip" else "decision already recorded" if decided

@@ -18,7 +18,7 @@ import io
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -326,7 +326,7 @@ def _reproducible_xlsx(workbook: Workbook, saved_at: datetime) -> bytes:
     openpyxl's save() stamps "now" into docProps/core.xml and zipfile stamps
     the local time into every entry; both would make each run's bytes differ.
     """
-    utc = saved_at.astimezone(timezone.utc).replace(tzinfo=None) if saved_at.tzinfo else saved_at
+    utc = saved_at.astimezone(UTC).replace(tzinfo=None) if saved_at.tzinfo else saved_at
     workbook.properties.created = utc
     workbook.properties.modified = utc
 

@@ -9,6 +9,11 @@ English in `meta`:
 - `submission_history`: the file against the warehouse (cumulative counts,
   spikes, stock jumps, bursts after silence).
 
+A rule the contract states for every column of a kind (counts are never
+negative, running totals never fall) is not written per column in the JSON: it
+is made from `bantin.submission_format.COLUMNS` when the suite is loaded
+(`CONTRACT_RULES`), so a column added to the contract is checked at once.
+
 All files of a run are validated together: their rows are stacked into one
 frame, with the per-file parameters (inbox district, day received, the
 district's commune roster) and the reference facts as extra columns, so a run
@@ -33,7 +38,7 @@ from pathlib import Path
 
 from bantin import reference
 from bantin.findings import ERROR, Finding
-from bantin.submission_format import COLUMN_BY_NAME, CUMULATIVE_COLUMNS, normalise_header
+from bantin.submission_format import COLUMN_BY_NAME, COUNT_COLUMNS, CUMULATIVE_COLUMNS, Column, normalise_header
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 ROW_SUITE, FILE_SUITE, HISTORY_SUITE = "submission_rows", "submission_file", "submission_history"
@@ -55,8 +60,49 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- suites
 
 
+def _non_negative(column: Column) -> dict:
+    return {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": column.name, "min_value": 0},
+        "meta": {
+            "severity": "error", "rule": "count.non_negative", "blame": column.name,
+            "message_vi": f'Số âm ({{value}}) ở cột "{column.header_vi}": số đếm phải ≥ 0.',
+            "message_en": f'Negative value ({{value}}) in "{column.header_vi}": counts must be ≥ 0.',
+        },
+    }
+
+
+def _never_decreases(column: Column) -> dict:
+    name, previous = column.name, f"previous_{column.name}"  # history_frame's column for the last known value
+    return {
+        "type": "expect_column_pair_values_a_to_be_greater_than_b",
+        "kwargs": {"column_A": name, "column_B": previous, "or_equal": True,
+                   "ignore_row_if": "either_value_is_missing"},
+        "meta": {
+            "severity": "error", "rule": "history.cumulative_decrease", "blame": name,
+            "message_vi": f'Số cộng dồn "{column.header_vi}" giảm từ {{{previous}}} (ngày báo cáo trước) xuống '
+                          f"{{{name}}}: số cộng dồn không được giảm.",
+            "message_en": f'Cumulative "{column.header_vi}" fell from {{{previous}}} (previous report) to '
+                          f"{{{name}}}: a running total never decreases.",
+        },
+    }
+
+
+# Rules the contract states once for every column of a kind. They are made here from
+# bantin.submission_format.COLUMNS, never copied into the JSON suites, so a count column added to the
+# contract is checked without another edit. A suite lists the ones it holds in `meta.contract_rules`.
+CONTRACT_RULES = {
+    "count.non_negative": lambda: [_non_negative(COLUMN_BY_NAME[name]) for name in COUNT_COLUMNS],
+    "history.cumulative_decrease": lambda: [_never_decreases(COLUMN_BY_NAME[name]) for name in CUMULATIVE_COLUMNS],
+}
+
+
 def suite_definition(name: str) -> dict:
-    return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    """The suite as GX reads it: the contract's per-column rules first, then the JSON file's own expectations."""
+    definition = json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    generated = [e for rule in definition["meta"].get("contract_rules", []) for e in CONTRACT_RULES[rule]()]
+    definition["expectations"] = generated + definition["expectations"]
+    return definition
 
 
 def load_suite(name: str):
@@ -151,7 +197,7 @@ def _add_commune_columns(frame) -> None:
     frame["reference_name_key"] = [
         None if w is None or w != w else html.escape(normalise_header(name if _has_type_prefix(w) else
                                                                       _strip_type(name)))
-        for w, name in zip(written, frame["reference_name"])
+        for w, name in zip(written, frame["reference_name"], strict=True)
     ]
 
 

@@ -18,20 +18,21 @@ documents every table from the database's own comments.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
-import re
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
 from pathlib import Path
 
 from bantin import levels, reference
@@ -161,8 +162,9 @@ TABLE_COMMENTS = {
     "(inbox, imap, sftp, demo) and provenance_json the channel's details (message id, sender, remote path).",
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
-    "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took. "
-    "run_id is the Airflow run's id, or cli__<time>__<id> for one `bantin run`; a retried task adds a row per try.",
+    "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it "
+    "took. run_id is the Airflow run's id, or cli__<time>__<id> for one `bantin run`; "
+    "a retried task adds a row per try.",
     "ops.build_state": "What the marts were last built with: a fingerprint of the transforms and reference data, "
     "and the last report date of their calendar.",
     "ops.build_input": "The ledger as the marts last saw it, one fingerprint per district and report date: "
@@ -171,14 +173,17 @@ TABLE_COMMENTS = {
     "community cases after 14 quiet days. alerted_at is local wall-clock time; outbox_path the copy of the message.",
     "ops.level_decision": "The Director's sign-off (bantin.signoff): one row per report date, unit and decision, "
     "status approved or overridden, the computed level at the time and the declared one, who (decided_by), when "
-    "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in force.",
+    "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in "
+    "force.",
     "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
     "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
     "ref.commune": "Commune-level reporting units in scope with population (total, 18+, 65+, 50+), from "
     "reference/communes.csv; an island district without communes is its own unit (commune_code = district_code, "
     "commune_type huyen_dao).",
-    "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province (criterion 3 of the levels).",
-    "raw.submission_row": "Every parsed row of every received file, typed by the contract; NULL where a cell could not be read.",
+    "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province "
+    "(criterion 3 of the levels).",
+    "raw.submission_row": "Every parsed row of every received file, typed by the contract; "
+    "NULL where a cell could not be read.",
 }
 
 
@@ -186,33 +191,11 @@ _POPULATION = {
     "population": "Total population (reference, 2019 census basis; see reference/README.md)",
     "population_18plus": "Population aged 18+",
     "population_65plus": "Population aged 65+",
-    "population_50plus": "Population aged 50+ (estimate, see reference/README.md), for rule sets whose elderly group is 50+",
+    "population_50plus": "Population aged 50+ (estimate, see reference/README.md), "
+    "for rule sets whose elderly group is 50+",
     "source": "Where the figures come from (census, estimate method, or demo)",
 }
-_SUBMISSION_COLUMNS = {
-    "report_date": "Report date the row is for, as the district wrote it (NULL when unreadable)",
-    "district_code": "GSO district code written in the row",
-    "commune_code": "GSO commune code",
-    "commune_name": "Commune name as written by the district (optional)",
-    "new_cases": "New cases on the report date",
-    "new_cases_community": "Of which found in the community (outside quarantine)",
-    "f1_traced": "New F1 contacts traced on the report date",
-    "tests_performed": "Samples tested on the report date",
-    "tests_positive": "Positive samples on the report date",
-    "recovered": "Patients recovered on the report date",
-    "deaths": "Deaths on the report date",
-    "in_treatment": "Patients in treatment at the end of the day",
-    "severe": "Of which severe, at the end of the day",
-    "quarantine_centralized": "People in centralised quarantine at the end of the day",
-    "quarantine_home": "People in home quarantine at the end of the day",
-    "returnees": "People arrived from epidemic areas on the report date",
-    "vaccinated_18plus_dose1": "People aged 18+ with at least one dose, cumulative",
-    "vaccinated_18plus_full": "People aged 18+ fully vaccinated, cumulative",
-    "vaccinated_65plus_full": "People aged 65+ fully vaccinated, cumulative",
-    "vaccinated_50plus_full": "People aged 50+ fully vaccinated, cumulative (optional column)",
-    "mobile_medical_stations": "Mobile medical stations operating at the end of the day",
-    "notes": "Free-text notes from the district (optional)",
-}
+_SUBMISSION_COLUMNS = {c.name: c.description for c in COLUMNS}  # described once, in the contract
 
 # Every column of the ledger, raw and reference tables (the marts' come from `-- @column` lines in
 # transforms/): written with COMMENT ON at each build, read by the data dictionary and analysts' tools.
@@ -977,13 +960,14 @@ def _print_rows(columns: list[str], rows: list[tuple], output_format: str, out) 
         writer_.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     elif output_format == "json":
         # JSON escapes C0 controls itself; C1 and bidi controls are dropped from text values.
-        records = [{c: terminal_text(v) if isinstance(v, str) else v for c, v in zip(columns, r)} for r in rows]
+        records = [{c: terminal_text(v) if isinstance(v, str) else v for c, v in zip(columns, r, strict=True)}
+                   for r in rows]
         out.write(json.dumps(records, ensure_ascii=False, default=str, indent=1) + "\n")
     else:
         cells = [[("NULL" if v is None else terminal_text(str(v).replace("\n", " ").replace("\t", " ")))
                   for v in row] for row in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-        line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+        line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()  # noqa: E731
         out.write("\n".join([line(columns), "-+-".join("-" * w for w in widths), *map(line, cells)]) + "\n")
         out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
@@ -998,10 +982,8 @@ The snapshot is read-only and fixed while the shell is open: leave and start aga
 
 def sql_shell(snapshot: Path) -> int:
     """A small interactive shell on the snapshot: statements end with `;`, `.quit` or Ctrl-D leaves."""
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history when available)
-    except ImportError:
-        pass
     print(f"bantin sql — {snapshot} (chỉ đọc / read-only). Kết thúc câu lệnh bằng ';'. .help, .tables, .quit")
     buffer = []
     while True:

@@ -24,60 +24,53 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from bench.common import PYTHON, REPO, python_snippet, run_child
+from bench.bench_intake import generate_national_day
+from bench.common import PYTHON, REPO, child, run_child
 
 sys.path.insert(0, str(REPO / "tests"))
 from channels.servers import Dovecot, free_port  # noqa: E402  (the tests' real-server helpers)
 
 TITLE = "Channels — message to reply over IMAP + SMTP, and a national day of mail (695 messages) in one run"
-DAY = date(2021, 10, 19)
 COLLECT_EVERY_MINUTES = 15
 
-GENERATE = f"""
-import sys
-from datetime import date
-from pathlib import Path
-from bantin import demo_data, reference
-landing = Path(sys.argv[1])
-for province in reference.provinces():
-    demo_data.generate(province.code, date({DAY.year}, {DAY.month}, {DAY.day}),
-                       date({DAY.year}, {DAY.month}, {DAY.day}), landing)
-"""
+def collection_run(what: str) -> None:
+    """One collection run's stages in this process, each timed: what collect_submissions does for e-mail.
 
-# One collection run's stages in this process, each timed: what collect_submissions does for the e-mail channel.
-RUN = """
-import json, sys, time
-from bantin.config import load_settings
-from bantin.channels import mailbox
-from bantin import pipeline, replies
-settings = load_settings()
-only_pull = sys.argv[1] == "pull"
-marks, clock = {}, time.perf_counter()
-# What every Airflow task pays once, apart: Airflow and its providers, and Great Expectations (validate)
-import airflow.providers.imap.hooks.imap, airflow.providers.smtp.hooks.smtp
-if not only_pull:
-    from bantin import validation
-marks["imports"] = time.perf_counter() - clock
-clock = time.perf_counter()
-pulled = mailbox.pull_mailbox(settings)
-marks["pull"] = time.perf_counter() - clock
-if not only_pull:
-    for name, stage in (("collect", pipeline.collect), ("validate", pipeline.validate)):
-        clock = time.perf_counter()
-        stage(settings)
-        marks[name] = time.perf_counter() - clock
+    `what`: "pull" (the pull alone) or "run" (pull, collect, validate, answer). Prints `RESULT {json}`.
+    """
+    from bantin import pipeline
+    from bantin.channels import mailbox
+    from bantin.config import load_settings
+    from bantin.replies import answer_senders
+
     clock = time.perf_counter()
-    answered = replies.answer_senders(settings)
-    marks["answer"] = time.perf_counter() - clock
-    marks["replies"] = answered["replies"]
-marks["messages"] = pulled["messages"]
-marks["files"] = pulled["files"]
-print("RESULT " + json.dumps(marks))
-"""
+    # What every Airflow task pays once, apart: Airflow and its providers, and Great Expectations (validate)
+    import airflow.providers.imap.hooks.imap  # noqa: F401
+    import airflow.providers.smtp.hooks.smtp  # noqa: F401
+
+    if what != "pull":
+        from bantin import validation  # noqa: F401
+    settings = load_settings()
+    marks = {"imports": time.perf_counter() - clock}
+    clock = time.perf_counter()
+    pulled = mailbox.pull_mailbox(settings)
+    marks["pull"] = time.perf_counter() - clock
+    if what != "pull":
+        for name, stage in (("collect", pipeline.collect), ("validate", pipeline.validate)):
+            clock = time.perf_counter()
+            stage(settings)
+            marks[name] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        answered = answer_senders(settings)
+        marks["answer"] = time.perf_counter() - clock
+        marks["replies"] = answered["replies"]
+    marks["messages"] = pulled["messages"]
+    marks["files"] = pulled["files"]
+    print("RESULT " + json.dumps(marks))
 
 
 class Replies:
@@ -140,9 +133,9 @@ def _deliver_all(dovecot: Dovecot, files: list[Path]) -> None:
 
 
 def _run(env: dict, what: str) -> tuple[dict, float, float]:
-    """The RUN snippet in a fresh process: its stage times, wall seconds and peak RSS (MiB)."""
+    """`collection_run` in a fresh process: its stage times, wall seconds and peak RSS (MiB)."""
     started = time.perf_counter()
-    process = subprocess.Popen(python_snippet(RUN) + [what], env={**os.environ, **env}, cwd=REPO,
+    process = subprocess.Popen(child(collection_run, what), env={**os.environ, **env}, cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = process.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
@@ -186,7 +179,7 @@ def _through_airflow(files: list[Path]) -> float:
         run_child([str(Path(PYTHON).parent / "airflow"), "db", "migrate"], env)
         _deliver_all(dovecot, files[:1])
         delivered = time.time()
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         run_child([str(Path(PYTHON).parent / "airflow"), "dags", "test", "collect_submissions", now], env)
         assert replies.arrivals, "no reply arrived"
         return replies.arrivals[-1] - delivered
@@ -223,7 +216,7 @@ def _national_day(files: list[Path]) -> tuple[list[float], float, dict, float, f
 
 def run() -> str:
     landing = Path(tempfile.mkdtemp(prefix="bench-national-"))
-    run_child(python_snippet(GENERATE) + [str(landing)])
+    run_child(child(generate_national_day, landing))
     files = sorted(p for p in landing.glob("*/*") if p.is_file())
 
     latencies, stages = _one_message_to_reply(files)

@@ -1,4 +1,5 @@
-"""A hostile day: `bantin run` over 200+ generated hostile files (tests/hostile_corpus.py) in 1 GiB of address space.
+"""A hostile day: `bantin run` over 200+ generated hostile files (tests/hostile_corpus.py) in 1 GiB of
+address space.
 
 Setup (not timed): the corpus is written into a fresh data root for each run.
 Timed, each in a fresh process under `ulimit -v 1048576` (1 GiB address space),
@@ -10,47 +11,47 @@ bulletin with PDF, snapshot), and the same with the malloc arena limit undone
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import PYTHON, REPO, TABLE_HEAD, measure
+from bench.common import PYTHON, REPO, TABLE_HEAD, child, measure
 
 TITLE = "Hostile day — 200+ hostile files, `bantin run` in 1 GiB of address space"
 
-GENERATE = """
-import sys
-sys.path.insert(0, sys.argv[3])
-from datetime import date
-from pathlib import Path
-from hostile_corpus import write_corpus
-root = Path(sys.argv[1])
-(root / "secret").write_text("SMTP_PASSWORD=x\\n")
-entries = write_corpus(root / "var" / "landing", date.fromisoformat(sys.argv[2]), max_bytes=2 * 1024 * 1024,
-                       secret=root / "secret")
-print(len(entries))
-"""
 
-WITHOUT_ARENA_LIMIT = """
-import sys
-from datetime import date
-from bantin import pipeline
-from bantin.config import load_settings
-pipeline.run_day(load_settings(), date.fromisoformat(sys.argv[1]), deliver_bulletin=False)
-"""
+def write_hostile_corpus(root: str, day: str) -> None:
+    """Child (setup): the tests' hostile corpus in `<root>/var/landing`; prints how many entries it wrote."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from hostile_corpus import write_corpus
+
+    root_path = Path(root)
+    (root_path / "secret").write_text("SMTP_PASSWORD=x\n")
+    entries = write_corpus(root_path / "var" / "landing", date.fromisoformat(day), max_bytes=2 * 1024 * 1024,
+                           secret=root_path / "secret")
+    print(len(entries))
+
+
+def run_day_without_arena_limit(day: str) -> None:
+    """Child: the pipeline called directly, without the CLI's malloc arena limit."""
+    from bantin import pipeline
+    from bantin.config import load_settings
+
+    pipeline.run_day(load_settings(), date.fromisoformat(day), deliver_bulletin=False)
 
 
 def run() -> str:
-    import subprocess
-
     day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
     root = Path(tempfile.mkdtemp(prefix="bantin-hostile-"))
     template = root / "template"
     template.mkdir()
-    count = subprocess.run([PYTHON, "-c", GENERATE, str(template), day, str(REPO / "tests")], check=True,
+    count = subprocess.run(child(write_hostile_corpus, template, day), cwd=REPO, check=True,
                            capture_output=True, text=True).stdout.strip()
     home = root / "var"
 
@@ -65,8 +66,8 @@ def run() -> str:
                                                                "--start", day, "--no-deliver"],
                     env=env, setup=fresh).row("finishes in 1 GiB", "yes")]
     fresh()
-    uncapped = subprocess.run([*capped, PYTHON, "-c", WITHOUT_ARENA_LIMIT, day], env={**__import__("os").environ,
-                              **env}, capture_output=True, text=True)
+    uncapped = subprocess.run([*capped, *child(run_day_without_arena_limit, day)], env={**os.environ, **env},
+                              cwd=REPO, capture_output=True, text=True)
     shutil.rmtree(root, ignore_errors=True)
     errors = [line for line in uncapped.stderr.splitlines() if re.match(r"^[\w.]*(Error|Exception)\b", line)]
     outcome = "finishes" if uncapped.returncode == 0 else f"fails (`{(errors or ['?'])[-1][:160]}`)"

@@ -15,26 +15,43 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import tempfile
+import time as clock
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bench.common import PYTHON, TABLE_HEAD, measure, python_snippet, run_child, verdict
+from bench.common import PYTHON, TABLE_HEAD, child, measure, run_child, verdict
 
 TITLE = "Validation — one run's files through the GX suites (Quảng Ninh day, national day)"
 BIN = Path(PYTHON).parent
 DAY = date(2021, 10, 19)
 HISTORY_DAYS = 14
 
-TIMED = (
-    "import time, os; t0 = time.perf_counter()\n"
-    "from bantin import pipeline, validation; from bantin.config import load_settings\n"
-    "import great_expectations, pandas, duckdb\n"
-    "t1 = time.perf_counter()\n"
-    "stats = pipeline.validate(load_settings())\n"
-    "t2 = time.perf_counter()\n"
-    "open(os.environ['BENCH_OUT'], 'a').write(f\"{t1 - t0} {t2 - t1} {stats['validated']}\\n\")\n"
-)
+
+def validate_timed() -> None:
+    """Child: `pipeline.validate` in this fresh process; appends "imports, validate seconds, files" to BENCH_OUT."""
+    started = clock.perf_counter()
+    import duckdb  # noqa: F401
+    import great_expectations  # noqa: F401
+    import pandas  # noqa: F401
+
+    from bantin import pipeline, validation  # noqa: F401
+    from bantin.config import load_settings
+
+    imported = clock.perf_counter()
+    stats = pipeline.validate(load_settings())
+    done = clock.perf_counter()
+    with open(os.environ["BENCH_OUT"], "a") as out:
+        out.write(f"{imported - started} {done - imported} {stats['validated']}\n")
+
+
+def collect() -> None:
+    """Child (setup): the pipeline's `collect` over the inboxes of BANTIN_HOME."""
+    from bantin import pipeline
+    from bantin.config import load_settings
+
+    pipeline.collect(load_settings())
 
 
 def seed_national(home: str) -> None:
@@ -59,7 +76,10 @@ def seed_national(home: str) -> None:
             rows += [(sid, n, *(r[c] for c in COLUMN_NAMES)) for n, r in enumerate(file_rows, start=2)]
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
     with warehouse.writer(settings) as con:
-        con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, "
+                        "landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, "
+                        "error_count, warning_count, is_late, headers_json) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         submissions)
         con.register("bench_rows", frame)
         con.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM bench_rows")
@@ -75,10 +95,10 @@ def _timed(label: str, template: Path, home: Path, root: Path, prepare=None):
         if prepare:
             prepare(env)
 
-    result = measure(label, python_snippet(TIMED), env=env, setup=fresh, repeat=3)
-    splits = sorted((tuple(float(x) for x in line.split()) for line in out.read_text().splitlines()),
-                    key=lambda s: s[1])
-    imports, call, files = sorted(s[0] for s in splits)[len(splits) // 2], splits[len(splits) // 2][1], int(splits[0][2])
+    result = measure(label, child(validate_timed), env=env, setup=fresh, repeat=3)
+    splits = [tuple(float(x) for x in line.split()) for line in out.read_text().splitlines()]
+    imports, call = statistics.median(s[0] for s in splits), statistics.median(s[1] for s in splits)
+    files = int(splits[0][2])
     return result, imports, call, files
 
 
@@ -93,15 +113,13 @@ def run() -> str:
         def collect_day(child_env: dict) -> None:
             run_child([str(BIN / "bantin"), "demo-data", "--start", DAY.isoformat(), "--end", DAY.isoformat()],
                       child_env)
-            run_child(python_snippet("from bantin import pipeline; from bantin.config import load_settings; "
-                                     "pipeline.collect(load_settings())"), child_env)
+            run_child(child(collect), child_env)
 
         qn = _timed("Quảng Ninh day: `pipeline.validate` in a fresh process", province, root / "home", root,
                     prepare=collect_day)
 
         country = root / "country"
-        run_child(python_snippet(f"from bench.bench_validation import seed_national; seed_national({str(country)!r})"),
-                  {"BANTIN_HOME": str(country)})
+        run_child(child(seed_national, country), {"BANTIN_HOME": str(country)})
         national = _timed("National day: `pipeline.validate` in a fresh process", country, root / "home", root)
 
         lines = [TABLE_HEAD]

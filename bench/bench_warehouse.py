@@ -140,7 +140,7 @@ def _counts(path: Path) -> dict:
             (*con.execute("SELECT (SELECT count(*) FROM marts.commune_daily), "
                           "(SELECT count(DISTINCT (unit_type, unit_code)) FROM marts.epidemic_level), "
                           "(SELECT count(*) FROM marts.epidemic_level)").fetchone(),
-             path.stat().st_size / 1024**2)))
+             path.stat().st_size / 1024**2), strict=True))
     finally:
         con.close()
 

@@ -61,7 +61,16 @@ def measure(label: str, argv: list[str], *, repeat: int = 3, env: dict | None = 
     return Measurement(label, seconds, peak)
 
 
+def child(function, *args) -> list[str]:
+    """The command that runs `function(*args)` (a bench module's function; args as strings) in a fresh process."""
+    module = function.__module__
+    if module == "__main__":  # a bench module run with `python -m bench.bench_x`
+        module = sys.modules["__main__"].__spec__.name
+    return [PYTHON, "-m", "bench.child", f"{module}:{function.__qualname__}", *map(str, args)]
+
+
 def python_snippet(code: str) -> list[str]:
+    """Code given as a string to a fresh interpreter; new benchmarks use `child` (real functions) instead."""
     return [PYTHON, "-c", code]
 
 

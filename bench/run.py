@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +29,8 @@ def machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def modules() -> list[str]:
@@ -43,7 +44,7 @@ def main() -> int:
     for name in modules():
         module = importlib.import_module(f"bench.{name}")
         print(f"== {module.TITLE}", flush=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         load_before = os.getloadavg()[0]
         body = module.run()
         load_after = os.getloadavg()[0]
@@ -54,7 +55,8 @@ def main() -> int:
             f"## {module.TITLE}\n\nMeasured {stamp} on {machine()}; {load}.\n\n{body.strip()}\n",
             encoding="utf-8")
         print(body, flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
     parts = [
         "# Benchmarks\n",
         "Measured by `make bench` (one module: `make bench BENCH=province_day`) against the targets in "

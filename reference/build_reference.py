@@ -274,7 +274,8 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
     for p in sorted(divisions, key=lambda p: p["code"]):
         census_name, population, population_18plus = census[p["code"]]
         if normalise_name(census_name) != normalise_name(p["name"]):
-            raise BuildError(f"province {p['code']}: {census_name!r} in the population file, {p['name']!r} in the package")
+            raise BuildError(f"province {p['code']}: {census_name!r} in the population file, "
+                             f"{p['name']!r} in the package")
         population_65plus = round_half_up(population * SHARE_65PLUS)
         population_50plus = round_half_up(population * SHARE_50PLUS)
         province_rows.append([
@@ -365,7 +366,7 @@ def split_province(province_code: int, population: int, population_18plus: int,
     remaining = population - sum(n for n, _source in known.values())
     if remaining < 0:
         raise BuildError(f"province {province_code}: census districts exceed the province")
-    for d, share in zip(rest, largest_remainder(remaining, [d.weight for d in rest])):
+    for d, share in zip(rest, largest_remainder(remaining, [d.weight for d in rest]), strict=True):
         d.population = share
     for d in districts:
         if d.code in known:
@@ -376,11 +377,11 @@ def split_province(province_code: int, population: int, population_18plus: int,
     # Age groups: each district gets the province's share, so the splits follow
     # population (a district's own age structure is not known).
     weights = [Fraction(d.population) for d in districts]
-    for d, n in zip(districts, largest_remainder(population_18plus, weights)):
+    for d, n in zip(districts, largest_remainder(population_18plus, weights), strict=True):
         d.population_18plus = n
-    for d, n in zip(districts, largest_remainder(population_65plus, weights)):
+    for d, n in zip(districts, largest_remainder(population_65plus, weights), strict=True):
         d.population_65plus = n
-    for d, n in zip(districts, largest_remainder(population_50plus, weights)):
+    for d, n in zip(districts, largest_remainder(population_50plus, weights), strict=True):
         d.population_50plus = n
 
 
@@ -388,7 +389,7 @@ def split_district(district: Unit, communes: list[Unit]) -> None:
     """Fill the communes' population columns from their district's."""
     weights = [c.weight for c in communes]
     for column in ("population", "population_18plus", "population_65plus", "population_50plus"):
-        for c, n in zip(communes, largest_remainder(getattr(district, column), weights)):
+        for c, n in zip(communes, largest_remainder(getattr(district, column), weights), strict=True):
             setattr(c, column, n)
     for c in communes:
         c.source = SOURCE_ESTIMATE
@@ -463,7 +464,8 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="output folder (default: reference/)")
-    parser.add_argument("--real-data", type=Path, default=REAL_DATA_DIR, help="folder of the real data (default: data/real/)")
+    parser.add_argument("--real-data", type=Path, default=REAL_DATA_DIR,
+                        help="folder of the real data (default: data/real/)")
     args = parser.parse_args(argv)
     try:
         tables = build(args.real_data)

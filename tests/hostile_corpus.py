@@ -143,7 +143,7 @@ def _shape_files(rows: list[dict], rng: random.Random, max_bytes: int) -> dict[s
         "duplicate_header": _csv_bytes([header + [header[4]]] + [r + ["1"] for r in table[1:]]),
         "missing_columns": _csv_bytes([r[:5] for r in table]),
         "ragged": _csv_bytes([table[0]] + [r[: rng.randrange(1, len(r))] for r in table[1:]]),
-        "transposed": _csv_bytes([list(col) for col in zip(*table)]),
+        "transposed": _csv_bytes([list(col) for col in zip(*table, strict=False)]),
         "totals_wrong": _csv_bytes(table + [["Tổng cộng", "", "", ""] + ["999999"] * (len(header) - 4)]),
         "over_size_limit": b"a," * (max_bytes // 2 + 1000),
         "random_binary": bytes(rng.randrange(256) for _ in range(5000)),

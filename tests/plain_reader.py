@@ -79,7 +79,7 @@ def read_csv_back(path: Path) -> tuple[list[dict], dict]:
     separator = max("\t;,", key=first_line.count)
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
     header = [HEADER_TO_NAME[_nfc(h).casefold()] for h in records[0]]
-    rows = [_typed(dict(zip(header, record))) for record in records[1:]]
+    rows = [_typed(dict(zip(header, record, strict=False))) for record in records[1:]]
     info = {
         "format": "csv",
         "encoding": encoding,
@@ -104,9 +104,9 @@ def read_xlsx_back(path: Path) -> tuple[list[dict], dict]:
     rows, totals = [], None
     for cells in grid[header_index + 1:]:
         if _is_totals(cells):
-            totals = {name: _count(v) for name, v in zip(header, cells) if name in COUNT_COLUMNS}
+            totals = {name: _count(v) for name, v in zip(header, cells, strict=False) if name in COUNT_COLUMNS}
             continue
-        rows.append(_typed(dict(zip(header, cells))))
+        rows.append(_typed(dict(zip(header, cells, strict=False))))
     first_count = grid[header_index + 1][header.index("new_cases")]
     info = {
         "format": "xlsx",

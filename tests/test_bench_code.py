@@ -1,20 +1,26 @@
 """The benchmarks still call what bantin has: `make test` never runs them, so a rename would rot them unseen.
 
-Each bench module and every Python snippet it hands to a child process (string
-constants that parse as code and import bantin) is read as a syntax tree; every
-`from bantin… import name` and every `module.attribute` on an imported bantin
-module must exist. Nothing is run: the benchmarks themselves take minutes.
+Each bench module is read as a syntax tree; every `from bantin… import name`
+and every `module.attribute` on an imported bantin module must exist. What a
+benchmark runs in a child process is a function of its module, started by
+`python -m bench.child` (bench.common.child), never Python source in a string.
+Nothing is timed here: the benchmarks themselves take minutes.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
+import subprocess
 from pathlib import Path
 
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+# Still hands Python source to its children: rewritten with the SQL models (issue #13, the dbt work), which
+# moves it to `bench.common.child` too. Remove it from here then; the test below fails if it is forgotten.
+CODE_IN_STRINGS_PENDING = {"bench_warehouse.py"}
 
 
 def _trees(path: Path) -> list[ast.AST]:
@@ -22,10 +28,10 @@ def _trees(path: Path) -> list[ast.AST]:
     trees = [module]
     for node in ast.walk(module):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "bantin" in node.value:
-            try:
-                trees.append(ast.parse(node.value))
-            except SyntaxError:
-                pass  # a message or a path, not a snippet
+            with contextlib.suppress(SyntaxError):  # a message or a path, not a snippet
+                snippet = ast.parse(node.value)
+                if any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(snippet)):
+                    trees.append(snippet)
     return trees
 
 
@@ -55,10 +61,24 @@ def test_every_bantin_name_a_benchmark_uses_exists(path):
     assert missing == [], f"{path.name} calls what bantin no longer has"
 
 
-def test_the_check_reads_the_snippets_given_to_child_processes():
-    needed = set().union(*(_references(tree) for tree in _trees(BENCH / "bench_intake.py")))
-    assert {("bantin.intake", "read_submission"), ("bantin.validation", "validate_files"),
-            ("bantin.pipeline", "collect")} <= needed
+@pytest.mark.parametrize("path", sorted(BENCH.glob("*.py")), ids=lambda p: p.name)
+def test_no_benchmark_hands_python_source_in_a_string_to_a_child(path):
+    snippets = _trees(path)[1:]
+    if path.name in CODE_IN_STRINGS_PENDING:
+        assert snippets, f"{path.name} no longer passes code in strings: remove it from CODE_IN_STRINGS_PENDING"
+    else:
+        assert snippets == [], f"{path.name} passes Python source in a string: make it a function, run by child()"
+
+
+def test_a_child_step_runs_a_bench_function_in_a_fresh_process(tmp_path):
+    from bench.common import REPO, child
+    from bench.run import machine
+
+    command = child(machine)
+    assert command[1:4] == ["-m", "bench.child", "bench.run:machine"]
+    assert subprocess.run(command, cwd=REPO, capture_output=True, timeout=120).returncode == 0
+    missing = subprocess.run([*command[:3], "bench.run:no_such_step"], cwd=REPO, capture_output=True, timeout=120)
+    assert missing.returncode != 0 and b"no_such_step" in missing.stderr
 
 
 def test_the_check_sees_a_renamed_function():

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import subprocess
 import sys
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bantin import demo_data, reference
+from bantin import demo_data, intake, reference
 from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS
 
 from plain_reader import read_back
@@ -106,7 +106,7 @@ def contract_violations(rows_by_key, province_code: int) -> list[str]:
             }
             problems += [f"{at}: {rule}" for rule, ok in checks.items() if not ok]
     for code, series in _by_commune(rows_by_key).items():
-        for before, after in zip(series, series[1:]):
+        for before, after in pairwise(series):
             for name in CUMULATIVE_COLUMNS:
                 if after[name] < before[name]:
                     problems.append(f"commune {code} {after['report_date']}: {name} decreased")
@@ -147,7 +147,8 @@ def test_a_death_with_no_one_in_treatment_goes_to_the_biggest_district():
     rng = random.Random(1)
     communes = [demo_data._Commune(c, rng) for c in reference.communes(province_code=QN)]
     placed = demo_data._place_deaths(communes, 2, rng)
-    biggest = max(reference.districts(QN), key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code))
+    biggest = max(reference.districts(QN),
+                  key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code))
     in_biggest = [i for i, c in enumerate(communes) if c.ref.district_code == biggest.code]
     assert placed[max(in_biggest, key=lambda i: communes[i].ref.population)] == 2 and sum(placed) == 2
     assert all(c.treatment.level == 0 for c in communes)
@@ -185,7 +186,7 @@ def test_in_treatment_is_a_consistent_stock(request, fixture):
     that had the patient in treatment.
     """
     for code, series in _by_commune(request.getfixturevalue(fixture)).items():
-        for before, after in zip(series, series[1:]):
+        for before, after in pairwise(series):
             flow = before["in_treatment"] + after["new_cases"] - after["recovered"] - after["deaths"]
             assert after["in_treatment"] == flow, (code, after["report_date"])
 
@@ -238,7 +239,7 @@ def test_same_seed_same_figures_other_seed_other_figures():
 
 def _digests(landing: Path) -> dict[str, tuple[str, int]]:
     return {
-        str(p.relative_to(landing)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        str(p.relative_to(landing)): (intake.sha256_of(p), p.stat().st_mtime_ns)
         for p in sorted(landing.rglob("*")) if p.is_file()
     }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from datetime import date, datetime, time
+from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st
 
@@ -74,5 +75,5 @@ def test_what_validate_accepts_the_pipeline_loads_builds_and_renders(submission,
     if status == "accepted":
         pipeline.build_marts(run_settings, DAY)
         produced = pipeline.render(run_settings, DAY)
-        assert open(produced["pdf"], "rb").read(4) == b"%PDF"
+        assert Path(produced["pdf"]).read_bytes()[:4] == b"%PDF"
     shutil.rmtree(home, ignore_errors=True)

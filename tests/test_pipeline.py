@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pytest
@@ -14,9 +14,9 @@ from bantin import pipeline
 
 def test_report_date_is_the_logical_date_in_local_time(settings):
     # 23:30 UTC on the 18th is 06:30 on the 19th in Hanoi: `ds` would say the 18th.
-    assert pipeline.report_date_for(datetime(2021, 10, 18, 23, 30, tzinfo=timezone.utc), settings) == date(2021, 10, 19)
-    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=timezone.utc), settings) == date(2021, 10, 19)
-    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=timezone.utc), settings,
+    assert pipeline.report_date_for(datetime(2021, 10, 18, 23, 30, tzinfo=UTC), settings) == date(2021, 10, 19)
+    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=UTC), settings) == date(2021, 10, 19)
+    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=UTC), settings,
                                     "2021-10-15") == date(2021, 10, 15)
 
 

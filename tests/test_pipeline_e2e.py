@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from bantin import pipeline, reference
+
 from conftest import DEMO_END, DEMO_PROVINCE, DEMO_START, run_airflow
 
 
@@ -19,6 +20,7 @@ def demo_run(tmp_path_factory, demo_landing_template, airflow_home):
     import os
 
     from bantin.config import load_settings
+
     from conftest import copy_landing
 
     home = tmp_path_factory.mktemp("e2e") / "var"

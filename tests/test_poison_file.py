@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from bantin import demo_data, intake, pipeline, validation, warehouse
 from bantin.submission_files import write_csv
+
 from conftest import receive
 
 DAY = date(2021, 10, 19)

@@ -145,7 +145,8 @@ def test_real_series_shape():
     assert all(isinstance(v, int) and v >= 0 for v in (*cases.values(), *deaths.values()))
     # Continuous from 1/1/2021 (empty cells aside, which are omitted).
     all_dates = set(ref._wide_series("ncsc_province_daily_cases.csv")[0])
-    assert all(date.fromordinal(n) in all_dates for n in range(date(2021, 1, 1).toordinal(), date(2022, 1, 23).toordinal()))
+    assert all(date.fromordinal(n) in all_dates
+               for n in range(date(2021, 1, 1).toordinal(), date(2022, 1, 23).toordinal()))
     # Callers get their own copy.
     cases.clear()
     assert ref.real_daily_cases(QUANG_NINH)
@@ -160,7 +161,8 @@ def test_treatment_capacity_is_complete_and_meets_criterion_3():
     for p in ref.provinces():
         beds, icu = capacity[("province", p.code)]
         assert icu * 100_000 >= 4 * p.population
-        assert beds == sum(capacity[("district", d.code)][0] for d in ref.districts(p.code)) + round(p.population * 40 / 100_000)
+        district_beds = sum(capacity[("district", d.code)][0] for d in ref.districts(p.code))
+        assert beds == district_beds + round(p.population * 40 / 100_000)
 
 
 def test_unknown_codes_raise_clear_key_errors():
@@ -187,7 +189,7 @@ def test_build_script_reproduces_committed_csvs(tmp_path):
         assert (tmp_path / name).read_bytes() == (ref.REFERENCE_DIR / name).read_bytes(), name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build_module():
     """The build script, imported as a module (reference/ is not a package)."""
     spec = importlib.util.spec_from_file_location("build_reference", ref.REFERENCE_DIR / "build_reference.py")
@@ -228,5 +230,5 @@ def test_largest_remainder_sums_exactly():
     for total in (0, 1, 7, 1_320_324):
         parts = build.largest_remainder(total, weights)
         assert sum(parts) == total
-        assert all(abs(p - total * w / sum(weights)) < 1 for p, w in zip(parts, weights))
+        assert all(abs(p - total * w / sum(weights)) < 1 for p, w in zip(parts, weights, strict=True))
     assert build.largest_remainder(0, []) == []

@@ -27,11 +27,11 @@ def test_templates_escape_untrusted_text():
 
 
 def test_babel_vietnamese_formats_and_validation_messages_use_them():
-    from bantin.render import vn_long_date, vn_number
+    from bantin.render import vn_dec, vn_long_date
     from bantin.validation import finding_for
 
     assert vn_long_date(date(2021, 10, 9)) == "ngày 09 tháng 10 năm 2021"
-    assert (vn_number(9.1), vn_number(12.0), vn_number(12345)) == ("9,1", "12", "12.345")
+    assert (vn_dec(9.1), vn_dec(12345.678, 2)) == ("9,1", "12.345,68")
     meta = {"severity": "warning", "rule": "history.new_cases_spike", "blame": "new_cases",
             "message_vi": "Ca mắc mới ({new_cases}) cao hơn {ratio} lần, mức gần đây {level} ca/ngày.",
             "message_en": "New cases ({new_cases}) above {ratio} times, recent level {level} a day."}

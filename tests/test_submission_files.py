@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from bantin.submission_files import encode_cp1258, write_csv, write_xlsx
 from bantin.submission_format import COLUMNS, COUNT_COLUMNS
+
 from plain_reader import _nfc, read_csv_back, read_xlsx_back
 
 DAY = date(2021, 10, 19)
@@ -30,7 +31,7 @@ def sample_rows() -> list[dict]:
     names = ["Phường Hồng Hải", "Xã Quảng Nghĩa", "Thị trấn Cái Rồng"]
     notes = ["", "Đã khử khuẩn, phong tỏa; theo dõi", "Chuyển 1 ca lên tuyến trên"]
     rows = []
-    for i, (name, note) in enumerate(zip(names, notes)):
+    for i, (name, note) in enumerate(zip(names, notes, strict=True)):
         rows.append(base | {
             "report_date": DAY, "district_code": 193, "commune_code": 6640 + 3 * i, "commune_name": name,
             "new_cases": i, "new_cases_community": 0, "tests_performed": 950 + 40 * i, "tests_positive": i,
@@ -67,7 +68,8 @@ def test_csv_round_trips(tmp_path, options):
 
 
 def test_csv_dates_and_thousands_as_written(tmp_path):
-    text = write_csv(sample_rows(), tmp_path / "f.csv", separator=";", date_style="dmy", thousands=True).read_text("utf-8")
+    written = write_csv(sample_rows(), tmp_path / "f.csv", separator=";", date_style="dmy", thousands=True)
+    text = written.read_text("utf-8")
     assert "19/10/2021;193;6640" in text
     assert ";12.345;" in text and ";999;" in text  # only counts >= 1000 get the mark
     assert ";6640;" in text  # codes are identifiers, never "6.640"
@@ -190,7 +192,8 @@ def test_xlsx_numbers_and_dates_as_text(tmp_path):
     assert info["numbers_as_text"] and info["dates_as_text"]
     sheet = load_workbook(path).active
     assert sheet.cell(row=6, column=1).value == "19/10/2021"
-    assert sheet.cell(row=sheet.max_row, column=17).value == str(sum(r["vaccinated_18plus_dose1"] for r in sample_rows()))
+    total = sum(r["vaccinated_18plus_dose1"] for r in sample_rows())
+    assert sheet.cell(row=sheet.max_row, column=17).value == str(total)
 
 
 def test_xlsx_plain_without_titles_or_totals(tmp_path):

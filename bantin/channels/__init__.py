@@ -74,8 +74,9 @@ def land(settings: Settings, district_code: int, file_name: str, data: bytes, re
     name = safe_name(file_name)
     target = inbox / name
     if target.exists():
-        if hashlib.sha256(target.read_bytes()).hexdigest() == sha:
-            return target, sha
+        with target.open("rb") as existing:
+            if hashlib.file_digest(existing, "sha256").hexdigest() == sha:
+                return target, sha
         stem, dot, suffix = name.rpartition(".")
         target = inbox / (f"{stem}-{sha[:12]}.{suffix}" if dot else f"{name}-{sha[:12]}")
         if target.exists():

@@ -22,6 +22,7 @@ back in the inbox) is only moved. An operator releases a quarantined message
 
 from __future__ import annotations
 
+import contextlib
 import email
 import hashlib
 import imaplib
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 CONNECT_ATTEMPTS = 3
 CONNECT_PAUSE_SECONDS = 2.0
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_UID = re.compile(rb"UID (\d+)")
 _RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
 
 
@@ -87,10 +87,8 @@ def _pull(settings: Settings) -> dict:
     except (OSError, imaplib.IMAP4.abort) as problem:
         raise channels.ChannelUnavailable(f"IMAP connection lost: {problem}") from problem
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the connection may already be gone
             client.logout()
-        except Exception:  # the connection may already be gone
-            pass
     return stats
 
 

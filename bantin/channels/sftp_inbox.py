@@ -161,7 +161,7 @@ def write_feedback(settings: Settings, receipt: dict, subject: str, body: str, r
         folder = posixpath.join(posixpath.dirname(posixpath.dirname(processed)), "feedback")
         _mkdir(sftp, folder)
         target = posixpath.join(folder, posixpath.basename(processed))
-        _put_text(sftp, f"{target}.txt", f"{subject}\n\n{body}".encode("utf-8"))
+        _put_text(sftp, f"{target}.txt", f"{subject}\n\n{body}".encode())
         if report_html is not None:
             _put_text(sftp, f"{target}.html", report_html.read_bytes())
         return f"{target}.txt"

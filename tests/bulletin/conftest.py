@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from conftest import copy_receipts, receive
 
 REPORT_DATE = date(2021, 10, 19)

@@ -13,13 +13,15 @@ import threading
 import time
 from datetime import date, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from bantin import bulletin, pipeline, warehouse
 from bantin.render import vn_dec, vn_int, vn_pct
-from conftest import receive, warehouse_lock_is_free
+
 from .conftest import REPORT_DATE, WITHHELD, load
+from conftest import receive, warehouse_lock_is_free
 
 # (mart column, how the district table shows it), in the table's column order
 TABLE_COLUMNS = [
@@ -70,7 +72,7 @@ def marts(settings, sql: str, params=(REPORT_DATE,)) -> list[dict]:
     with warehouse.reader(settings.warehouse_path) as con:
         cursor = con.execute(sql, list(params))
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def expected_cells(row: dict) -> list[str]:
@@ -85,7 +87,7 @@ def render(settings, run_id="test-run", *, pdf=True) -> dict:
         with warehouse.reader(settings.warehouse_path) as con:
             figures = bulletin.build_summary(con, settings, REPORT_DATE)
         produced = bulletin.render(figures, settings, REPORT_DATE, run_id=run_id, pdf=False)
-    document = json.loads(open(produced["json"], encoding="utf-8").read())
+    document = json.loads(Path(produced["json"]).read_text(encoding="utf-8"))
     return {"paths": produced, "doc": document, "html": open(produced["html"], encoding="utf-8").read()}
 
 
@@ -212,7 +214,6 @@ def test_a_resubmission_for_an_earlier_day_is_listed_apart_as_a_correction(banti
 @pytest.fixture
 def bantin_settings_with_correction(bulletin_settings):
     """v1 rendered; then Hạ Long resends its 17/10 file on the morning of the 19th with 2 more cases in one commune."""
-    import os
 
     from bantin.submission_files import write_csv
     from bantin.submission_format import COLUMN_NAMES
@@ -225,7 +226,7 @@ def bantin_settings_with_correction(bulletin_settings):
             f"SELECT {', '.join('r.' + c for c in COLUMN_NAMES)} FROM raw.submission_row r "
             "JOIN ops.submission s USING (submission_id) WHERE s.status = 'accepted' AND s.district_code = 193 "
             "AND s.report_date = DATE '2021-10-17' ORDER BY r.source_row").fetchall()
-    rows = [dict(zip(COLUMN_NAMES, r)) for r in rows]
+    rows = [dict(zip(COLUMN_NAMES, r, strict=True)) for r in rows]
     target = next(r for r in rows if r["new_cases"] == 0)
     target["new_cases"] = 2
     path = bulletin_settings.landing / "193" / "Ha Long 17-10 (sua lai).csv"

@@ -22,10 +22,12 @@ import pytest
 
 from bantin import pipeline, reference
 from bantin.render import page_widths
+
 from conftest import receive
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
-LOADED_DAYS = 28  # four weeks: the 7-day comparisons and levels are real; the trend marks the weeks before as unreported
+# four weeks: the 7-day comparisons and levels are real; the trend marks the weeks before as unreported
+LOADED_DAYS = 28
 PROVINCES = {22: 13, 38: 26, 1: 30}  # province code → districts with communes
 
 
@@ -112,7 +114,8 @@ def test_each_version_fits_four_a4_pages_with_the_summary_sentence_on_page_one(b
 
         assert f"ghi nhận {vn_int(p['new_cases'])} ca mắc mới" in figures["headline"]
         assert f"7 ngày qua có {vn_int(p['new_cases_7d'])} ca" in figures["headline"]
-        for label in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Ca cộng đồng/100.000 dân/tuần",
+        for label in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
+                      "Ca cộng đồng/100.000 dân/tuần",
                       "tất cả ca:", "Ca mắc cộng dồn từ", "Người ≥18 tuổi tiêm ≥1 mũi", "Đơn vị cần chú ý",
                       f"Cấp độ dịch {figures['form']['scope']}"):
             assert bare(label) in page_one, label

@@ -39,5 +39,5 @@ def test_pages_are_not_blank_and_vietnamese_text_is_intact(bulletin_settings, tm
 
     fonts = subprocess.run(["pdffonts", str(produced["pdf"])], capture_output=True, text=True, check=True).stdout
     rows = [line.split() for line in fonts.splitlines()[2:] if line.strip()]
-    assert rows and all("yes" == row[-5] for row in rows), f"every font embedded:\n{fonts}"
+    assert rows and all(row[-5] == "yes" for row in rows), f"every font embedded:\n{fonts}"
     assert all("Bantin-Sans" in row[0] for row in rows), f"only the repository's DejaVu Sans, no system font:\n{fonts}"

@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import re
+from pathlib import Path
 
 from PIL import Image
 
@@ -21,7 +22,7 @@ from .conftest import REPORT_DATE
 def test_the_mailed_bulletin_has_png_charts_and_a_plain_text_summary(bulletin_settings, smtp_server):
     settings = dataclasses.replace(bulletin_settings, mail_to=("bcd@quangninh.example",))
     rendered = pipeline.render(settings, REPORT_DATE, run_id="mail-test")
-    document = json.loads(open(rendered["json"], encoding="utf-8").read())
+    document = json.loads(Path(rendered["json"]).read_text(encoding="utf-8"))
     pipeline.deliver(settings, REPORT_DATE, rendered, run_id="mail-test")
 
     [received] = smtp_server.messages

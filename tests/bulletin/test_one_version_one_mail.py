@@ -14,9 +14,9 @@ from pathlib import Path
 
 from bantin import demo_data, pipeline
 from bantin.submission_files import write_csv
-from conftest import receive
 
 from .conftest import REPORT_DATE, WITHHELD, load
+from conftest import receive
 
 BIN = Path(sys.executable).parent
 

@@ -79,7 +79,8 @@ def test_the_trend_marks_incomplete_days_and_does_not_draw_a_missing_day_as_zero
 
 
 def test_small_multiples_share_one_scale_written_on_each():
-    figures = {"districts": [{"district_code": 1, "district_name": "Lớn"}, {"district_code": 2, "district_name": "Nhỏ"}],
+    figures = {"districts": [{"district_code": 1, "district_name": "Lớn"},
+                             {"district_code": 2, "district_name": "Nhỏ"}],
                "district_trends": {"1": [{"report_date": "2022-01-01", "new_cases": 1369}],
                                    "2": [{"report_date": "2022-01-01", "new_cases": 11}]},
                "trend": trend_days(), "level_history": {"days": ["2022-01-01"], "rows": []}}

@@ -9,12 +9,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from intake.conftest import district_rows
 
 from bantin.submission_files import write_csv
-from conftest import DEMO_PROVINCE
 
-from intake.conftest import district_rows
 from .servers import Dovecot, Sshd
+from conftest import DEMO_PROVINCE
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2021, 10, 19)

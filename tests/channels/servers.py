@@ -123,13 +123,14 @@ protocol imap {{
 }}
 """
 
-    def start(self) -> "Dovecot":
+    def start(self) -> Dovecot:
         (self.root / "mail").mkdir()
         os.chown(self.root / "mail", NOBODY, NOBODY)
         (self.root / "dovecot.conf").write_text(self.config(), encoding="utf-8")
         (self.root / "dovecot.log").touch()
+        log = open(self.root / "stderr.log", "wb")  # noqa: SIM115  written by the server for its whole life
         self.process = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c", str(self.root / "dovecot.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=open(self.root / "stderr.log", "wb"))
+                                        stdout=subprocess.DEVNULL, stderr=log)
         _wait_for_port(self.port, self.process, self.root / "stderr.log")
         return self
 
@@ -184,7 +185,7 @@ class Sshd(_TestServer):
     def workdir(self) -> Path:
         return self.dir
 
-    def start(self) -> "Sshd":
+    def start(self) -> Sshd:
         d = self.dir
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")], check=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "client_key")], check=True)
@@ -211,8 +212,9 @@ LogLevel VERBOSE
 """, encoding="utf-8")
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory the Debian service would make
+        log = open(d / "sshd.log", "wb")  # noqa: SIM115  written by the server for its whole life
         self.process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
-                                        stdout=subprocess.DEVNULL, stderr=open(d / "sshd.log", "wb"))
+                                        stdout=subprocess.DEVNULL, stderr=log)
         _wait_for_port(self.port, self.process, d / "sshd.log")
         return self
 

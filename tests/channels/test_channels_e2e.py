@@ -8,6 +8,7 @@ Both worlds run the real DAGs with `airflow dags test`: the channel world runs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -16,10 +17,9 @@ import duckdb
 import paramiko
 import pytest
 
-from conftest import DEMO_END, DEMO_PROVINCE, _report_date_of, copy_receipts, run_airflow, smtp_connection
-
 from .conftest import write_senders
 from .servers import Dovecot, Sshd
+from conftest import DEMO_END, DEMO_PROVINCE, _report_date_of, copy_receipts, run_airflow, smtp_connection
 
 pytestmark = pytest.mark.e2e
 
@@ -104,10 +104,8 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
                 mailed += 1
             else:
                 for folder in (f"{remote}/{district}", f"{remote}/{district}/inbox"):
-                    try:
+                    with contextlib.suppress(OSError):
                         sftp.mkdir(folder)
-                    except OSError:
-                        pass
                 target = f"{remote}/{district}/inbox/{path.name}"
                 sftp.put(str(path), target)
                 sftp.utime(target, (received.timestamp(), received.timestamp()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from bantin import channels, pipeline, replies
+from bantin import channels, intake, pipeline, replies
 from bantin.channels import mailbox
 
 from .conftest import CLERKS, HA_LONG, MONG_CAI, at, mail, report_csv
@@ -44,8 +44,8 @@ def test_a_registered_senders_good_file_is_accepted_and_answered_da_nhan(channel
     body = reply.get_body(("plain",)).get_content()
     assert body.index("ĐÃ NHẬN") < body.index("ACCEPTED")  # Vietnamese first, English below
     assert dovecot.count("INBOX") == 0 and dovecot.count(settings.imap_received_folder) == 1  # moved, not deleted
-    receipt = channels.read_receipt(settings, HA_LONG, __import__("hashlib").sha256(
-        (settings.landing / str(HA_LONG) / "bao-cao-ha-long.csv").read_bytes()).hexdigest())
+    receipt = channels.read_receipt(settings, HA_LONG,
+                                    intake.sha256_of(settings.landing / str(HA_LONG) / "bao-cao-ha-long.csv"))
     assert receipt["channel"] == "imap" and receipt["message_id"] == "<m1@halong>"
     assert receipt["sender"] == CLERKS[HA_LONG]
 

@@ -6,9 +6,8 @@ import json
 
 from bantin import pipeline, reporting
 
-from conftest import receive
-
 from .conftest import DAY, HA_LONG, MONG_CAI, at, report_csv, write_senders
+from conftest import receive
 
 CAM_PHA, UONG_BI = 195, 196
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -28,10 +29,8 @@ class Clerk:
     def upload(self, district: int, name: str, data: bytes, modified=None) -> str:
         folder = f"{self.root}/{district}/inbox"
         for path in (f"{self.root}/{district}", folder):
-            try:
+            with contextlib.suppress(OSError):
                 self.sftp.mkdir(path)
-            except OSError:
-                pass
         remote = f"{folder}/{name}"
         with self.sftp.open(remote, "wb") as handle:
             handle.write(data)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def sync_dags() -> None:
@@ -34,10 +34,9 @@ def sync_dags() -> None:
 
 
 def declared_alerts(session) -> list[dict]:
-    from sqlalchemy import select
-
     from airflow.models.deadline_alert import DeadlineAlert
     from airflow.models.serialized_dag import SerializedDagModel
+    from sqlalchemy import select
 
     serialized = SerializedDagModel.get("daily_bulletin", session=session)
     rows = session.scalars(select(DeadlineAlert).where(DeadlineAlert.serialized_dag_id == serialized.id)).all()
@@ -50,14 +49,13 @@ async def _events(trigger) -> list:
 
 
 def main(logical_iso: str) -> dict:
-    from sqlalchemy import select
-
     from airflow._shared.module_loading import import_string
     from airflow.models import Deadline
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
 
     sync_dags()
     logical = datetime.fromisoformat(logical_iso)
@@ -73,7 +71,7 @@ def main(logical_iso: str) -> dict:
         report["run_id"] = run.run_id
         # the scheduler's loop: every unmissed deadline already past is handled
         for deadline in session.scalars(select(Deadline).where(Deadline.dagrun_id == run.id)
-                                        .where(Deadline.deadline_time < datetime.now(timezone.utc))
+                                        .where(Deadline.deadline_time < datetime.now(UTC))
                                         .where(~Deadline.missed)):
             deadline.handle_miss(session)
         session.commit()

@@ -1,4 +1,5 @@
-"""daily_bulletin's Deadline Alerts: declared at cutoff + 2h30 and + 3h, and fired through Airflow to a real SMTP server."""
+"""daily_bulletin's Deadline Alerts: declared at cutoff + 2h30 and + 3h, and fired through Airflow to a real SMTP
+server."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bantin import deadlines
@@ -33,7 +34,7 @@ def test_only_airflow_dags_test_goes_without_deadlines():
 def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operators(
         settings, own_airflow_home, smtp_server):
     # a run whose cutoff was 3h15 ago: the warning and the escalation have both passed, recently
-    logical = (datetime.now(timezone.utc) - timedelta(hours=3, minutes=15)).replace(second=0, microsecond=0)
+    logical = (datetime.now(UTC) - timedelta(hours=3, minutes=15)).replace(second=0, microsecond=0)
     local = logical.astimezone(settings.timezone)
     env = {**own_airflow_home, "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
            "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22",
@@ -82,29 +83,29 @@ def test_a_backfill_deadline_long_past_is_logged_not_mailed(settings, smtp_serve
     assert smtp_server.messages == []
 
 
-def _cutoff(settings, now=datetime(2021, 10, 19, 13, 0, tzinfo=timezone.utc), **run):
+def _cutoff(settings, now=datetime(2021, 10, 19, 13, 0, tzinfo=UTC), **run):
     return deadlines.report_cutoff(settings, now=now, **{"logical_date": None, "run_after": None, "conf": None, **run})
 
 
 def test_the_deadline_counts_from_the_report_dates_cutoff_whatever_started_the_run(settings):
     cutoff = datetime(2021, 10, 19, 17, 0, tzinfo=settings.timezone)
-    scheduled = datetime(2021, 10, 19, 10, 0, tzinfo=timezone.utc)  # 17:00 in Hanoi
+    scheduled = datetime(2021, 10, 19, 10, 0, tzinfo=UTC)  # 17:00 in Hanoi
     assert _cutoff(settings, logical_date=scheduled, run_after=scheduled) == cutoff
     # `airflow dags trigger` at 08:10 local: no logical date, the report date is run_after's local date
-    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 10, tzinfo=timezone.utc)) == cutoff
+    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 10, tzinfo=UTC)) == cutoff
     # a run after midnight UTC but before it in Hanoi belongs to the Hanoi day
-    assert _cutoff(settings, run_after=datetime(2021, 10, 18, 18, 0, tzinfo=timezone.utc)) == cutoff
+    assert _cutoff(settings, run_after=datetime(2021, 10, 18, 18, 0, tzinfo=UTC)) == cutoff
     # the report_date param wins
-    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 0, tzinfo=timezone.utc),
+    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 0, tzinfo=UTC),
                    conf={"report_date": "2021-10-19"}) == cutoff
 
 
 def test_a_backfill_or_rerun_of_a_date_long_past_gets_no_deadline(settings):
-    assert _cutoff(settings, logical_date=datetime(2021, 10, 1, 10, 0, tzinfo=timezone.utc)) is None
-    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 12, 0, tzinfo=timezone.utc),
+    assert _cutoff(settings, logical_date=datetime(2021, 10, 1, 10, 0, tzinfo=UTC)) is None
+    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 12, 0, tzinfo=UTC),
                    conf={"report_date": "2021-10-12"}) is None
     # yesterday's bulletin, run at 07:00 this morning: its 20:00 deadline passed 11 h ago, still worth a word
-    morning = datetime(2021, 10, 19, 0, 0, tzinfo=timezone.utc)
+    morning = datetime(2021, 10, 19, 0, 0, tzinfo=UTC)
     assert _cutoff(settings, now=morning, conf={"report_date": "2021-10-18"}, run_after=morning) == datetime(
         2021, 10, 18, 17, 0, tzinfo=settings.timezone)
 

@@ -11,6 +11,7 @@ import pytest
 
 from bantin import delivery, pipeline, warehouse
 from bantin.render import html_to_pdf
+
 from conftest import warehouse_lock_is_free
 
 REPORT_DATE = date(2021, 10, 19)
@@ -42,7 +43,8 @@ def test_bulletin_arrives_with_html_body_and_pdf_attachment(settings, rendered, 
     message = received["message"]
     assert sorted(received["to"]) == ["bcd@quangninh.example", "soyte@quangninh.example"]
     assert received["from"] == "bantin@soyte.quangninh.example"
-    assert message["Subject"] == ("Bản tin COVID-19 tỉnh Quảng Ninh ngày 19/10/2021 (số liệu tạm thời) – cập nhật lần 1")
+    assert message["Subject"] == ("Bản tin COVID-19 tỉnh Quảng Ninh ngày 19/10/2021 (số liệu tạm thời) "
+                                  "– cập nhật lần 1")
     html = message.get_body(("html",)).get_content()
     assert "Bản tin COVID-19 tỉnh Quảng Ninh ngày 19/10/2021" in html
     [attachment] = list(message.iter_attachments())

@@ -6,6 +6,7 @@ import os
 import subprocess
 
 from bantin import cli
+
 from conftest import REPO
 
 SCRIPT = REPO / "deploy" / "airflow-local.sh"

@@ -10,6 +10,7 @@ import pytest
 from bantin import reference
 from bantin.submission_files import write_csv
 from bantin.submission_format import COUNT_COLUMNS
+
 from conftest import receive, smtp_connection
 
 

@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta
 
 from bantin import pipeline, warehouse
 from bantin.config import load_settings
-from conftest import warehouse_lock_is_free
 from intake.conftest import district_rows, smtp_env
+
+from conftest import warehouse_lock_is_free
 
 DAY = date(2021, 10, 19)
 

@@ -22,7 +22,7 @@ def ledger(settings) -> list[dict]:
     with warehouse.writer(settings) as con:
         cursor = con.execute("SELECT * FROM ops.submission ORDER BY received_at")
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _inbox(settings):

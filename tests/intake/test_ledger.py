@@ -17,8 +17,9 @@ from datetime import date, datetime
 import pytest
 
 from bantin import intake, pipeline, warehouse
-from conftest import run_airflow
 from intake.conftest import district_rows, smtp_env
+
+from conftest import run_airflow
 
 DAY = date(2021, 10, 19)
 
@@ -31,7 +32,7 @@ def ledger(settings) -> dict[str, dict]:
     with warehouse.reader(settings.warehouse_path) as con:
         cursor = con.execute("SELECT * FROM ops.submission ORDER BY received_at")
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         return {(r["district_code"], r["file_name"]): r for r in rows}
 
 

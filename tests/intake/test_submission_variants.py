@@ -20,6 +20,7 @@ import pytest
 from bantin import intake
 from bantin.cli import main as bantin_main
 from bantin.findings import has_errors
+
 from conftest import receive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

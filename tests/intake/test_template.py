@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from openpyxl import load_workbook
 
 from bantin import intake, reference

@@ -60,7 +60,7 @@ def levels_on(tmp_path_factory):
         def level(unit_type: str, unit_code: int, day: date = LAST) -> dict:
             cursor = con.execute("SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = ? "
                                  "AND unit_code = ?", [day, unit_type, unit_code])
-            return dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
+            return dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
         yield level, cluster, gap
 
 

@@ -186,7 +186,8 @@ def test_a_unit_without_data_keeps_its_last_level_marked_stale():
     assert [g["is_stale"] for g in got] == [False, True, True, False]
     assert [g["assessed_on"].date() for g in got[:3]] == [DAY] * 3
     assert got[2]["unit_name"] == "Xã 1"
-    assert got[2]["reason"] == f"Không có số liệu ngày {DAY + timedelta(days=2):%d/%m/%Y}; giữ cấp 2 đánh giá ngày {DAY:%d/%m/%Y}"
+    assert got[2]["reason"] == (f"Không có số liệu ngày {DAY + timedelta(days=2):%d/%m/%Y}; "
+                                f"giữ cấp 2 đánh giá ngày {DAY:%d/%m/%Y}")
 
 
 def test_a_unit_without_population_is_assessed_without_dividing_by_zero():
@@ -262,7 +263,8 @@ def test_main_and_elderly_shortfalls_raise_one_level_by_default():
 def test_a_rule_set_may_make_the_raises_add_up(rule_set_dir):
     folder, write = rule_set_dir
     write("4800-additive", replace_4800=True, parameters__coverage_raise="additive")
-    result = assess([unit_day(1, rate=4, coverage=0.62, elderly=0.40), unit_day(2, rate=30, coverage=0.62, elderly=0.4)],
+    result = assess([unit_day(1, rate=4, coverage=0.62, elderly=0.40),
+                     unit_day(2, rate=30, coverage=0.62, elderly=0.4)],
                     folder)
     assert [result[(i, DAY)]["level"] for i in (1, 2)] == [3, 4]
     assert result[(1, DAY)]["elderly_raised"] and "tăng 1 cấp → cấp 3" in result[(1, DAY)]["reason"]

@@ -55,7 +55,7 @@ def marts(tmp_path_factory):
     with warehouse.reader(settings.warehouse_path) as con:
         def query(sql: str, *params) -> list[dict]:
             cursor = con.execute(sql, list(params))
-            return [dict(zip([d[0] for d in cursor.description], row)) for row in cursor.fetchall()]
+            return [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor.fetchall()]
         yield query, sent
 
 

@@ -126,7 +126,7 @@ class LocalStack:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         # A SIGTERM (a CI timeout, `kill`) ends pytest without teardown: turn it into an exception so
         # the services are stopped instead of left running on the machine.
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -151,7 +151,7 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop every process this stack started (whole process groups: Airflow forks), then PostgreSQL."""
-        for name, process in reversed(list(self.processes.items())):
+        for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
@@ -174,7 +174,7 @@ class LocalStack:
     # ---------------------------------------------------------------- services
 
     def _start(self, name: str, argv: list[str]) -> None:
-        log = open(self.root / f"{name}.log", "wb")
+        log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115  the process writes to it for its whole life
         self.processes[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                                 start_new_session=True, cwd=self.root)
 

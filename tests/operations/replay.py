@@ -19,6 +19,7 @@ import json
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
 from conftest import receive
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.

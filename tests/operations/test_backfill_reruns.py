@@ -13,8 +13,8 @@ from datetime import date
 
 import pytest
 
-from conftest import receive
 from . import replay
+from conftest import receive
 
 START, END = date(2021, 10, 17), date(2021, 10, 19)
 

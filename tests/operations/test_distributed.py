@@ -23,9 +23,10 @@ from datetime import date
 import pytest
 
 from bantin.pipeline import cutoff_of
-from conftest import copy_receipts
+
 from . import replay
 from .local_stack import BIN, LocalStack
+from conftest import copy_receipts
 
 pytestmark = [
     pytest.mark.distributed,
@@ -90,7 +91,8 @@ def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path
                   "--logical-date", LOGICAL.format(day=REPORT_DATE))
     runs = stack.wait_for_runs("daily_bulletin", 1, timeout=600, run_id=run_id)
     states = _task_states(stack, run_id)
-    assert [r[2] for r in runs if r[0] == run_id] == ["success"], f"{states}\n{stack.task_logs('daily_bulletin', run_id)}"
+    assert [r[2] for r in runs if r[0] == run_id] == ["success"], \
+        f"{states}\n{stack.task_logs('daily_bulletin', run_id)}"
     assert set(states.values()) == {"success"} and len(states) == 11
     # Every task went through Redis to the Celery worker and left its result in PostgreSQL.
     # (the worker stores a task's result just after the task reports success: give it a moment)

@@ -22,8 +22,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from conftest import Inbox, smtp_connection
 from .local_stack import LocalStack
+from conftest import Inbox, smtp_connection
 
 pytestmark = [
     pytest.mark.distributed,
@@ -128,14 +128,14 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
     from zoneinfo import ZoneInfo
 
     (stack.bantin_home / "warehouse").mkdir(parents=True, exist_ok=True)
-    lock = open(stack.bantin_home / "warehouse" / "bantin.lock", "a+")
+    lock = open(stack.bantin_home / "warehouse" / "bantin.lock", "a+")  # noqa: SIM115  held until released below
     fcntl.flock(lock, fcntl.LOCK_EX)  # the run's warehouse stages wait behind this: held back
     try:
         run_id = _trigger(stack)
         today = datetime.now(ZoneInfo(TIMEZONE)).date()
         (deadline_times,) = zip(*stack.query(
             "SELECT d.deadline_time FROM deadline AS d JOIN dag_run AS r ON r.id = d.dagrun_id "
-            "WHERE r.run_id = %s ORDER BY 1", (run_id,)))
+            "WHERE r.run_id = %s ORDER BY 1", (run_id,)), strict=True)
         assert [t - stack.cutoff for t in deadline_times] == [timedelta(minutes=1), timedelta(minutes=31)]
 
         warning = _wait_for_mail(mail, lambda m: "[CẢNH BÁO]" in m["message"]["Subject"], 900, stack)
@@ -150,7 +150,8 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
 
     runs = stack.wait_for_runs("daily_bulletin", 1, timeout=900, run_id=run_id)
     assert [r[2] for r in runs] == ["success"], f"{_states(stack, run_id)}\n{stack.task_logs('daily_bulletin', run_id)}"
-    bulletin = _wait_for_mail(mail, lambda m: DIRECTOR in m["to"] and f"ngày {today:%d/%m/%Y}" in m["message"]["Subject"],
+    bulletin = _wait_for_mail(mail,
+                              lambda m: DIRECTOR in m["to"] and f"ngày {today:%d/%m/%Y}" in m["message"]["Subject"],
                               60, stack)
     assert bulletin["message"]["Subject"].startswith("Bản tin COVID-19")
     assert not [m for m in mail.messages if "[KHẨN]" in m["message"]["Subject"]]  # no escalation: delivered in time
@@ -159,5 +160,6 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
     from bantin import warehouse
 
     with warehouse.reader(stack.bantin_home / "warehouse" / "bantin.duckdb") as con:
-        days = [d for (d,) in con.execute("SELECT DISTINCT report_date FROM marts.province_daily ORDER BY 1").fetchall()]
+        days = [d for (d,) in
+                con.execute("SELECT DISTINCT report_date FROM marts.province_daily ORDER BY 1").fetchall()]
     assert days == [DEMO_DAY - timedelta(days=1), DEMO_DAY, today]

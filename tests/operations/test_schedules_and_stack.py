@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from .local_stack import REPO, airflow_environment, compose
 
@@ -14,9 +13,8 @@ LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def _fire_times(dag, start: datetime, end: datetime) -> list[datetime]:
     """When the DAG's timetable would start runs between two local times."""
-    from airflow.timetables.base import DataInterval, TimeRestriction
-
     from airflow.serialization.serialized_objects import decode_timetable, encode_timetable
+    from airflow.timetables.base import DataInterval, TimeRestriction
 
     timetable = decode_timetable(encode_timetable(dag.timetable))  # the scheduler's own view of it
     times, last = [], None
@@ -35,7 +33,7 @@ def test_collect_runs_every_15_minutes_from_6_to_20_local(parsed_dags):
     times = _fire_times(parsed_dags["collect_submissions"], day, day + timedelta(hours=23, minutes=59))
     assert times[0].strftime("%H:%M") == "06:00" and times[-1].strftime("%H:%M") == "20:00"
     assert len(times) == 14 * 4 + 1
-    assert {(b - a).total_seconds() for a, b in zip(times, times[1:])} == {15 * 60}
+    assert {(b - a).total_seconds() for a, b in pairwise(times)} == {15 * 60}
 
 
 def test_bulletin_runs_once_per_report_date_at_the_cutoff(parsed_dags):

@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bantin import signoff
-from conftest import copy_receipts
+
 from .local_stack import BIN, LocalStack
+from conftest import copy_receipts
 
 pytestmark = [
     pytest.mark.distributed,

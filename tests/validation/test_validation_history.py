@@ -12,6 +12,7 @@ import random
 from datetime import date, timedelta
 
 import pytest
+
 from .validation_helpers import DAY, DISTRICT, by_submission, demo_rows, district_day, frames, load_accepted
 
 
@@ -182,7 +183,7 @@ def _plant(rows_by_key: dict, rng: random.Random) -> list[tuple[str, int, str]]:
 
     planted = []
     kinds = ["spike"] * 6 + ["stock"] * 5 + ["decrease"] * 5 + ["burst"] * 4
-    for kind, commune in zip(kinds, communes):
+    for kind, commune in zip(kinds, communes, strict=False):
         day = rng.choice(days[20:-1])
         row, key = row_of(commune, day)
         before, _ = row_of(commune, day - timedelta(days=1))

@@ -7,11 +7,11 @@ import logging
 from datetime import date, datetime, time
 from pathlib import Path
 
-from conftest import receive
-from .validation_helpers import DISTRICT, district_day
-
 from bantin import pipeline, warehouse
 from bantin.submission_files import write_csv
+
+from .validation_helpers import DISTRICT, district_day
+from conftest import receive
 
 DAYS = [date(2021, 10, d) for d in (15, 16, 17, 18, 19)]
 MISSING_AT = 5  # index of the commune left out of the 19/10 file

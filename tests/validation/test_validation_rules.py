@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bantin import reference
+
 from .validation_helpers import DAY, DISTRICT, OTHER_DISTRICT, by_submission, district_day, frames
 
 
@@ -59,10 +60,6 @@ def _name_short_form(rows):
 
     short = rows[1]["commune_name"].split(" ", 1)[1]
     rows[1]["commune_name"] = unicodedata.normalize("NFD", short.upper())
-
-
-def _missing_code(rows):
-    return str(rows[0]["commune_code"])
 
 
 # variant -> (change, {(rule, row)} expected; row None = not a row of the file)
@@ -140,7 +137,8 @@ def test_findings_say_where_what_and_how_bad(findings, variant_files):
 
     (missing,) = findings["missing_commune"]
     dropped = district_day()[2]
-    assert (missing.severity, missing.column, missing.value) == ("warning", "commune_code", str(dropped["commune_code"]))
+    assert (missing.severity, missing.column, missing.value) == \
+        ("warning", "commune_code", str(dropped["commune_code"]))
     assert dropped["commune_name"] in missing.message_vi
 
     (future,) = findings["date_future"]

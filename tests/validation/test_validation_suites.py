@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bantin import validation
-from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS
+from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS, Column
 
 BANTIN_TYPES = ("expect_column_pair_values_a_to_be_within_scale_of_b",
                 "expect_column_pair_values_a_to_be_at_most_where_b_at_least")
@@ -74,3 +74,24 @@ def test_suites_cover_every_rule_of_the_submission_format():
     assert set(rules) == errors | warnings
     for rule, uses in rules.items():
         assert {severity for severity, _ in uses} == {"error" if rule in errors else "warning"}, rule
+
+
+def test_the_json_suites_hold_no_copy_of_a_rule_made_from_the_contract():
+    """`count.non_negative` and `history.cumulative_decrease` come from the contract, once per column."""
+    for name in validation.SUITES:
+        written = json.loads((validation.EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+        assert not {e["meta"]["rule"] for e in written["expectations"]} & set(validation.CONTRACT_RULES), name
+        assert set(written["meta"].get("contract_rules", [])) <= set(validation.CONTRACT_RULES), name
+    made = {rule for name in validation.SUITES for rule in validation.suite_definition(name)["meta"].get(
+        "contract_rules", [])}
+    assert made == set(validation.CONTRACT_RULES)
+
+
+def test_a_count_column_added_to_the_contract_is_checked_without_editing_a_suite(monkeypatch):
+    added = Column("antigen_tests", "Số mẫu test nhanh", "integer", "daily", "Rapid antigen tests on the report date")
+    monkeypatch.setattr(validation, "COUNT_COLUMNS", (*COUNT_COLUMNS, added.name))
+    monkeypatch.setitem(validation.COLUMN_BY_NAME, added.name, added)
+    suite = validation.load_suite(validation.ROW_SUITE)
+    checks = [e for e in suite.expectations if e.meta["rule"] == "count.non_negative"]
+    assert [e.column for e in checks] == [*COUNT_COLUMNS, "antigen_tests"]
+    assert checks[-1].meta["message_vi"] == 'Số âm ({value}) ở cột "Số mẫu test nhanh": số đếm phải ≥ 0.'

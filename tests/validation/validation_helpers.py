@@ -1,4 +1,5 @@
-"""Helpers for the validation tests (imported by the test modules): demo rows as files, stacked frames, an accepted history.
+"""Helpers for the validation tests (imported by the test modules): demo rows as files, stacked frames, an accepted
+history.
 
 Every test here runs the real GX suites; files of many variants are validated
 in one call (as the pipeline does), then each variant's findings are checked.
@@ -68,7 +69,9 @@ def load_accepted(con, rows_by_key: dict) -> None:
                             1, "accepted", 0, 0, False, "{}"))
         rows += [{"submission_id": sid, "source_row": n, **{c: r.get(c) for c in COLUMN_NAMES}}
                  for n, r in enumerate(file_rows, start=2)]
-    con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
+                    "archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, "
+                    "warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     submissions)
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
     con.register("history_rows", frame)

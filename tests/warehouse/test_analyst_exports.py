@@ -86,7 +86,8 @@ def test_a_long_lived_client_sees_the_next_snapshot_only_after_reconnecting(load
     other_process = subprocess.run(
         [sys.executable, "-c", f"import duckdb\ncon = duckdb.connect({path!r}, read_only=True)\n"
                                f"print(con.execute({query!r}).fetchone()[0])"], capture_output=True, text=True)
-    assert other_process.stdout.strip() == later.isoformat(), other_process.stderr  # a new session elsewhere sees the new one
+    # a new session elsewhere sees the new one
+    assert other_process.stdout.strip() == later.isoformat(), other_process.stderr
 
     also_old.close()
     held.close()

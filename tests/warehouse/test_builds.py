@@ -7,8 +7,8 @@ from datetime import date, datetime
 from bantin import pipeline, warehouse
 from bantin.submission_files import write_csv
 
-from conftest import receive
 from .loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE, table_rows
+from conftest import receive
 
 
 def test_rerun_changes_no_mart_row(loaded_settings):

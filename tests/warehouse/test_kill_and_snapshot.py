@@ -15,6 +15,7 @@ from datetime import date
 import pytest
 
 from bantin import pipeline, warehouse
+
 from .loaded_warehouse import LAST_DAY, table_rows
 
 ALL_SCHEMAS = ("raw", "ref", "ops", "staging", "marts")

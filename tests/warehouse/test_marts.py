@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bantin import cli, pipeline, warehouse
+
 from .loaded_warehouse import LAST_DAY, PROVINCE
 
 

@@ -78,9 +78,8 @@ def test_the_writer_waits_for_the_lock_only_within_its_bound(settings, monkeypat
     try:
         assert holder.stdout.readline().strip() == "open"
         started = time.monotonic()
-        with pytest.raises(TimeoutError, match="BANTIN_LOCK_WAIT_S"):
-            with warehouse.writer(bounded):
-                pass
+        with pytest.raises(TimeoutError, match="BANTIN_LOCK_WAIT_S"), warehouse.writer(bounded):
+            pass
         assert time.monotonic() - started < 20
     finally:
         holder.kill()

@@ -26,6 +26,14 @@
 -- @column in_treatment_delta: Change in patients in treatment
 -- @column severe_delta: Change in severe patients
 -- @column f1_traced_delta: Change in F1 contacts traced
+-- @column quarantine_centralized_delta: Change in people in centralised quarantine
+-- @column quarantine_home_delta: Change in people in home quarantine
+-- @column returnees_delta: Change in returnees from epidemic areas
+-- @column vaccinated_18plus_dose1_delta: Change in people aged 18+ with at least one dose
+-- @column vaccinated_18plus_full_delta: Change in people aged 18+ fully vaccinated
+-- @column vaccinated_65plus_full_delta: Change in people aged 65+ fully vaccinated
+-- @column vaccinated_50plus_full_delta: Change in people aged 50+ fully vaccinated
+-- @column mobile_medical_stations_delta: Change in mobile medical stations
 WITH good AS (
     SELECT
         submission_id, district_code, report_date, version, received_at, is_late,
@@ -64,7 +72,15 @@ commune_pair AS (
         coalesce(n.tests_positive, 0) - coalesce(o.tests_positive, 0) AS tests_positive_delta,
         coalesce(n.in_treatment, 0) - coalesce(o.in_treatment, 0) AS in_treatment_delta,
         coalesce(n.severe, 0) - coalesce(o.severe, 0) AS severe_delta,
-        coalesce(n.f1_traced, 0) - coalesce(o.f1_traced, 0) AS f1_traced_delta
+        coalesce(n.f1_traced, 0) - coalesce(o.f1_traced, 0) AS f1_traced_delta,
+        coalesce(n.quarantine_centralized, 0) - coalesce(o.quarantine_centralized, 0) AS quarantine_centralized_delta,
+        coalesce(n.quarantine_home, 0) - coalesce(o.quarantine_home, 0) AS quarantine_home_delta,
+        coalesce(n.returnees, 0) - coalesce(o.returnees, 0) AS returnees_delta,
+        coalesce(n.vaccinated_18plus_dose1, 0) - coalesce(o.vaccinated_18plus_dose1, 0) AS vaccinated_18plus_dose1_delta,
+        coalesce(n.vaccinated_18plus_full, 0) - coalesce(o.vaccinated_18plus_full, 0) AS vaccinated_18plus_full_delta,
+        coalesce(n.vaccinated_65plus_full, 0) - coalesce(o.vaccinated_65plus_full, 0) AS vaccinated_65plus_full_delta,
+        coalesce(n.vaccinated_50plus_full, 0) - coalesce(o.vaccinated_50plus_full, 0) AS vaccinated_50plus_full_delta,
+        coalesce(n.mobile_medical_stations, 0) - coalesce(o.mobile_medical_stations, 0) AS mobile_medical_stations_delta
     FROM new_row AS n
     FULL OUTER JOIN old_row AS o ON o.pair_id = n.pair_id AND o.commune_code = n.commune_code
     JOIN pair AS p ON p.submission_id = coalesce(n.pair_id, o.pair_id)
@@ -85,7 +101,15 @@ rolled AS (
         sum(tests_positive_delta) AS tests_positive_delta,
         sum(in_treatment_delta) AS in_treatment_delta,
         sum(severe_delta) AS severe_delta,
-        sum(f1_traced_delta) AS f1_traced_delta
+        sum(f1_traced_delta) AS f1_traced_delta,
+        sum(quarantine_centralized_delta) AS quarantine_centralized_delta,
+        sum(quarantine_home_delta) AS quarantine_home_delta,
+        sum(returnees_delta) AS returnees_delta,
+        sum(vaccinated_18plus_dose1_delta) AS vaccinated_18plus_dose1_delta,
+        sum(vaccinated_18plus_full_delta) AS vaccinated_18plus_full_delta,
+        sum(vaccinated_65plus_full_delta) AS vaccinated_65plus_full_delta,
+        sum(vaccinated_50plus_full_delta) AS vaccinated_50plus_full_delta,
+        sum(mobile_medical_stations_delta) AS mobile_medical_stations_delta
     FROM commune_pair
     GROUP BY GROUPING SETS (
         (report_date, district_code, from_submission_id, from_version, to_submission_id, to_version,
@@ -105,4 +129,12 @@ LEFT JOIN ref.commune AS c ON r.unit_type = 'commune' AND c.commune_code = r.uni
 WHERE r.new_cases_delta <> 0 OR r.new_cases_community_delta <> 0 OR r.deaths_delta <> 0
    OR r.recovered_delta <> 0 OR r.tests_performed_delta <> 0 OR r.tests_positive_delta <> 0
    OR r.in_treatment_delta <> 0 OR r.severe_delta <> 0 OR r.f1_traced_delta <> 0
+   OR r.quarantine_centralized_delta <> 0
+   OR r.quarantine_home_delta <> 0
+   OR r.returnees_delta <> 0
+   OR r.vaccinated_18plus_dose1_delta <> 0
+   OR r.vaccinated_18plus_full_delta <> 0
+   OR r.vaccinated_65plus_full_delta <> 0
+   OR r.vaccinated_50plus_full_delta <> 0
+   OR r.mobile_medical_stations_delta <> 0
    OR r.new_cases_before IS DISTINCT FROM r.new_cases_after

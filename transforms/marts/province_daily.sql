@@ -25,6 +25,7 @@
 -- @column quarantine_centralized: In centralised quarantine
 -- @column quarantine_home: In home quarantine
 -- @column returnees: Returned from epidemic areas
+-- @column mobile_medical_stations: Mobile medical stations ready at the end of the day (stock)
 -- @column new_cases_7d: New cases over the 7 days ending on the report date
 -- @column community_7d: Community cases over the 7 days ending on the report date
 -- @column new_cases_prev_7d: New cases over the 7 days before those (days -13 to -7)
@@ -46,7 +47,7 @@ SELECT
     districts_reported,
     * EXCLUDE (report_date, province_code, district_code, commune_code, unit_type, unit_code, unit_name,
               districts_expected, districts_reported, has_data, treatment_beds, icu_beds,
-              mobile_medical_stations, new_cases_14d, community_14d,
+              new_cases_14d, community_14d,
               commune_days_reported_14d, population_days_7d, population_days_14d, missing_units_7d,
               missing_units_14d,
               submission_id, submission_version)
