@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 import pytest
 
-from bantin import intake, pipeline, warehouse
+from bantin import intake, pipeline, store
 from conftest import run_airflow
 from intake.conftest import district_rows, smtp_env
 
@@ -28,7 +28,7 @@ def at(hour: int, minute: int = 0) -> datetime:
 
 
 def ledger(settings) -> dict[str, dict]:
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         cursor = con.execute("SELECT * FROM ops.submission ORDER BY received_at")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -36,7 +36,7 @@ def ledger(settings) -> dict[str, dict]:
 
 
 def query(settings, sql: str, params=()) -> list[tuple]:
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         return con.execute(sql, list(params)).fetchall()
 
 

@@ -74,10 +74,10 @@ def backfill(settings, template: Path, start: date, end: date) -> None:
 
 def warehouse_state(settings) -> dict[str, list[tuple]]:
     """Every table of the warehouse, rows sorted, bookkeeping columns left out."""
-    from bantin import warehouse
+    from bantin import store
 
     state = {}
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
             "WHERE database_name = current_database() ORDER BY 1").fetchall()

@@ -156,8 +156,8 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
     assert not [m for m in mail.messages if "[KHẨN]" in m["message"]["Subject"]]  # no escalation: delivered in time
 
     # the marts gained today, not the years between the demo data and today
-    from bantin import warehouse
+    from bantin import store
 
-    with warehouse.reader(stack.bantin_home / "warehouse" / "bantin.duckdb") as con:
+    with store.reader(stack.bantin_home / "warehouse" / "bantin.duckdb") as con:
         days = [d for (d,) in con.execute("SELECT DISTINCT report_date FROM marts.province_daily ORDER BY 1").fetchall()]
     assert days == [DEMO_DAY - timedelta(days=1), DEMO_DAY, today]

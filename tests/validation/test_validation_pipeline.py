@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import receive
 from .validation_helpers import DISTRICT, district_day
 
-from bantin import pipeline, warehouse
+from bantin import pipeline, store
 from bantin.submission_files import write_csv
 
 DAYS = [date(2021, 10, d) for d in (15, 16, 17, 18, 19)]
@@ -46,7 +46,7 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
     assert docs == settings.home / "data_docs" / "index.html" and docs.is_file()
     assert f"data_docs={docs}" in next(r.getMessage() for r in caplog.records if r.getMessage().startswith("validate:"))
 
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         assert _statuses(con)[(DAYS[3], 1)] == "rejected"
         findings = con.execute(
             "SELECT s.report_date, f.rule, f.severity, f.source_row, f.column_name, f.value FROM ops.finding f "
@@ -72,7 +72,7 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
     assert pipeline.validate(settings)["rejected"] == 1
     pipeline.build_marts(settings, DAYS[4])
 
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         statuses = _statuses(con)
         assert (statuses[(DAYS[1], 1)], statuses[(DAYS[1], 2)]) == ("superseded", "accepted")
         assert (statuses[(DAYS[2], 1)], statuses[(DAYS[2], 2)]) == ("accepted", "rejected")
