@@ -18,7 +18,6 @@ imports nothing of the stages.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 
 # Newest first among the files of one district and report date: the receipt time, then the bytes' hash
@@ -156,7 +155,3 @@ def settle(con, submission_ids: list[str]) -> None:
         """,
         [submission_ids, submission_ids],
     )
-
-
-def provenance_json(value: dict) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)

@@ -432,7 +432,8 @@ def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: st
     from bantin import delivery
 
     stats: dict = {"report_date": report_date.isoformat()}
-    with store.stage(settings, "deliver_bulletin", run_id=run_id, report_date=report_date, stats=stats):  # SMTP retries hold no lock
+    # SMTP retries hold no lock: the writer is taken only to record the stage
+    with store.stage(settings, "deliver_bulletin", run_id=run_id, report_date=report_date, stats=stats):
         stats.update(delivery.deliver(settings, report_date, {k: Path(v) for k, v in rendered.items()
                                                               if k in ("html", "pdf", "json")}))
     return stats

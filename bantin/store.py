@@ -203,6 +203,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     """),
     Migration(3, "ops.submission_in_force: the file in force of each district and report date",
               lambda: ledger.SUBMISSION_IN_FORCE_DDL),
+    Migration(4, "raw.submission_row's columns in the contract's order (upgraded and new warehouses alike)",
+              lambda: _sql_file("0004_raw_rows_in_contract_order.sql")),
 )
 
 _VERSION_TABLE = """

@@ -47,8 +47,14 @@ TABLE_COMMENTS = {
     "(inbox, imap, sftp, demo) and provenance_json the channel's details (message id, sender, remote path).",
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
-    "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it took. "
+    "ops.pipeline_run": "One row per pipeline stage run, succeeded or failed: what it read, accepted, rejected, "
+    "produced, how long it took, and for a failure its error. "
     "run_id is the Airflow run's id, or cli__<time>__<id> for one `bantin run`; a retried task adds a row per try.",
+    "ops.schema_version": "The warehouse's schema migrations applied (bantin/store.py MIGRATIONS), one row each: "
+    "a warehouse is upgraded in place the first time a newer bantin opens it.",
+    "ops.submission_in_force": "The file in force of each district and report date (bantin/ledger.py): the newest "
+    "file without errors. The one reading of the ledger that validation, alerts, feedback, the board, the bulletin "
+    "and the marts use (a view in the warehouse, a table in the snapshot).",
     "ops.build_state": "What the marts were last built with: a fingerprint of the transforms and reference data, "
     "and the last report date of their calendar.",
     "ops.build_input": "The ledger as the marts last saw it, one fingerprint per district and report date: "
@@ -125,6 +131,11 @@ COLUMN_COMMENTS = {
         "channel": "How the file came: inbox (dropped in the landing folder), imap, sftp or demo",
         "provenance_json": "The channel's details of the receipt (message id, sender, remote path), JSON",
     },
+    "ops.schema_version": {
+        "version": "Migration number (bantin/store.py MIGRATIONS)",
+        "description": "What the migration changed",
+        "applied_at": "When it was applied to this warehouse (local wall-clock time of the pipeline's host)",
+    },
     "ops.finding": {
         "submission_id": "The file the finding is about (ops.submission)",
         "stage": "Which check found it: intake (reading the file) or validation (the GX suites)",
@@ -143,8 +154,8 @@ COLUMN_COMMENTS = {
     },
     "ops.pipeline_run": {
         "run_id": "Airflow run id (manual__/scheduled__/backfill__…) or cli__<time>__<id> for one `bantin run`",
-        "stage": "Pipeline stage (collect, validate, alert_new_f0, build_marts, publish_snapshot, "
-                 "render_bulletin, deliver_bulletin)",
+        "stage": "Pipeline stage, named as its Airflow task (collect, validate, alert_new_f0, build_marts, "
+                 "publish_snapshot, render_bulletin, deliver_bulletin)",
         "report_date": "Report date of the stage (NULL for stages that serve every date: collect, validate)",
         "started_at": "Stage start (local wall-clock time)",
         "finished_at": "Stage end (local wall-clock time)",
@@ -152,6 +163,8 @@ COLUMN_COMMENTS = {
         "stats_json": "What the stage read, accepted, rejected and produced (JSON)",
         "try_number": "The Airflow task's try (1 first, 2 the first retry …); 1 for `bantin run`; "
                       "NULL for rows written before it was recorded",
+        "status": "succeeded or failed (rows written before failures were recorded: succeeded)",
+        "error": "For a failed stage, the error it failed with (type and message); NULL otherwise",
     },
     "ops.build_state": {
         "key": "inputs_fingerprint (transforms and reference data) or calendar_end (last report date built)",
@@ -187,6 +200,7 @@ COLUMN_COMMENTS = {
         "sent": "Whether the mail went out (false: no recipients configured, outbox copy only)",
         "outbox_path": "Copy of the message, relative to the data root",
     },
+    "ops.submission_in_force": None,  # the same columns as ops.submission: filled in below
     "raw.submission_row": {
         "submission_id": "The file the row comes from (ops.submission)",
         "source_row": "Row number in the file as the clerk sees it",
@@ -260,6 +274,8 @@ COLUMN_COMMENTS = {
         "level": "Epidemic level, 1 (green, new normal) to 4 (red, very high risk)",
     },
 }
+
+COLUMN_COMMENTS["ops.submission_in_force"] = COLUMN_COMMENTS["ops.submission"]
 
 # --------------------------------------------------------------------------- analysts' connection
 
@@ -621,8 +637,10 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
     exports.mkdir(parents=True, exist_ok=True)
     # names sort in time order (pruning keeps the newest); mkdtemp makes two exports in one second distinct
     folder = Path(tempfile.mkdtemp(prefix=datetime.now().strftime("%Y%m%dT%H%M%S%f-"), dir=exports))
-    tables = con.execute(
-        "SELECT t.schema_name, t.table_name, bool_or(c.column_name = 'report_date') FROM duckdb_tables() AS t "
+    tables = con.execute(  # the ledger's views (ops.submission_in_force) too, as the snapshot has them
+        "SELECT t.schema_name, t.table_name, bool_or(c.column_name = 'report_date') FROM ("
+        "SELECT database_name, schema_name, table_name FROM duckdb_tables() UNION ALL "
+        "SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT internal) AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
         "WHERE t.database_name = current_database() AND t.schema_name IN (SELECT unnest(?)) "
         "GROUP BY ALL", [list(SNAPSHOT_SCHEMAS)]).fetchall()

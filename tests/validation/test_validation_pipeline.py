@@ -39,7 +39,7 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
         _drop_file(settings, day, rows, f"bc {day:%d.%m}.csv", datetime.combine(day, time(15, 0)))
 
     pipeline.collect(settings)
-    with caplog.at_level(logging.INFO, logger="bantin.pipeline"):
+    with caplog.at_level(logging.INFO, logger="bantin"):  # the stage line comes from bantin.store
         stats = pipeline.validate(settings)
     assert (stats["validated"], stats["accepted"], stats["rejected"]) == (5, 4, 1)
     docs = Path(stats["data_docs"])
