@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from bantin import ledger
-from bantin.operations import summary_line
+from bantin.operations import STAGES, summary_line
 
 LOCK_TIMEOUT_S = 30 * 60
 
@@ -266,6 +266,8 @@ def stage(settings, name: str, *, run_id: str, report_date=None, stats: dict | N
     Airflow task fails and retries). A stage that could not get the writer is
     only logged: recording it would wait on the same lock again.
     """
+    if name not in STAGES:  # one name per stage: the task id, this record and the run summary
+        raise ValueError(f"{name!r} is not a stage of bantin.operations.STAGES")
     stats = {} if stats is None else stats
     started, clock = datetime.now(), time.perf_counter()
 

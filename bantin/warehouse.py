@@ -587,6 +587,8 @@ def publish_snapshot(con, target: Path) -> Path:
             con.execute(f"CREATE TABLE snapshot.{schema}.{table} AS SELECT * FROM {schema}.{table}")
         # the ledger's reading of which file is in force, as a table (a view would not travel)
         con.execute("CREATE TABLE snapshot.ops.submission_in_force AS SELECT * FROM ops.submission_in_force")
+        con.execute("COMMENT ON TABLE snapshot.ops.submission_in_force IS "
+                    + _literal(TABLE_COMMENTS["ops.submission_in_force"]))
         _copy_comments(con, "snapshot")
     finally:
         con.execute("DETACH snapshot")
