@@ -224,9 +224,6 @@ def _refusal_entry(item, refusal: "intake.RefusedFile", settings: Settings, know
     return ("refused", item, entry, [Finding("error", refusal.rule, refusal.message_vi, refusal.message_en)])
 
 
-submission_id_for = ledger.submission_id_for
-
-
 def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings,
             receipt: intake.Receipt) -> None:
     received = receipt.received_at

@@ -288,8 +288,8 @@ def stage(settings, name: str, *, run_id: str, report_date=None, stats: dict | N
             else:
                 _rollback_if_open(con)
                 record(con, "failed", error)
-        except Exception:
-            log.exception("%s failed and its failure could not be recorded", name)
+        except Exception as unrecorded:  # e.g. the warehouse itself is what failed: the first error goes on up
+            log.warning("%s failed, and the failure could not be recorded either: %s", name, unrecorded)
 
     if write:
         with writer(settings) as con:

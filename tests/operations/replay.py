@@ -23,7 +23,8 @@ from conftest import receive
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
 BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"],
-               "ops.f0_alert": ["alerted_at", "outbox_path"]}  # the outbox copy is named by the time it was sent
+               "ops.f0_alert": ["alerted_at", "outbox_path"],  # the outbox copy is named by the time it was sent
+               "ops.schema_version": ["applied_at"]}
 RUN_LOG = {"ops.pipeline_run"}
 
 

@@ -192,3 +192,27 @@ def test_the_store_and_the_ledger_import_nothing_of_the_stages():
     assert _bantin_imports(REPO / "bantin" / "ledger.py") == set()
     assert _bantin_imports(REPO / "bantin" / "store.py") <= {"ledger", "operations"}
     assert _bantin_imports(REPO / "bantin" / "operations.py") <= {"config"}  # the store's summary line
+
+
+def test_files_are_parsed_and_gx_runs_with_the_writer_free(settings, monkeypatch):
+    """Parsing and GX take seconds to minutes: a collection or a build elsewhere must not wait behind them."""
+    from bantin import demo_data, intake, validation
+
+    demo_data.generate(22, date(2021, 10, 19), date(2021, 10, 19), settings.landing)
+    free_while = {"parsing": [], "validating": []}
+    read_submission, validate_files = intake.read_submission, validation.validate_files
+
+    def parsing(*args, **kwargs):
+        free_while["parsing"].append(store.writer_is_free(settings))
+        return read_submission(*args, **kwargs)
+
+    def validating(*args, **kwargs):
+        free_while["validating"].append(store.writer_is_free(settings))
+        return validate_files(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "read_submission", parsing)
+    monkeypatch.setattr(validation, "validate_files", validating)
+    assert pipeline.collect(settings)["new"] > 0
+    assert pipeline.validate(settings)["validated"] > 0
+    assert free_while["parsing"] and all(free_while["parsing"])
+    assert free_while["validating"] and all(free_while["validating"])
