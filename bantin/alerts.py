@@ -39,8 +39,7 @@ def new_f0(con, *, window_start: date) -> list[dict]:
         WITH accepted AS (
             SELECT s.submission_id, s.district_code, s.report_date, s.file_name, s.received_at,
                    r.commune_code, r.new_cases_community
-            FROM ops.submission AS s JOIN raw.submission_row AS r USING (submission_id)
-            WHERE s.status = 'accepted'
+            FROM ops.submission_in_force AS s JOIN raw.submission_row AS r USING (submission_id)
         )
         SELECT a.report_date, a.district_code, a.commune_code, a.new_cases_community,
                a.submission_id, a.file_name, a.received_at
@@ -104,19 +103,20 @@ def notify_new_f0(settings: Settings) -> dict:
 
     The warehouse is read, then let go while the mail goes out (SMTP retries can
     take minutes and collections must not wait), then written; an alert lock of
-    its own keeps the two DAGs' alert tasks from sending the same news twice.
+    its own (about the news, not the warehouse: it never holds up another stage)
+    keeps the two DAGs' alert tasks from sending the same news twice.
     The message is sent before the rows are written: if sending fails the task
     fails and its retry sends again; a crash between the two (rare) can repeat
     an alert, which beats losing one.
     """
-    from bantin import delivery, warehouse
+    from bantin import delivery, store
 
     (settings.outbox / "alerts").mkdir(parents=True, exist_ok=True)
-    with warehouse.exclusive_lock(settings.outbox / "alerts" / ".alert.lock"):
-        with warehouse.writer(settings) as con:
+    with store.exclusive_lock(settings.outbox / "alerts" / ".alert.lock"):
+        with store.writer(settings) as con:
             today = datetime.now(settings.timezone).date()
             # News is the latest report days: in production that is today; on a replayed past day, that day.
-            latest = con.execute("SELECT max(report_date) FROM ops.submission WHERE status = 'accepted'").fetchone()[0]
+            latest = con.execute("SELECT max(report_date) FROM ops.submission_in_force").fetchone()[0]
             newest = min(today, latest or today)
             found = new_f0(con, window_start=newest - timedelta(days=settings.backdate_days))
         stats = {"new_f0_communes": len(found), "sent": False}
@@ -130,7 +130,7 @@ def notify_new_f0(settings: Settings) -> dict:
         copy.write_text(f"To: {', '.join(settings.alert_to)}\nSubject: {subject}\n\n{body}", encoding="utf-8")
         stats["sent"] = delivery.alert(settings, subject, body)  # logs a warning when BANTIN_ALERT_TO is empty
         local_now = now.replace(tzinfo=None)
-        with warehouse.writer(settings) as con, warehouse.transaction(con):
+        with store.writer(settings) as con, store.transaction(con):
             con.executemany(
                 "INSERT INTO ops.f0_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(f["report_date"], f["commune_code"], f["district_code"], f["submission_id"],

@@ -436,10 +436,10 @@ def _warnings(con, report_date: date) -> list[dict]:
         con,
         "SELECT s.district_code, d.district_name, s.file_name, f.source_row AS row, f.header, f.column_name AS column, "
         "f.value, f.rule, f.message_vi, r.commune_name "
-        "FROM ops.finding f JOIN ops.submission s USING (submission_id) "
+        "FROM ops.finding f JOIN ops.submission_in_force s USING (submission_id) "
         "LEFT JOIN ref.district d ON d.district_code = s.district_code "
         "LEFT JOIN raw.submission_row r ON r.submission_id = f.submission_id AND r.source_row = f.source_row "
-        "WHERE s.report_date = ? AND s.status = 'accepted' AND f.severity = 'warning' "
+        "WHERE s.report_date = ? AND f.severity = 'warning' "
         "ORDER BY s.district_code, f.source_row, f.rule",
         [report_date],
     )
@@ -515,7 +515,7 @@ def render(figures: dict, settings: Settings, report_date: date, *, run_id: str 
     Runs outside the warehouse lock; a lock of the date's own keeps two renders
     of one date (a rerun and a manual `bantin run`) from numbering the same version.
     """
-    from bantin.warehouse import exclusive_lock
+    from bantin.store import exclusive_lock
 
     figures = with_decision(figures)
     folder = settings.bulletins / report_date.isoformat()

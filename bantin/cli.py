@@ -247,7 +247,7 @@ def _run(args) -> int:
     for summary in pipeline.run_days(settings, args.start, end, deliver_bulletin=not args.no_deliver,
                                      bulletin=not args.load_only, full_refresh=args.full_refresh):
         day = summary["build_marts"]["report_date"]
-        print(f"{day}: {summary['render']['html'] if 'render' in summary else 'marts built'}")
+        print(f"{day}: {summary['render_bulletin']['html'] if 'render_bulletin' in summary else 'marts built'}")
     return 0
 
 
@@ -279,13 +279,13 @@ def _data_dictionary(args) -> int:
 
 def _levels(args) -> int:
     """Record the Director's decision (as the DAG's sign-off task does), then publish the bulletin's new version."""
-    from bantin import pipeline, signoff, warehouse
+    from bantin import pipeline, signoff, store
 
     settings = load_settings()
     if not settings.warehouse_path.is_file():
         raise UsageError(f"Chưa có kho dữ liệu / no warehouse yet: {settings.warehouse_path}")
     if args.action == "show":
-        with warehouse.writer(settings) as con:
+        with store.writer(settings) as con:
             rows = con.execute(
                 "SELECT unit_type, unit_code, unit_name, computed_level, declared_level, status, decided_by "
                 "FROM marts.level_signoff WHERE report_date = ? AND unit_type <> 'commune' "
@@ -301,7 +301,7 @@ def _levels(args) -> int:
         decision = signoff.Decision(report_date=args.date, decided_by=args.by, reason=args.reason,
                                     decided_at=datetime.now(settings.timezone).replace(tzinfo=None, microsecond=0),
                                     overrides=overrides, channel="cli")
-        with warehouse.writer(settings) as con:
+        with store.writer(settings) as con:
             outcome = signoff.record(con, decision)
     except signoff.SignoffError as problem:
         raise UsageError(f"{problem.message_vi} / {problem}") from None

@@ -77,7 +77,7 @@ def deliver(settings: Settings, report_date: date, paths: dict[str, Path]) -> di
     Sending a version is exclusive across processes (a lock of the date's outbox):
     two runs behind a slow relay queue, and the second finds the first's receipt.
     """
-    from bantin.warehouse import exclusive_lock
+    from bantin.store import exclusive_lock
 
     outbox = settings.outbox / report_date.isoformat()
     outbox.mkdir(parents=True, exist_ok=True)

@@ -57,8 +57,8 @@ def _with_other_versions(con, submission_ids: list[str]) -> list[str]:
 
 def _newest_version(con, submission: dict) -> dict | None:
     row = con.execute(
-        "SELECT version, file_name, received_at FROM ops.submission WHERE district_code = ? AND report_date = ? "
-        "AND status = 'accepted'",
+        "SELECT version, file_name, received_at FROM ops.submission_in_force WHERE district_code = ? "
+        "AND report_date = ?",
         [submission["district_code"], submission["report_date"]],
     ).fetchone()
     return dict(zip(("version", "file_name", "received_at"), row, strict=True)) if row else None

@@ -1,12 +1,16 @@
 """The pipeline's stages, in the order data flows:
 
-    collect → validate → build_marts → render → deliver → publish
+    collect → validate → alert_new_f0 → build_marts → publish_snapshot → render_bulletin → deliver_bulletin
 
 Each stage is a plain function of the settings (and the report date), reads
 its input from the warehouse or the file system, writes in one transaction and
 returns a small summary dict (what the Airflow task logs and passes on as
 XCom). The DAGs call exactly these functions, and so does `bantin run` for a
-whole date range in one process: one code path.
+whole date range in one process: one code path. Each stage is recorded in
+ops.pipeline_run under its name (`store.stage`), which is also its Airflow task
+id and its key in the run summary (`operations.STAGES`). A stage holds the
+warehouse's writer only to read and write: files are parsed, GX runs, the PDF
+is made and mail goes out with the writer free.
 """
 
 from __future__ import annotations
@@ -14,14 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bantin import feedback, intake, operations, warehouse
+from bantin import feedback, intake, ledger, store, warehouse
 from bantin.config import Settings
 from bantin.findings import WARNING, Finding, has_errors
 from bantin.submission_format import COLUMN_NAMES
@@ -60,36 +62,11 @@ def cli_run_id(settings: Settings) -> str:
     return f"cli__{datetime.now(settings.timezone):%Y-%m-%dT%H:%M:%S}__{uuid.uuid4().hex[:8]}"
 
 
-def try_number(run_id: str) -> int:
-    """The Airflow task's try when this process runs one for `run_id` (its AIRFLOW_CTX_* variables), else 1."""
-    if os.environ.get("AIRFLOW_CTX_DAG_RUN_ID") == run_id and os.environ.get("AIRFLOW_CTX_TRY_NUMBER"):
-        return int(os.environ["AIRFLOW_CTX_TRY_NUMBER"])
-    return 1
-
-
-@contextmanager
-def _stage(target, name: str, report_date: date | None, run_id: str, stats: dict):
-    """Time a stage and record it in ops.pipeline_run.
-
-    `target` is the stage's open warehouse connection, or the Settings of a stage
-    that does its slow work (PDF, SMTP) outside the warehouse lock: the writer is
-    then opened only to write the record, so collections never wait behind it.
-    """
-    started = datetime.now()
-    clock = time.perf_counter()
-    yield
-    seconds = time.perf_counter() - clock
-    stats["seconds"] = round(seconds, 3)
-    record = [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str),
-              try_number(run_id)]
-    with ExitStack() as stack:
-        con = stack.enter_context(warehouse.writer(target)) if isinstance(target, Settings) else target
-        con.execute("INSERT INTO ops.pipeline_run (run_id, stage, report_date, started_at, finished_at, seconds, "
-                    "stats_json, try_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", record)
-    log.info("%s", operations.summary_line(name, stats))
-
-
 # --------------------------------------------------------------------------- collect
+
+
+# Files parsed outside the writer, then recorded under it, this many at a time (bounds memory and the hold).
+COLLECT_BATCH = 50
 
 
 def collect(settings: Settings, *, run_id: str = "manual") -> dict:
@@ -99,17 +76,24 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
     same bytes dropped twice are recorded once; a changed file is a new version.
     A file still growing waits for the next collection. Whatever goes wrong
     with one file is recorded against that file, and the others go on.
+
+    One collector at a time takes files from the inboxes (its own lock, beside
+    the receipts): the warehouse's writer is held only to read which files are
+    known and to record a batch of parsed files, never while files are read.
     """
     stats = {"seen": 0, "new": 0, "unreadable": 0}
-    with warehouse.writer(settings) as con, _stage(con, "collect", None, run_id, stats):
+    wait = getattr(settings, "lock_wait_seconds", store.LOCK_TIMEOUT_S)
+    with store.stage(settings, "collect", run_id=run_id, stats=stats), \
+            store.exclusive_lock(settings.receipts / ".collect.lock", timeout=wait):
         if removed := intake.remove_leftovers(settings.archive):
             log.warning("collect: removed %d partial copies left by an interrupted collection", removed)
         incoming = intake.scan_inboxes(settings.landing, settings.timezone,
                                        seen_register=settings.receipts / ".seen.json",
                                        settle_seconds=settings.settle_seconds)
         stats["seen"] = len(incoming)
-        known = set(con.execute("SELECT district_code, sha256 FROM ops.submission").fetchall())
-        known_ids = {r[0] for r in con.execute("SELECT submission_id FROM ops.submission").fetchall()}
+        with store.writer(settings) as con:
+            known, known_ids = ledger.known_files(con)
+        batch: list = []
         for item in incoming:
             if not item.stable:
                 stats["growing"] = stats.get("growing", 0) + 1
@@ -124,7 +108,8 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                     continue
                 stored = intake.take_file(item.path, sha, settings.archive, settings.max_file_bytes)
             except intake.RefusedFile as refusal:
-                if _record_refusal(con, item, refusal, settings, known_ids):
+                if (refused := _refusal_entry(item, refusal, settings, known_ids)) is not None:
+                    batch.append(refused)
                     stats["refused"] = stats.get("refused", 0) + 1
                 continue
             except OSError as problem:  # changed while read, or gone: the next run takes it
@@ -136,19 +121,35 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
             # the name the clerk gave (a channel's receipt), not the inbox's de-duplicated one
             file_name = receipt.provenance.get("file_name") or intake.display_name(item.path.name)
             parsed = _parse_or_explain(stored, item, settings, file_name)
+            batch.append(("file", item, sha, stored, parsed, receipt, file_name))
+            stats["new"] += 1
+            stats["unreadable"] += 0 if parsed.rows else 1
+            if len(batch) >= COLLECT_BATCH:
+                _record_batch(settings, batch)
+                batch = []
+        if batch:
+            _record_batch(settings, batch)
+    return stats
+
+
+def _record_batch(settings: Settings, batch: list) -> None:
+    """Record parsed (and refused) files under the writer, one transaction per file."""
+    with store.writer(settings) as con:
+        for kind, item, *rest in batch:
+            if kind == "refused":
+                with store.transaction(con):
+                    ledger.record_submission(con, *rest)
+                continue
+            sha, stored, parsed, receipt, file_name = rest
             try:
-                with warehouse.transaction(con):
+                with store.transaction(con):
                     _record(con, item, sha, stored, parsed, settings, receipt)
             except Exception:  # rows DuckDB will not take: the file is recorded, refused, and the run goes on
                 log.exception("collect: %s could not be loaded; recorded as rejected", item.path)
-                failed = intake.ParsedSubmission(file_name=file_name,
-                                                 district_code=item.district_code)
+                failed = intake.ParsedSubmission(file_name=file_name, district_code=item.district_code)
                 failed.error("file.load_failed", *_FAILED["load"])
-                with warehouse.transaction(con):
+                with store.transaction(con):
                     _record(con, item, sha, stored, failed, settings, receipt)
-            stats["new"] += 1
-            stats["unreadable"] += 0 if parsed.rows else 1
-    return stats
 
 
 # What a clerk is told when bantin itself failed on their file (the log has the details).
@@ -197,11 +198,11 @@ def _landing_path(path: Path, settings: Settings) -> str:
                                else str(path))
 
 
-def _record_refusal(con, item, refusal: intake.RefusedFile, settings: Settings, known_ids: set) -> bool:
+def _refusal_entry(item, refusal: intake.RefusedFile, settings: Settings, known_ids: set):
     """A file refused before being read (too large, not a regular file): one ledger row and a finding, once.
 
     It is not hashed nor archived (that is the point of refusing it), so it is
-    known by its inbox path, size and modification time.
+    known by its inbox path, size and modification time. None when it is already recorded.
     """
     try:
         mtime_ns = item.path.lstat().st_mtime_ns
@@ -210,69 +211,37 @@ def _record_refusal(con, item, refusal: intake.RefusedFile, settings: Settings, 
     identity = f"{_landing_path(item.path, settings)}|{item.size}|{mtime_ns}"
     submission_id = f"{item.district_code}-refused-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
     if submission_id in known_ids:
-        return False
+        return None
     known_ids.add(submission_id)
-    with warehouse.transaction(con):
-        con.execute(
-            "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
-            "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
-            "provenance_json) VALUES (?, ?, NULL, ?, ?, '', '', ?, ?, ?, 'received', false, '{}', 'inbox', ?)",
-            [submission_id, item.district_code, intake.display_name(item.path.name), _landing_path(item.path, settings),
-             item.size,
-             _local(item.first_seen, settings), _local(datetime.now(settings.timezone), settings),
-             json.dumps({"refused": refusal.rule}, ensure_ascii=False)],
-        )
-        _insert_findings(con, [(submission_id, Finding("error", refusal.rule, refusal.message_vi,
-                                                       refusal.message_en))], "intake")
     log.warning("collect: %s refused: %s", item.path, refusal.message_en)
-    return True
-
-
-def submission_id_for(district_code: int, sha256: str) -> str:
-    return f"{district_code}-{sha256[:16]}"
+    entry = {"submission_id": submission_id, "district_code": item.district_code, "report_date": None,
+             "file_name": intake.display_name(item.path.name), "landing_path": _landing_path(item.path, settings),
+             "archive_path": "", "sha256": "", "size_bytes": item.size,
+             "received_at": _local(item.first_seen, settings),
+             "recorded_at": _local(datetime.now(settings.timezone), settings), "is_late": False,
+             "headers_json": "{}", "channel": "inbox",
+             "provenance_json": json.dumps({"refused": refusal.rule}, ensure_ascii=False)}
+    return ("refused", item, entry, [Finding("error", refusal.rule, refusal.message_vi, refusal.message_en)])
 
 
 def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings,
             receipt: intake.Receipt) -> None:
-    submission_id = submission_id_for(item.district_code, sha)
     received = receipt.received_at
     late = parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings)
-    con.execute(
-        "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
-        "archive_path, sha256, size_bytes, received_at, recorded_at, status, is_late, headers_json, channel, "
-        "provenance_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
-        [submission_id, item.district_code, parsed.report_date, parsed.file_name, _landing_path(item.path, settings),
-         str(stored.relative_to(settings.home)), sha, item.size, _local(received, settings),
-         _local(datetime.now(settings.timezone), settings), late, json.dumps(parsed.headers, ensure_ascii=False),
-         receipt.channel, json.dumps(receipt.provenance, ensure_ascii=False, default=str)],
-    )
-    _insert_findings(con, [(submission_id, f) for f in parsed.findings], "intake")
-    if parsed.rows:
-        # by name: a column added to the contract later sits at the end of an older warehouse's table
-        _insert_rows(con, "raw.submission_row (submission_id, source_row, " + ", ".join(COLUMN_NAMES) + ")",
-                     [(submission_id, n, *(r[c] for c in COLUMN_NAMES))
-                      for r, n in zip(parsed.rows, parsed.source_rows, strict=True)])
-
-
-def _insert_rows(con, table: str, rows: list[tuple]) -> None:
-    """One multi-row INSERT: DuckDB's executemany binds row by row, ~100× slower for a file's rows."""
-    for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
-        values = ", ".join([f"({', '.join(['?'] * len(chunk[0]))})"] * len(chunk))
-        con.execute(f"INSERT INTO {table} VALUES {values}", [v for row in chunk for v in row])
+    entry = {"submission_id": ledger.submission_id_for(item.district_code, sha), "district_code": item.district_code,
+             "report_date": parsed.report_date, "file_name": parsed.file_name,
+             "landing_path": _landing_path(item.path, settings), "archive_path": str(stored.relative_to(settings.home)),
+             "sha256": sha, "size_bytes": item.size, "received_at": _local(received, settings),
+             "recorded_at": _local(datetime.now(settings.timezone), settings), "is_late": late,
+             "headers_json": json.dumps(parsed.headers, ensure_ascii=False), "channel": receipt.channel,
+             "provenance_json": json.dumps(receipt.provenance, ensure_ascii=False, default=str)}
+    rows = [(n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows, strict=False)]
+    ledger.record_submission(con, entry, parsed.findings, rows, row_columns=COLUMN_NAMES)
 
 
 def _local(moment: datetime, settings: Settings) -> datetime:
     """Ledger times are the province's wall-clock time (what clerks and the bulletin speak in)."""
     return moment.astimezone(settings.timezone).replace(tzinfo=None)
-
-
-def _insert_findings(con, findings: list[tuple[str, Finding]], stage: str) -> None:
-    if not findings:
-        return
-    _insert_rows(con, "ops.finding",
-                 [(sid, stage, f.severity, f.rule, f.row, f.column, f.header, f.value, f.message_vi, f.message_en)
-                  for sid, f in findings])
 
 
 # --------------------------------------------------------------------------- validate
@@ -281,39 +250,51 @@ def _insert_findings(con, findings: list[tuple[str, Finding]], stage: str) -> No
 def validate(settings: Settings, *, run_id: str = "manual") -> dict:
     """Run the GX suites over every recorded-but-unvalidated submission, one GX call per suite; decide verdicts.
 
-    History rules read the warehouse as it stands before this run's verdicts;
-    the run's Data Docs site (for engineers) is rebuilt under `data_docs/`.
+    The writer is held to read the pending files (and a copy of the history they
+    are judged against), let go while GX runs, and taken again to write the
+    findings and settle the versions in one transaction. A file another
+    validation settled meanwhile is left as that one judged it.
+    The run's Data Docs site (for engineers) is rebuilt under `data_docs/`.
     """
     from bantin import validation  # imports Great Expectations (~8 s): only when this stage runs
 
     stats = {"validated": 0, "accepted": 0, "rejected": 0}
-    with warehouse.writer(settings) as con, _stage(con, "validate", None, run_id, stats):
-        pending = [r[0] for r in con.execute(
-            "SELECT submission_id FROM ops.submission WHERE status = 'received'").fetchall()]
-        if pending:
+    with store.stage(settings, "validate", run_id=run_id, stats=stats):
+        with store.writer(settings) as con:
+            pending = ledger.pending(con)
+            if not pending:
+                return stats
             rows, files = _rows_for_validation(con, pending, settings)
             intake_errors = [r[0] for r in con.execute(
                 "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
                 "AND list_contains(?, submission_id)", [pending]).fetchall()]
-            outcome = _validate_or_set_aside(validation, rows, files, con, intake_errors, settings, run_id)
             headers = _headers_by_submission(con, pending)
             already = dict(con.execute(
                 "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
                 "AND list_contains(?, submission_id) GROUP BY 1", [pending]).fetchall())
-            found = _capped_per_file([(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
-                                     settings.limits.max_findings_per_file, already)
-            with warehouse.transaction(con):
-                _insert_findings(con, found, "validation")
-                _settle(con, pending)
-            stats["validated"] = len(pending)
+            history = validation.copy_history(con, pending, rows["commune_code"], settings)
+        try:
+            outcome = _validate_or_set_aside(validation, rows, files, history, intake_errors, settings, run_id)
+        finally:
+            history.close()
+        found = _capped_per_file([(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
+                                 settings.limits.max_findings_per_file, already)
+        with store.writer(settings) as con:
+            still = set(ledger.pending(con))
+            judged = [sid for sid in pending if sid in still]
+            found = [(sid, f) for sid, f in found if sid in still]
+            with store.transaction(con):
+                ledger.insert_findings(con, found, "validation")
+                ledger.settle(con, judged)
+            stats["validated"] = len(judged)
             verdicts = dict(con.execute(
                 "SELECT status, count(*) FROM ops.submission WHERE list_contains(?, submission_id) GROUP BY status",
-                [pending]).fetchall())
+                [judged]).fetchall())
             stats["accepted"] = verdicts.get("accepted", 0) + verdicts.get("superseded", 0)
             stats["rejected"] = verdicts.get("rejected", 0)
             stats["warnings"] = sum(f.severity == WARNING for _, f in found)
             stats["data_docs"] = str(outcome.data_docs)  # the log line links the run's Data Docs
-            feedback.write_reports(con, settings, pending)
+            feedback.write_reports(con, settings, judged)
     return stats
 
 
@@ -385,60 +366,12 @@ def _with_header(finding: Finding, headers: dict) -> Finding:
     return finding
 
 
-def _settle(con, submission_ids: list[str]) -> None:
-    """Verdicts, versions and supersession for the districts and dates these files touch.
-
-    Version = order of arrival for (district, report date). The newest file
-    without errors is `accepted`; earlier good ones are `superseded`; files
-    with errors are `rejected` and never displace a good one.
-    """
-    con.execute(
-        """
-        UPDATE ops.submission AS s SET
-            error_count = f.errors, warning_count = f.warnings
-        FROM (
-            SELECT s2.submission_id,
-                   count(f.rule) FILTER (WHERE f.severity = 'error') AS errors,
-                   count(f.rule) FILTER (WHERE f.severity = 'warning') AS warnings
-            FROM ops.submission AS s2 LEFT JOIN ops.finding AS f USING (submission_id)
-            WHERE list_contains(?, s2.submission_id)
-            GROUP BY s2.submission_id
-        ) AS f
-        WHERE s.submission_id = f.submission_id
-        """,
-        [submission_ids],
-    )
-    con.execute(
-        """
-        UPDATE ops.submission AS s SET version = v.version, status = v.status
-        FROM (
-            SELECT submission_id,
-                   row_number() OVER arrival AS version,
-                   CASE
-                       WHEN error_count > 0 OR report_date IS NULL THEN 'rejected'
-                       WHEN row_number() OVER newest_good = 1 THEN 'accepted'
-                       ELSE 'superseded'
-                   END AS status
-            FROM ops.submission
-            WHERE (district_code, report_date) IN (
-                SELECT (district_code, report_date) FROM ops.submission WHERE list_contains(?, submission_id))
-               OR list_contains(?, submission_id)
-            WINDOW arrival AS (PARTITION BY district_code, report_date ORDER BY received_at, sha256),
-                   newest_good AS (PARTITION BY district_code, report_date, error_count > 0
-                                   ORDER BY received_at DESC, sha256 DESC)
-        ) AS v
-        WHERE s.submission_id = v.submission_id
-        """,
-        [submission_ids, submission_ids],
-    )
-
-
 def alert_new_f0(settings: Settings, *, run_id: str = "manual") -> dict:
     """Tell the Steering Committee at once of community cases in a commune quiet for 14 days (bantin.alerts)."""
     from bantin import alerts
 
     stats: dict = {}
-    with _stage(settings, "alert_new_f0", None, run_id, stats):  # holds the warehouse only to read and record
+    with store.stage(settings, "alert_new_f0", run_id=run_id, stats=stats):  # the writer only to read and record
         stats.update(alerts.notify_new_f0(settings))
     return stats
 
@@ -453,8 +386,9 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
     resubmission for an earlier one, replaces that date's rows and those after it.
     """
     stats: dict = {"report_date": report_date.isoformat()}
-    with warehouse.writer(settings) as con, _stage(con, "build_marts", report_date, run_id, stats):
-        with warehouse.transaction(con):
+    with store.stage(settings, "build_marts", run_id=run_id, report_date=report_date, stats=stats,
+                     write=True) as con:
+        with store.transaction(con):
             con.execute(
                 "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [report_date, _local(datetime.now(settings.timezone), settings)],
@@ -468,8 +402,9 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
 
 
 def publish(settings: Settings, *, run_id: str = "manual") -> dict:
+    """Swap in the analysts' snapshot and Parquet export of the warehouse as it now stands."""
     stats: dict = {}
-    with warehouse.writer(settings) as con, _stage(con, "publish_snapshot", None, run_id, stats):
+    with store.stage(settings, "publish_snapshot", run_id=run_id, stats=stats, write=True) as con:
         path = warehouse.publish_snapshot(con, settings.analytics_path)
         stats["snapshot"] = str(path)
         stats["parquet"] = str(warehouse.export_parquet(con, settings.analytics_path.parent))
@@ -483,8 +418,8 @@ def render(settings: Settings, report_date: date, *, run_id: str = "manual") -> 
     from bantin import bulletin
 
     stats: dict = {"report_date": report_date.isoformat()}
-    with _stage(settings, "render_bulletin", report_date, run_id, stats):
-        with warehouse.writer(settings) as con:  # the figures only: the PDF is made after the lock is let go
+    with store.stage(settings, "render_bulletin", run_id=run_id, report_date=report_date, stats=stats):
+        with store.writer(settings) as con:  # the figures only: the PDF is made after the lock is let go
             figures = bulletin.build_summary(con, settings, report_date)
         produced = bulletin.render(figures, settings, report_date, run_id=run_id)
         stats.update({k: str(v) for k, v in produced.items()})
@@ -495,7 +430,8 @@ def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: st
     from bantin import delivery
 
     stats: dict = {"report_date": report_date.isoformat()}
-    with _stage(settings, "deliver_bulletin", report_date, run_id, stats):  # SMTP retries hold no lock
+    # SMTP retries hold no lock: the writer is taken only to record the stage
+    with store.stage(settings, "deliver_bulletin", run_id=run_id, report_date=report_date, stats=stats):
         stats.update(delivery.deliver(settings, report_date, {k: Path(v) for k, v in rendered.items()
                                                               if k in ("html", "pdf", "json")}))
     return stats
@@ -515,11 +451,11 @@ def run_day(settings: Settings, report_date: date, *, run_id: str | None = None,
         log.exception("alert_new_f0 failed; the bulletin goes on and the next collection alerts again")
         summary["alert_new_f0"] = {"failed": f"{type(problem).__name__}: {problem}"}
     summary["build_marts"] = build_marts(settings, report_date, run_id=run_id, full_refresh=full_refresh)
-    summary["publish"] = publish(settings, run_id=run_id)  # before the bulletin, as in the DAG
+    summary["publish_snapshot"] = publish(settings, run_id=run_id)  # before the bulletin, as in the DAG
     if bulletin:
-        summary["render"] = render(settings, report_date, run_id=run_id)
+        summary["render_bulletin"] = render(settings, report_date, run_id=run_id)
     if bulletin and deliver_bulletin:
-        summary["deliver"] = deliver(settings, report_date, summary["render"], run_id=run_id)
+        summary["deliver_bulletin"] = deliver(settings, report_date, summary["render_bulletin"], run_id=run_id)
     return summary
 
 
@@ -557,9 +493,14 @@ def check_file(settings: Settings, path: Path, district_code: int, as_of: date) 
         rows.insert(0, "submission_id", "file")
         files = pd.DataFrame([{"submission_id": "file", "inbox_district_code": district_code, "as_of": as_of,
                                "backdate_days": settings.backdate_days}])
-        with _history_reader(settings) as con:
-            outcome = validation.validate_files(rows, files, history=con,
+        with _history_reader(settings) as con:  # copied out of the snapshot, judged with it let go
+            history = validation.copy_history(con, [], rows["commune_code"], settings) if con is not None else None
+        try:
+            outcome = validation.validate_files(rows, files, history=history,
                                                 untrusted_ids=["file"] if has_errors(findings) else [])
+        finally:
+            if history is not None:
+                history.close()
         findings += [_with_header(f, parsed.headers) for _, f in outcome.findings]
     return sorted(capped(findings, settings.limits.max_findings_per_file), key=sort_key)
 
@@ -571,7 +512,7 @@ def _history_reader(settings: Settings):
         con = None
         if settings.analytics_path.exists():
             try:
-                con = stack.enter_context(warehouse.reader(settings.analytics_path, settings))
+                con = stack.enter_context(store.reader(settings.analytics_path, settings))
                 con.execute("SELECT 1 FROM raw.submission_row LIMIT 0")  # a snapshot from before raw was in it
             except Exception:
                 log.info("no readable snapshot with raw rows: history rules skipped for this check")

@@ -162,13 +162,13 @@ def quarantine_reply(settings: Settings, original: EmailMessage, record: dict) -
 
 def answer_senders(settings: Settings) -> dict:
     """Reply for every validated file that came by a channel and has no reply yet; then send the outbox."""
-    from bantin import feedback, warehouse
+    from bantin import feedback, store
 
     stats = {"replies": 0, "sftp_reports": 0}
     if not settings.warehouse_path.exists():
         return stats
     since = datetime.now(settings.timezone).replace(tzinfo=None) - timedelta(days=ANSWER_WINDOW_DAYS)
-    with warehouse.writer(settings) as con:  # held only to read; the mail goes out after it is let go
+    with store.writer(settings) as con:  # held only to read; the mail goes out after it is let go
         rows = con.execute(
             "SELECT submission_id, district_code, report_date, file_name, sha256, received_at, status, version, "
             "error_count, warning_count, is_late FROM ops.submission WHERE status <> 'received' AND recorded_at >= ? "

@@ -58,12 +58,14 @@ def district_status(con, settings: Settings, report_date: date) -> list[dict]:
     for row in cursor.fetchall():
         item = dict(zip(names, row, strict=True))
         files.setdefault(item["district_code"], []).append(item)
+    in_force_ids = {r[0] for r in con.execute(
+        "SELECT submission_id FROM ops.submission_in_force WHERE report_date = ?", [report_date]).fetchall()}
     rejected_ids = [f["submission_id"] for fs in files.values() for f in fs if f["status"] == "rejected"]
     reasons = _first_errors(con, rejected_ids)
     result = []
     for district in reporting_districts(settings.province_code):
         versions = files.get(district.code, [])
-        in_force = next((f for f in versions if f["status"] == "accepted"), None)
+        in_force = next((f for f in versions if f["submission_id"] in in_force_ids), None)
         if in_force is not None:
             state = "late" if in_force["is_late"] else "accepted"
         elif any(f["status"] == "received" for f in versions):
@@ -114,9 +116,9 @@ def _iso(moment) -> str | None:
 
 def today_status(settings: Settings, report_date: date) -> list[dict]:
     """`district_status` read from the warehouse (waits for the writer lock, holds it only to read)."""
-    from bantin import warehouse
+    from bantin import store
 
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         return district_status(con, settings, report_date)
 
 

@@ -86,7 +86,7 @@ def record(con, decision: Decision) -> dict:
     level for the units it names (a reason is required) and the computed one
     for the rest. Returns a summary (status, who, when, units overridden).
     """
-    from bantin import warehouse
+    from bantin import store, warehouse
 
     computed = {(t, c): (level, rule_set_id, rule_set_version) for t, c, level, rule_set_id, rule_set_version in
                 con.execute("SELECT unit_type, unit_code, level, rule_set_id, rule_set_version "
@@ -110,7 +110,7 @@ def record(con, decision: Decision) -> dict:
              OVERRIDDEN if (unit_type, unit_code) in changed else APPROVED, decision.decided_by.strip(),
              decision.decided_at, decision.reason.strip() or None, decision.channel, rule_set_id, rule_set_version)
             for (unit_type, unit_code), (level, rule_set_id, rule_set_version) in computed.items()]
-    with warehouse.transaction(con):
+    with store.transaction(con):
         con.executemany("INSERT INTO ops.level_decision VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         warehouse.rebuild_table(con, "marts.level_signoff")
     return {"status": OVERRIDDEN if changed else APPROVED, "decided_by": decision.decided_by.strip(),

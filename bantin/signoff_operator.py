@@ -54,13 +54,13 @@ class DirectorSignoff(HITLOperator):
     # ------------------------------------------------------------------ asking
 
     def execute(self, context) -> Any:
-        from bantin import warehouse
+        from bantin import store
         from bantin.config import load_settings
 
         settings = load_settings()
         report_date = _report_date(context, settings)
         mode = context["params"].get("signoff") or settings.signoff
-        with warehouse.writer(settings) as con:
+        with store.writer(settings) as con:
             decided = signoff.has_decision(con, report_date)
             body = signoff.request_body(con, report_date)
         wait = signoff.wait_for(settings, report_date, datetime.now(UTC),
@@ -79,7 +79,7 @@ class DirectorSignoff(HITLOperator):
     # ------------------------------------------------------------------ the answer
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
-        from bantin import warehouse
+        from bantin import store
         from bantin.config import load_settings
 
         answer = super().execute_complete(context, event)  # checks options and params; raises on errors
@@ -111,7 +111,7 @@ class DirectorSignoff(HITLOperator):
                     raise signoff.SignoffError("Chọn công bố cấp khác nhưng ô Điều chỉnh để trống.",
                                                "Override chosen but no unit level given.")
                 decision = signoff.Decision(**{**decision.__dict__, "overrides": overrides})
-            with warehouse.writer(settings) as con:
+            with store.writer(settings) as con:
                 outcome.update(signoff.record(con, decision))
         except signoff.SignoffError as problem:
             # the bulletin must still go out: provisional, and the run's log and summary say why

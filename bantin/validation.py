@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from bantin import reference
+from bantin import ledger, reference
 from bantin.findings import ERROR, Finding
 from bantin.submission_format import COLUMN_BY_NAME, COUNT_COLUMNS, CUMULATIVE_COLUMNS, Column, normalise_header
 
@@ -232,14 +232,9 @@ def _add_report_date_columns(frame) -> None:
 
 
 HISTORY_SQL = f"""
-WITH in_force AS (  -- the newest trusted file of each district and date: its figures are the history
-    SELECT submission_id, report_date FROM ops.submission
-    WHERE report_date IS NOT NULL AND (status = 'accepted' OR list_contains($trusted, submission_id))
-    QUALIFY row_number() OVER (PARTITION BY district_code, report_date ORDER BY received_at DESC, sha256 DESC) = 1
-),
-history AS (
+WITH history AS (  -- the file in force of each district and date (this run's trusted files counted in)
     SELECT f.report_date, r.* EXCLUDE (submission_id, source_row, report_date)
-    FROM in_force AS f JOIN raw.submission_row AS r USING (submission_id)
+    FROM ops.submission_in_force AS f JOIN raw.submission_row AS r USING (submission_id)
     WHERE r.commune_code IS NOT NULL
 ),
 target AS (SELECT row_id, commune_code, CAST(file_report_date AS DATE) AS report_date FROM pending),
@@ -266,6 +261,27 @@ FROM target AS t LEFT JOIN last_known AS l USING (row_id) LEFT JOIN recent AS r 
 """
 
 
+def copy_history(con, pending_ids: list[str], commune_codes, settings=None):
+    """What the history rules need, copied out of the warehouse into an in-memory DuckDB: GX then runs with
+    the writer let go. The ledger (`ops.submission`, its `submission_in_force` view made by bantin.ledger)
+    and the rows, of the communes given, of every file that can be in force during this validation: the
+    files in force now and the pending ones. Works on the live warehouse and on a snapshot alike.
+    """
+    from bantin import store
+
+    history = store.scratch(settings)
+    store.migrate(history)  # the warehouse's own tables and view, empty
+    submissions = con.execute("SELECT * FROM ops.submission").df()  # noqa: F841 (read by name below)
+    history.execute("INSERT INTO ops.submission BY NAME SELECT * FROM submissions")
+    in_force = [r[0] for r in history.execute("SELECT submission_id FROM ops.submission_in_force").fetchall()]
+    candidates = sorted(set(in_force) | set(pending_ids))
+    communes = sorted({int(c) for c in commune_codes.dropna()})
+    rows = con.execute("SELECT * FROM raw.submission_row WHERE list_contains(?, submission_id) "  # noqa: F841
+                       "AND list_contains(?, commune_code)", [candidates, communes]).df()
+    history.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM rows")
+    return history
+
+
 def history_frame(frame, con, trusted_ids: list[str]):
     """The rows of `frame` (files that passed the row and file suites) with their commune's history.
 
@@ -282,7 +298,8 @@ def history_frame(frame, con, trusted_ids: list[str]):
     else:
         con.register("pending", pending)
         try:
-            features = con.execute(HISTORY_SQL, {"trusted": list(trusted_ids)}).df()
+            with ledger.provisionally_trusting(con, trusted_ids):
+                features = con.execute(HISTORY_SQL).df()
         finally:
             con.unregister("pending")
     rows = rows.merge(features, on="row_id", how="left").set_index("row_id")
@@ -311,7 +328,8 @@ def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(
                    docs_dir: Path | None = None, run_name: str | None = None) -> Outcome:
     """Every suite over the rows of many files: one GX validation per suite, whatever the number of files.
 
-    `history`: a DuckDB connection to the warehouse (None: no history rules).
+    `history`: a DuckDB connection with the ledger, its `ops.submission_in_force` and the raw rows
+    (`copy_history`'s, or a snapshot's; None: no history rules).
     `untrusted_ids`: files already known to have errors (from intake): they are
     not judged against history and never become history for later dates.
     `docs_dir`: where to build the GX Data Docs site (None: no site);

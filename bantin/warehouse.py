@@ -1,8 +1,8 @@
-"""Warehouse: the DuckDB file, its schemas, the SQL model runner, the analyst snapshot.
+"""Warehouse: the SQL model runner, the reference tables, the analyst snapshot, the data dictionary.
 
-DuckDB allows one writer process. Every write goes through `writer()`, which
-takes an exclusive lock file first, so the collection DAG and the daily DAG
-queue behind each other instead of failing. Each stage writes in one
+The DuckDB file itself (lock, connections, schema migrations, stage record) is
+`bantin.store`'s; the submission ledger's rules are `bantin.ledger`'s. The
+functions here take a connection the store gave; each stage writes in one
 transaction: a killed run leaves the warehouse as it was.
 
 Layers: `raw` (every parsed row of every received file), `ref` (units,
@@ -19,7 +19,6 @@ documents every table from the database's own comments.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -35,125 +34,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bantin import levels, reference
+from bantin import levels, reference, store
 from bantin.submission_format import COLUMNS
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
 LOCK_TIMEOUT_S = 30 * 60
 
 log = logging.getLogger(__name__)
-
-_SQL_TYPES = {"date": "DATE", "integer": "BIGINT", "text": "VARCHAR"}
-
-DDL = f"""
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE SCHEMA IF NOT EXISTS ref;
-CREATE SCHEMA IF NOT EXISTS ops;
-CREATE SCHEMA IF NOT EXISTS staging;
-CREATE SCHEMA IF NOT EXISTS marts;
-
-CREATE TABLE IF NOT EXISTS ops.submission (
-    submission_id VARCHAR PRIMARY KEY,
-    district_code INTEGER NOT NULL,
-    report_date DATE,
-    file_name VARCHAR NOT NULL,
-    landing_path VARCHAR NOT NULL,
-    archive_path VARCHAR NOT NULL,
-    sha256 VARCHAR NOT NULL,
-    size_bytes BIGINT NOT NULL,
-    received_at TIMESTAMP NOT NULL,
-    recorded_at TIMESTAMP NOT NULL,
-    version INTEGER,
-    status VARCHAR NOT NULL,
-    error_count INTEGER NOT NULL DEFAULT 0,
-    warning_count INTEGER NOT NULL DEFAULT 0,
-    is_late BOOLEAN NOT NULL,
-    headers_json VARCHAR,
-    channel VARCHAR,
-    provenance_json VARCHAR
-);
--- warehouses made before receipts were recorded
-ALTER TABLE ops.submission ADD COLUMN IF NOT EXISTS channel VARCHAR;
-ALTER TABLE ops.submission ADD COLUMN IF NOT EXISTS provenance_json VARCHAR;
-
-CREATE TABLE IF NOT EXISTS ops.finding (
-    submission_id VARCHAR NOT NULL,
-    stage VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL,
-    rule VARCHAR NOT NULL,
-    source_row INTEGER,
-    column_name VARCHAR,
-    header VARCHAR,
-    value VARCHAR,
-    message_vi VARCHAR NOT NULL,
-    message_en VARCHAR NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS ops.report_day (
-    report_date DATE PRIMARY KEY,
-    requested_at TIMESTAMP NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS ops.pipeline_run (
-    run_id VARCHAR NOT NULL,
-    stage VARCHAR NOT NULL,
-    report_date DATE,
-    started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP NOT NULL,
-    seconds DOUBLE NOT NULL,
-    stats_json VARCHAR,
-    try_number INTEGER
-);
--- warehouses made before try_number was recorded
-ALTER TABLE ops.pipeline_run ADD COLUMN IF NOT EXISTS try_number INTEGER;
-
-CREATE TABLE IF NOT EXISTS ops.build_state (
-    key VARCHAR PRIMARY KEY,
-    value VARCHAR NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS ops.build_input (
-    district_code INTEGER NOT NULL,
-    report_date DATE NOT NULL,
-    fingerprint VARCHAR NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS ops.f0_alert (
-    report_date DATE NOT NULL,
-    commune_code INTEGER NOT NULL,
-    district_code INTEGER NOT NULL,
-    submission_id VARCHAR NOT NULL,
-    new_cases_community BIGINT NOT NULL,
-    alerted_at TIMESTAMP NOT NULL,
-    recipients VARCHAR NOT NULL,
-    sent BOOLEAN NOT NULL,
-    outbox_path VARCHAR NOT NULL,
-    PRIMARY KEY (report_date, commune_code)
-);
-
-CREATE TABLE IF NOT EXISTS ops.level_decision (
-    report_date DATE NOT NULL,
-    unit_type VARCHAR NOT NULL,
-    unit_code INTEGER NOT NULL,
-    computed_level INTEGER NOT NULL,
-    declared_level INTEGER NOT NULL,
-    status VARCHAR NOT NULL,
-    decided_by VARCHAR NOT NULL,
-    decided_at TIMESTAMP NOT NULL,
-    reason VARCHAR,
-    channel VARCHAR NOT NULL,
-    rule_set_id VARCHAR,
-    rule_set_version INTEGER
-);
-
-CREATE TABLE IF NOT EXISTS raw.submission_row (
-    submission_id VARCHAR NOT NULL,
-    source_row INTEGER NOT NULL,
-    {", ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in COLUMNS)}
-);
--- columns added to the contract later (optional ones): a warehouse made before them gains them, NULL
-{"".join(f"ALTER TABLE raw.submission_row ADD COLUMN IF NOT EXISTS {c.name} {_SQL_TYPES[c.type]};" for c in COLUMNS)}
-"""
 
 TABLE_COMMENTS = {
     "ops.submission": "Submission ledger: one row per file received from a district inbox, every version kept. "
@@ -162,9 +49,14 @@ TABLE_COMMENTS = {
     "(inbox, imap, sftp, demo) and provenance_json the channel's details (message id, sender, remote path).",
     "ops.finding": "Every error and warning found in a submission, with the row and column as the clerk sees them.",
     "ops.report_day": "Report dates the pipeline has been asked to build (the marts' calendar ends at the latest).",
-    "ops.pipeline_run": "One row per pipeline stage run: what it read, accepted, rejected, produced, and how long it "
-    "took. run_id is the Airflow run's id, or cli__<time>__<id> for one `bantin run`; "
-    "a retried task adds a row per try.",
+    "ops.pipeline_run": "One row per pipeline stage run, succeeded or failed: what it read, accepted, rejected, "
+    "produced, how long it took, and for a failure its error. "
+    "run_id is the Airflow run's id, or cli__<time>__<id> for one `bantin run`; a retried task adds a row per try.",
+    "ops.schema_version": "The warehouse's schema migrations applied (bantin/store.py MIGRATIONS), one row each: "
+    "a warehouse is upgraded in place the first time a newer bantin opens it.",
+    "ops.submission_in_force": "The file in force of each district and report date (bantin/ledger.py): the newest "
+    "file without errors. The one reading of the ledger that validation, alerts, feedback, the board, the bulletin "
+    "and the marts use (a view in the warehouse, a table in the snapshot).",
     "ops.build_state": "What the marts were last built with: a fingerprint of the transforms and reference data, "
     "and the last report date of their calendar.",
     "ops.build_input": "The ledger as the marts last saw it, one fingerprint per district and report date: "
@@ -222,6 +114,11 @@ COLUMN_COMMENTS = {
         "channel": "How the file came: inbox (dropped in the landing folder), imap, sftp or demo",
         "provenance_json": "The channel's details of the receipt (message id, sender, remote path), JSON",
     },
+    "ops.schema_version": {
+        "version": "Migration number (bantin/store.py MIGRATIONS)",
+        "description": "What the migration changed",
+        "applied_at": "When it was applied to this warehouse (local wall-clock time of the pipeline's host)",
+    },
     "ops.finding": {
         "submission_id": "The file the finding is about (ops.submission)",
         "stage": "Which check found it: intake (reading the file) or validation (the GX suites)",
@@ -240,8 +137,8 @@ COLUMN_COMMENTS = {
     },
     "ops.pipeline_run": {
         "run_id": "Airflow run id (manual__/scheduled__/backfill__…) or cli__<time>__<id> for one `bantin run`",
-        "stage": "Pipeline stage (collect, validate, alert_new_f0, build_marts, publish_snapshot, "
-                 "render_bulletin, deliver_bulletin)",
+        "stage": "Pipeline stage, named as its Airflow task (collect, validate, alert_new_f0, build_marts, "
+                 "publish_snapshot, render_bulletin, deliver_bulletin)",
         "report_date": "Report date of the stage (NULL for stages that serve every date: collect, validate)",
         "started_at": "Stage start (local wall-clock time)",
         "finished_at": "Stage end (local wall-clock time)",
@@ -249,6 +146,8 @@ COLUMN_COMMENTS = {
         "stats_json": "What the stage read, accepted, rejected and produced (JSON)",
         "try_number": "The Airflow task's try (1 first, 2 the first retry …); 1 for `bantin run`; "
                       "NULL for rows written before it was recorded",
+        "status": "succeeded or failed (rows written before failures were recorded: succeeded)",
+        "error": "For a failed stage, the error it failed with (type and message); NULL otherwise",
     },
     "ops.build_state": {
         "key": "inputs_fingerprint (transforms and reference data) or calendar_end (last report date built)",
@@ -284,6 +183,7 @@ COLUMN_COMMENTS = {
         "sent": "Whether the mail went out (false: no recipients configured, outbox copy only)",
         "outbox_path": "Copy of the message, relative to the data root",
     },
+    "ops.submission_in_force": None,  # the same columns as ops.submission: filled in below
     "raw.submission_row": {
         "submission_id": "The file the row comes from (ops.submission)",
         "source_row": "Row number in the file as the clerk sees it",
@@ -358,76 +258,9 @@ COLUMN_COMMENTS = {
     },
 }
 
-# --------------------------------------------------------------------------- connections
+COLUMN_COMMENTS["ops.submission_in_force"] = COLUMN_COMMENTS["ops.submission"]
 
-
-# Who may open what (bantin/store.py-to-be, #13): `writer()` is the only way to the live file, and the
-# only owner of its lock; everything that only reads (`bantin validate`'s history, `bantin sql`, analysts'
-# own tools) reads the snapshot `publish_snapshot` swaps in, so no reader can ever hold up the writer.
-
-
-def engine_config(settings=None) -> dict:
-    """DuckDB's threads and memory for bantin's connections (BANTIN_DUCKDB_THREADS, BANTIN_DUCKDB_MEMORY_LIMIT).
-
-    No memory limit set: DuckDB's own default (80% of RAM; it spills to disk past it).
-    """
-    config = {"threads": int(getattr(settings, "duckdb_threads", 2))}
-    if getattr(settings, "duckdb_memory_limit", ""):
-        config["memory_limit"] = str(settings.duckdb_memory_limit)
-    return config
-
-
-@contextmanager
-def writer(settings):
-    """The one read-write connection, behind an exclusive lock file; waits for both locks within a bound.
-
-    The lock file queues bantin's own processes; DuckDB's own lock on the file
-    can still be held by a process that is not bantin's (an analyst who opened
-    the live file by hand): that is waited for too, up to the same bound
-    (BANTIN_LOCK_WAIT_S), then the error names the process holding it.
-    """
-    path: Path = settings.warehouse_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wait = getattr(settings, "lock_wait_seconds", LOCK_TIMEOUT_S)
-    deadline = time.monotonic() + wait
-    with exclusive_lock(path.with_suffix(".lock"), timeout=wait):
-        con = _connect_when_free(path, engine_config(settings), deadline)
-        try:
-            os.chmod(path, 0o600)  # the live file is the pipeline's alone; analysts read the snapshot
-            con.execute(DDL)
-            yield con
-        finally:
-            con.close()
-
-
-def _connect_when_free(path: Path, config: dict, deadline: float):
-    import duckdb
-
-    pause = 0.1
-    while True:
-        try:
-            return duckdb.connect(str(path), config=config)
-        except duckdb.IOException as problem:
-            if "lock" not in str(problem).lower():
-                raise
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{path} is held open by another process past the wait bound "
-                                   f"(BANTIN_LOCK_WAIT_S): {problem}") from None
-            log.warning("warehouse busy (%s); waiting", str(problem).splitlines()[0][:200])
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
-
-
-@contextmanager
-def reader(path: Path, settings=None):
-    """A read-only connection to a snapshot (never the live file: see `writer`)."""
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True, config=engine_config(settings))
-    try:
-        yield con
-    finally:
-        con.close()
+# --------------------------------------------------------------------------- analysts' connection
 
 
 @contextmanager
@@ -438,46 +271,10 @@ def analyst_session(snapshot: Path, settings=None):
     read_csv of host files and extension loading; `lock_configuration=True`
     closes SET/RESET/PRAGMA of settings (memory and threads stay as given).
     """
-    import duckdb
-
-    config = {**engine_config(settings), "enable_external_access": False, "autoload_known_extensions": False,
-              "autoinstall_known_extensions": False, "lock_configuration": True}
-    con = duckdb.connect(str(snapshot), read_only=True, config=config)
-    try:
+    locked_down = {"enable_external_access": False, "autoload_known_extensions": False,
+                   "autoinstall_known_extensions": False, "lock_configuration": True}
+    with store.reader(snapshot, settings, extra_config=locked_down) as con:
         yield con
-    finally:
-        con.close()
-
-
-@contextmanager
-def exclusive_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S):
-    """One process at a time, machine-wide (flock on `lock_path`); waits up to `timeout` seconds."""
-    with open(lock_path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another bantin process has held {lock_path} for over {timeout:g} s: "
-                                       "see which task is still running before clearing this one") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
-def transaction(con):
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 # --------------------------------------------------------------------------- reference tables
@@ -771,6 +568,10 @@ def publish_snapshot(con, target: Path) -> Path:
             con.execute(f"CREATE SCHEMA snapshot.{schema}")
         for schema, table, _ in tables:
             con.execute(f"CREATE TABLE snapshot.{schema}.{table} AS SELECT * FROM {schema}.{table}")
+        # the ledger's reading of which file is in force, as a table (a view would not travel)
+        con.execute("CREATE TABLE snapshot.ops.submission_in_force AS SELECT * FROM ops.submission_in_force")
+        con.execute("COMMENT ON TABLE snapshot.ops.submission_in_force IS "
+                    + _literal(TABLE_COMMENTS["ops.submission_in_force"]))
         _copy_comments(con, "snapshot")
     finally:
         con.execute("DETACH snapshot")
@@ -821,8 +622,10 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
     exports.mkdir(parents=True, exist_ok=True)
     # names sort in time order (pruning keeps the newest); mkdtemp makes two exports in one second distinct
     folder = Path(tempfile.mkdtemp(prefix=datetime.now().strftime("%Y%m%dT%H%M%S%f-"), dir=exports))
-    tables = con.execute(
-        "SELECT t.schema_name, t.table_name, bool_or(c.column_name = 'report_date') FROM duckdb_tables() AS t "
+    tables = con.execute(  # the ledger's views (ops.submission_in_force) too, as the snapshot has them
+        "SELECT t.schema_name, t.table_name, bool_or(c.column_name = 'report_date') FROM ("
+        "SELECT database_name, schema_name, table_name FROM duckdb_tables() UNION ALL "
+        "SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT internal) AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
         "WHERE t.database_name = current_database() AND t.schema_name IN (SELECT unnest(?)) "
         "GROUP BY ALL", [list(SNAPSHOT_SCHEMAS)]).fetchall()
@@ -857,10 +660,8 @@ DICTIONARY_SCHEMAS = ("marts", "ops", "raw", "ref")
 
 def schema_only(province_codes: list[int], calendar_end: date = date(2021, 10, 12)):
     """An in-memory warehouse with every table and comment and no ledger data."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(DDL)
+    con = store.scratch()
+    store.migrate(con)
     load_reference(con, province_codes)
     run_models(con, calendar_end=calendar_end)
     return con

@@ -54,12 +54,12 @@ def render_province_day() -> None:
 
     import weasyprint  # noqa: F401
 
-    from bantin import bulletin, render, warehouse
+    from bantin import bulletin, render, store
     from bantin.config import load_settings
 
     settings = load_settings()
     imported = time.perf_counter()
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         figures = bulletin.build_summary(con, settings, date(2021, 10, 19))
     summarised = time.perf_counter()
     doc = {"version": 1, "generated_at": "2021-10-19T17:05:00", "run_id": "bench", "software_version": "bench",

@@ -58,7 +58,7 @@ def seed_national(home: str) -> None:
     """A data root whose ledger holds every district's file of DAY as received, and 14 accepted days before it."""
     import pandas as pd
 
-    from bantin import demo_data, reference, warehouse
+    from bantin import demo_data, reference, store
     from bantin.config import load_settings
     from bantin.submission_format import COLUMN_NAMES
 
@@ -75,7 +75,7 @@ def seed_national(home: str) -> None:
                                 None if status == "received" else 1, status, 0, 0, False, "{}"))
             rows += [(sid, n, *(r[c] for c in COLUMN_NAMES)) for n, r in enumerate(file_rows, start=2)]
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, "
                         "landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, "
                         "error_count, warning_count, is_late, headers_json) "

@@ -34,17 +34,17 @@ LAST = FIRST + timedelta(days=DAYS - 1)
 PRELUDE = """
 import sys, duckdb
 from datetime import date
-from bantin import reference, warehouse
+from bantin import reference, store, warehouse
 PROVINCES = [p.code for p in reference.provinces()]
 con = duckdb.connect(sys.argv[1])
-con.execute(warehouse.DDL)
+store.migrate(con)
 """
 
 # Ledger and raw rows for report dates [first, last] (the figures vary by commune and day, and
 # coverage rises over time, so the windows and levels have real work to do).
 GENERATE = PRELUDE + """
 first, last, status = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]), sys.argv[4]
-with warehouse.transaction(con):
+with store.transaction(con):
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
         warehouse.load_reference(con, PROVINCES)
     con.execute('''
@@ -88,7 +88,7 @@ con.close()
 
 BUILD = PRELUDE + """
 full = sys.argv[2] == "full"
-with warehouse.transaction(con):
+with store.transaction(con):
     plan = warehouse.build(con, province_codes=PROVINCES, calendar_end=date.fromisoformat(sys.argv[3]),
                            full_refresh=full)
 assert plan.mode == ("full" if full else "incremental"), plan
@@ -97,7 +97,7 @@ con.close()
 """
 
 # The new day's files arrive and the marts are brought up to date, in one transaction as build_marts does.
-DAILY = GENERATE.replace("con.close()\n", "") + BUILD.split("con.execute(warehouse.DDL)\n", 1)[1]
+DAILY = GENERATE.replace("con.close()\n", "") + BUILD.split("store.migrate(con)\n", 1)[1]
 
 FLOOR = PRELUDE + """
 con.execute('''

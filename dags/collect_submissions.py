@@ -19,7 +19,7 @@ Logic lives in `bantin.pipeline`, `bantin.channels`, `bantin.replies` and
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import chain, dag, get_current_context, task
 
 from bantin import operations
 from bantin.config import load_settings as _load_settings
@@ -65,28 +65,28 @@ def collect_submissions():
         return pull_sftp(load_settings())
 
     @task(trigger_rule="all_done", **operations.NETWORK_RETRIES)  # the local inbox, whatever the channels did
-    def collect_new_files() -> dict:
+    def collect() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import collect
 
         return collect(load_settings(), run_id=_run_id())
 
     @task
-    def validate_and_give_feedback(_collected: dict) -> dict:
+    def validate() -> dict:  # GX, verdicts and the clerks' feedback reports
         from bantin.config import load_settings
         from bantin.pipeline import validate
 
         return validate(load_settings(), run_id=_run_id())
 
     @task(**operations.CHANNEL_RETRIES)
-    def answer_senders(_validated: dict) -> dict:
+    def answer_senders() -> dict:
         from bantin.config import load_settings
         from bantin.replies import answer_senders
 
         return answer_senders(load_settings())
 
     @task(**operations.CHANNEL_RETRIES)
-    def update_board_and_remind(_validated: dict) -> dict:
+    def update_board_and_remind() -> dict:
         from bantin.config import load_settings
         from bantin.reporting import after_collection
 
@@ -95,19 +95,15 @@ def collect_submissions():
         return after_collection(load_settings(), now, remind=fresh)
 
     @task(retries=3, retry_delay=pendulum.duration(seconds=30))
-    def alert_new_f0(_validated: dict) -> dict:
+    def alert_new_f0() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import alert_new_f0
 
         return alert_new_f0(load_settings(), run_id=_run_id())
 
+    # Task ids are the stage names of ops.pipeline_run and daily_bulletin (operations.STAGES).
     pulled = [pull_mailbox(), pull_sftp()]
-    collected = collect_new_files()
-    pulled >> collected
-    validated = validate_and_give_feedback(collected)
-    answer_senders(validated)
-    update_board_and_remind(validated)
-    alert_new_f0(validated)
+    chain(pulled, collect(), validate(), [answer_senders(), update_board_and_remind(), alert_new_f0()])
 
 
 collect_submissions()

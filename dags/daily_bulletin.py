@@ -16,7 +16,7 @@ Logic lives in `bantin.pipeline`; this file only wires tasks (cheap to parse).
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, chain, dag, get_current_context, task
 
 from bantin import operations
 from bantin.config import load_settings as _load_settings
@@ -74,78 +74,78 @@ def daily_bulletin():
         return pull_sftp(load_settings())
 
     @task(trigger_rule="all_done", **operations.NETWORK_RETRIES)
-    def collect_submissions() -> dict:
+    def collect() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import collect
 
         return collect(load_settings(), run_id=_run_id())
 
     @task
-    def validate_submissions(_collected: dict) -> dict:
+    def validate() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import validate
 
         return validate(load_settings(), run_id=_run_id())
 
     @task(retries=3, retry_delay=pendulum.duration(seconds=30))
-    def alert_new_f0(_validated: dict) -> dict:
+    def alert_new_f0() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import alert_new_f0
 
         return alert_new_f0(load_settings(), run_id=_run_id())
 
     @task
-    def build_marts(_validated: dict) -> dict:
+    def build_marts() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import build_marts
 
         return build_marts(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
 
     @task
-    def render_bulletin(_built: dict, _signed: dict) -> dict:
-        from bantin.config import load_settings
-        from bantin.pipeline import render
-
-        return render(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
-
-    @task(**operations.NETWORK_RETRIES)
-    def deliver_bulletin(rendered: dict) -> dict:
-        from bantin.config import load_settings
-        from bantin.pipeline import deliver
-
-        return deliver(load_settings(), pendulum.parse(_report_date()).date(), rendered, run_id=_run_id())
-
-    @task
-    def publish_snapshot(_built: dict) -> dict:
+    def publish_snapshot() -> dict:
         from bantin.config import load_settings
         from bantin.pipeline import publish
 
         return publish(load_settings(), run_id=_run_id())
 
     @task
-    def summarize_run(collect: dict, validate: dict, alert: dict, build: dict, publish: dict, signoff: dict,
-                      render: dict, deliver: dict) -> dict:
+    def render_bulletin() -> dict:
+        from bantin.config import load_settings
+        from bantin.pipeline import render
+
+        return render(load_settings(), pendulum.parse(_report_date()).date(), run_id=_run_id())
+
+    @task(**operations.NETWORK_RETRIES)
+    def deliver_bulletin(rendered: dict) -> dict:  # the paths render_bulletin wrote
+        from bantin.config import load_settings
+        from bantin.pipeline import deliver
+
+        return deliver(load_settings(), pendulum.parse(_report_date()).date(), rendered, run_id=_run_id())
+
+    @task
+    def summarize_run(collect: dict, validate: dict, alert_new_f0: dict, build_marts: dict, publish_snapshot: dict,
+                      director_signoff: dict, render_bulletin: dict, deliver_bulletin: dict) -> dict:
         """The run at a glance: each stage by name under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
-        stages = {"collect": collect, "validate": validate, "alert_new_f0": alert, "build_marts": build,
-                  "publish": publish, "director_signoff": signoff, "render": render, "deliver": deliver}
+        stages = dict(zip(operations.STAGES, (collect, validate, alert_new_f0, build_marts, publish_snapshot,
+                                              director_signoff, render_bulletin, deliver_bulletin), strict=False))
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
+    # One name per stage: the task id, ops.pipeline_run's `stage`, the summary's key (operations.STAGES).
     pulled = [pull_mailbox(), pull_sftp()]
-    collected = collect_submissions()
-    pulled >> collected
-    validated = validate_submissions(collected)
-    alerted = alert_new_f0(validated)  # the last collection's new F0 must not wait for the bulletin
-    built = build_marts(validated)
-    published = publish_snapshot(built)  # analysts get today's marts whatever happens to the mail
-    signoff_task = DirectorSignoff(task_id="director_signoff")  # waits for the Director, or not (see module)
-    built >> signoff_task
-    rendered = render_bulletin(built, signoff_task.output)
+    collected, validated, alerted = collect(), validate(), alert_new_f0()
+    built, published = build_marts(), publish_snapshot()
+    signoff = DirectorSignoff(task_id="director_signoff")  # waits for the Director, or not (see module)
+    rendered = render_bulletin()
     delivered = deliver_bulletin(rendered)
-    summarize_run(collect=collected, validate=validated, alert=alerted, build=built, publish=published,
-                  signoff=signoff_task.output, render=rendered, deliver=delivered)
+    chain(pulled, collected, validated, built, signoff, rendered)
+    validated >> alerted  # the last collection's new F0 must not wait for the bulletin
+    built >> [published, rendered]  # analysts get today's marts whatever happens to the mail
+    summarize_run(collect=collected, validate=validated, alert_new_f0=alerted, build_marts=built,
+                  publish_snapshot=published, director_signoff=signoff.output, render_bulletin=rendered,
+                  deliver_bulletin=delivered)
 
 
 daily_bulletin()

@@ -163,20 +163,6 @@ def run_airflow(env: dict, *args: str, timeout: int = 600) -> subprocess.Complet
     return subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def warehouse_lock_is_free(settings) -> bool:
-    """Whether a collection could take the warehouse's writer lock at this moment (flock, never waits)."""
-    import fcntl
-
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(settings.warehouse_path.with_suffix(".lock"), "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
-
-
 # --------------------------------------------------------------------------- a real SMTP server
 
 

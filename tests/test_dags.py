@@ -46,13 +46,28 @@ def test_every_dag_file_imports_without_errors(dagbag):
 
 def test_daily_bulletin_runs_every_stage_in_order(dagbag):
     daily = dagbag["dags"]["daily_bulletin"]
-    assert daily["tasks"] == ["pull_mailbox", "pull_sftp", "collect_submissions", "validate_submissions",
-                              "alert_new_f0", "build_marts", "publish_snapshot", "director_signoff",
-                              "render_bulletin", "deliver_bulletin", "summarize_run"]
+    assert daily["tasks"] == ["pull_mailbox", "pull_sftp", "collect", "validate", "alert_new_f0", "build_marts",
+                              "publish_snapshot", "director_signoff", "render_bulletin", "deliver_bulletin",
+                              "summarize_run"]
     assert {"report_date", "signoff", "signoff_wait_minutes"} <= set(daily["params"])
     # at the cutoff, in local time, one run at a time
     assert "0 17 * * *" in daily["timetable"] and "Asia/Ho_Chi_Minh" in daily["timetable"]
     assert daily["max_active_runs"] == 1
+
+
+def test_one_name_per_stage_across_the_dags_the_stage_record_and_the_summary(dagbag):
+    from bantin.operations import STAGES
+
+    daily, collect = dagbag["dags"]["daily_bulletin"], dagbag["dags"]["collect_submissions"]
+    assert set(STAGES) <= set(daily["tasks"])
+    assert {"collect", "validate", "alert_new_f0"} <= set(collect["tasks"])
+    # ordered by dependencies, not by dummy arguments: the stages in order, each after the one before
+    upstream = daily["upstream"]
+    assert upstream["collect"] == ["pull_mailbox", "pull_sftp"] and upstream["validate"] == ["collect"]
+    assert upstream["alert_new_f0"] == ["validate"] and upstream["build_marts"] == ["validate"]
+    assert upstream["director_signoff"] == ["build_marts"]
+    assert collect["upstream"]["validate"] == ["collect"]
+    assert sorted(daily["upstream"]["summarize_run"]) == sorted(STAGES)
 
 
 def test_the_snapshot_is_published_once_the_marts_are_built_whatever_the_mail_does(dagbag):

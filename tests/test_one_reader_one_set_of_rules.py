@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st
 
-from bantin import demo_data, intake, pipeline
+from bantin import demo_data, intake, pipeline, store
 from bantin.findings import has_errors
 from bantin.submission_files import write_csv
 from bantin.submission_format import COUNT_COLUMNS
@@ -66,9 +66,7 @@ def test_what_validate_accepts_the_pipeline_loads_builds_and_renders(submission,
     clerk = pipeline.check_file(run_settings, path, DISTRICT, DAY)  # what `bantin validate` runs
     pipeline.collect(run_settings)
     pipeline.validate(run_settings)
-    import duckdb
-
-    with duckdb.connect(str(run_settings.warehouse_path), read_only=True) as con:
+    with store.reader(run_settings.warehouse_path) as con:
         [(status,)] = con.execute("SELECT status FROM ops.submission").fetchall()
     assert (status == "accepted") == (not has_errors(clerk)), [f.rule for f in clerk]
     event(f"verdict: {status}")

@@ -6,10 +6,9 @@ import json
 import shutil
 from datetime import UTC, date, datetime
 
-import duckdb
 import pytest
 
-from bantin import pipeline
+from bantin import pipeline, store
 
 
 def test_report_date_is_the_logical_date_in_local_time(settings):
@@ -28,7 +27,7 @@ def three_days(demo_settings):
 
 
 def _snapshot(settings) -> dict:
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with store.reader(settings.warehouse_path) as con:
         tables = ["ops.submission", "raw.submission_row", "ops.finding", "marts.commune_daily",
                   "marts.district_daily", "marts.province_daily", "marts.epidemic_level", "marts.reporting_status"]
         return {t: sorted(map(repr, con.execute(f"SELECT * EXCLUDE ({_volatile(t)}) FROM {t}").fetchall()))
@@ -56,7 +55,7 @@ def test_the_same_file_dropped_twice_is_recorded_once(three_days):
 
 
 def test_a_changed_figure_makes_a_new_bulletin_version(three_days):
-    with duckdb.connect(str(three_days.warehouse_path)) as con:
+    with store.writer(three_days) as con:
         con.execute("UPDATE raw.submission_row SET new_cases = new_cases + 1 WHERE submission_id = "
                     "(SELECT min(submission_id) FROM ops.submission WHERE report_date = DATE '2021-10-03')")
     pipeline.build_marts(three_days, date(2021, 10, 3))
@@ -69,7 +68,7 @@ def test_a_changed_figure_makes_a_new_bulletin_version(three_days):
 
 
 def test_each_cli_run_has_its_own_run_id_and_every_stage_its_try(settings, monkeypatch):
-    from bantin import warehouse
+    from bantin import store
 
     pipeline.run_days(settings, date(2021, 10, 19), date(2021, 10, 19), bulletin=False)
     pipeline.run_day(settings, date(2021, 10, 19), bulletin=False)
@@ -77,7 +76,7 @@ def test_each_cli_run_has_its_own_run_id_and_every_stage_its_try(settings, monke
     monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "manual__2021-10-19T10:00:00+00:00")
     monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "2")
     pipeline.collect(settings, run_id="manual__2021-10-19T10:00:00+00:00")
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         runs = con.execute("SELECT run_id, count(*), min(try_number), max(try_number) FROM ops.pipeline_run "
                            "GROUP BY run_id ORDER BY min(started_at)").fetchall()
     assert len(runs) == 3
@@ -89,7 +88,7 @@ def test_each_cli_run_has_its_own_run_id_and_every_stage_its_try(settings, monke
 def test_an_older_warehouse_gains_the_try_number_column(settings):
     import duckdb
 
-    from bantin import warehouse
+    from bantin import store
 
     settings.warehouse_path.parent.mkdir(parents=True)
     old = duckdb.connect(str(settings.warehouse_path))
@@ -99,6 +98,6 @@ def test_an_older_warehouse_gains_the_try_number_column(settings):
     old.execute("INSERT INTO ops.pipeline_run VALUES ('manual', 'collect', NULL, now(), now(), 1, '{}')")
     old.close()
     pipeline.collect(settings, run_id="after-upgrade")
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         assert con.execute("SELECT run_id, try_number FROM ops.pipeline_run ORDER BY started_at").fetchall() == [
             ("manual", None), ("after-upgrade", 1)]

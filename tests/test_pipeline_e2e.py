@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from bantin import pipeline, reference
+from bantin import pipeline, reference, store
 
 from conftest import DEMO_END, DEMO_PROVINCE, DEMO_START, run_airflow
 
@@ -43,7 +43,7 @@ def demo_run(tmp_path_factory, demo_landing_template, airflow_home):
 
 
 def _query(settings, sql, params=()):
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with store.reader(settings.warehouse_path) as con:
         return con.execute(sql, list(params)).fetchall()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from bantin import demo_data, intake, pipeline, validation, warehouse
+from bantin import demo_data, intake, pipeline, store, validation
 from bantin.submission_files import write_csv
 
 from conftest import receive
@@ -23,7 +23,7 @@ def _drop(settings, district: int, name: str) -> None:
 
 
 def _verdicts(settings) -> dict:
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         return {name: (status, rules) for name, status, rules in con.execute(
             "SELECT s.file_name, s.status, list(f.rule ORDER BY f.rule) FILTER (WHERE f.rule IS NOT NULL) "
             "FROM ops.submission s LEFT JOIN ops.finding f USING (submission_id) GROUP BY ALL").fetchall()}

@@ -139,7 +139,7 @@ def addresses_of(settings: Settings, district_code: int) -> list[str]:
 
 def pull_lock(settings: Settings, channel: str):
     """One puller per channel at a time: collect_submissions and daily_bulletin both pull at the cutoff."""
-    from bantin.warehouse import exclusive_lock
+    from bantin.store import exclusive_lock
 
     settings.channels.mkdir(parents=True, exist_ok=True)
     return exclusive_lock(settings.channels / f"{channel}.lock")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from bantin import bulletin, pipeline, warehouse
+from bantin import bulletin, pipeline, store
 from bantin.render import vn_dec, vn_int, vn_pct
 
 from .conftest import REPORT_DATE, WITHHELD, load
-from conftest import receive, warehouse_lock_is_free
+from conftest import receive
 
 # (mart column, how the district table shows it), in the table's column order
 TABLE_COLUMNS = [
@@ -69,7 +69,7 @@ def pdf_text(path) -> str:
 
 
 def marts(settings, sql: str, params=(REPORT_DATE,)) -> list[dict]:
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         cursor = con.execute(sql, list(params))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -84,7 +84,7 @@ def render(settings, run_id="test-run", *, pdf=True) -> dict:
     if pdf:
         produced = pipeline.render(settings, REPORT_DATE, run_id=run_id)
     else:
-        with warehouse.reader(settings.warehouse_path) as con:
+        with store.reader(settings.warehouse_path) as con:
             figures = bulletin.build_summary(con, settings, REPORT_DATE)
         produced = bulletin.render(figures, settings, REPORT_DATE, run_id=run_id, pdf=False)
     document = json.loads(Path(produced["json"]).read_text(encoding="utf-8"))
@@ -185,7 +185,7 @@ def test_withheld_districts_make_a_provisional_bulletin_then_a_late_file_makes_v
 
 def test_untrusted_notes_are_shown_as_text_in_html_and_pdf(bulletin_settings):
     hostile = '<script>alert("x")</script> =HYPERLINK("http://evil.example","bấm vào đây")'
-    with warehouse.writer(bulletin_settings) as con:  # a note as it would sit in the marts after intake
+    with store.writer(bulletin_settings) as con:  # a note as it would sit in the marts after intake
         con.execute("UPDATE marts.commune_daily SET notes = ? WHERE report_date = ? AND commune_code = "
                     "(SELECT min(commune_code) FROM marts.commune_daily WHERE report_date = ?)",
                     [hostile, REPORT_DATE, REPORT_DATE])
@@ -221,7 +221,7 @@ def bantin_settings_with_correction(bulletin_settings):
     before = render(bulletin_settings, pdf=False)
     assert before["doc"]["figures"]["corrections"] == []
     assert "Không có điều chỉnh số liệu của các ngày trước." in before["html"]
-    with warehouse.writer(bulletin_settings) as con:
+    with store.writer(bulletin_settings) as con:
         rows = con.execute(
             f"SELECT {', '.join('r.' + c for c in COLUMN_NAMES)} FROM raw.submission_row r "
             "JOIN ops.submission s USING (submission_id) WHERE s.status = 'accepted' AND s.district_code = 193 "
@@ -244,7 +244,7 @@ def test_the_warehouse_is_free_while_the_pdf_is_made(bulletin_settings):
     rendering.start()
     while rendering.is_alive() and not (partial / "bulletin.json").exists():  # HTML and JSON written: PDF next
         time.sleep(0.005)
-    free_during_pdf = warehouse_lock_is_free(settings)
+    free_during_pdf = store.writer_is_free(settings)
     rendering.join()
     assert (settings.bulletins / REPORT_DATE.isoformat() / "v1" / "bulletin.pdf").exists()
     assert free_during_pdf

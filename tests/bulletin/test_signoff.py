@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from bantin import cli, signoff, warehouse
+from bantin import cli, signoff, store
 
 from .conftest import REPORT_DATE
 from .test_bulletin import render
@@ -17,7 +17,7 @@ DAY = REPORT_DATE.isoformat()
 
 
 def _declared(settings) -> dict:
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         rows = con.execute("SELECT unit_type, unit_code, computed_level, declared_level, status, decided_by, "
                            "decision_reason, channel FROM marts.level_signoff WHERE report_date = ? "
                            "AND unit_type <> 'commune'", [REPORT_DATE]).fetchall()
@@ -65,11 +65,11 @@ def test_provisional_then_an_override_then_an_approval_each_make_a_version(bulle
     assert third["figures"]["signoff"]["status"] == "approved"
     assert third["changes_from_previous"][0] == "Cấp độ công bố toàn tỉnh: 2 → 1"
     assert _declared(bulletin_settings)[("province", 22)][:3] == (1, 1, "approved")
-    with warehouse.reader(bulletin_settings.warehouse_path) as con:  # both decisions kept
+    with store.reader(bulletin_settings.warehouse_path) as con:  # both decisions kept
         assert con.execute("SELECT count(DISTINCT decided_at) FROM ops.level_decision").fetchone()[0] >= 1
         assert con.execute("SELECT count(*) FROM ops.level_decision WHERE unit_type = 'province'").fetchone()[0] == 2
     # and the analysts' snapshot has them
-    with warehouse.reader(bulletin_settings.analytics_path) as con:
+    with store.reader(bulletin_settings.analytics_path) as con:
         assert con.execute("SELECT declared_level, status FROM marts.level_signoff WHERE unit_type = 'province' "
                            "AND report_date = ?", [REPORT_DATE]).fetchone() == (1, "approved")
 

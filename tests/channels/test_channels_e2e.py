@@ -13,9 +13,10 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
 import paramiko
 import pytest
+
+from bantin import store
 
 from .conftest import write_senders
 from .servers import Dovecot, Sshd
@@ -44,7 +45,7 @@ def _env(base: dict, home: Path, **extra) -> dict:
 
 
 def _tables(home: Path) -> dict:
-    with duckdb.connect(str(home / "warehouse" / "bantin.duckdb"), read_only=True) as con:
+    with store.reader(home / "warehouse" / "bantin.duckdb") as con:
         return {name: con.execute(sql).fetchall() for name, sql in TABLES.items()}
 
 
@@ -140,7 +141,7 @@ def _board_agrees_with_the_bulletins_reporting_status(home: Path, monkeypatch) -
     monkeypatch.setenv("BANTIN_HOME", str(home))
     monkeypatch.setenv("BANTIN_PROVINCE", str(DEMO_PROVINCE))
     settings = load_settings()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with store.reader(settings.warehouse_path) as con:
         board = {s["district_code"]: s["bulletin_status"] for s in reporting.district_status(con, settings, DEMO_END)}
         marts = dict(con.execute("SELECT district_code, status FROM marts.reporting_status WHERE report_date = ?",
                                  [DEMO_END]).fetchall())

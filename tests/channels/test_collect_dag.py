@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("dag_id, collect_id", [("collect_submissions", "collect_new_files"),
-                                                ("daily_bulletin", "collect_submissions")])
+@pytest.mark.parametrize("dag_id, collect_id", [("collect_submissions", "collect"),
+                                                ("daily_bulletin", "collect")])
 def test_channels_are_pulled_first_and_the_inbox_is_collected_whatever_they_did(parsed_dags, dag_id, collect_id):
     dag = parsed_dags[dag_id]
     collect = dag.get_task(collect_id)
@@ -18,5 +18,5 @@ def test_channels_are_pulled_first_and_the_inbox_is_collected_whatever_they_did(
 
 
 def test_each_collection_answers_the_senders_and_updates_the_board(parsed_dags):
-    validate = parsed_dags["collect_submissions"].get_task("validate_and_give_feedback")
+    validate = parsed_dags["collect_submissions"].get_task("validate")
     assert validate.downstream_task_ids == {"answer_senders", "update_board_and_remind", "alert_new_f0"}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
-from bantin import channels, intake, pipeline, replies
+from bantin import channels, intake, pipeline, replies, store
 from bantin.channels import mailbox
 
 from .conftest import CLERKS, HA_LONG, MONG_CAI, at, mail, report_csv
@@ -18,7 +17,7 @@ def collection_run(settings) -> dict:
 
 
 def ledger(settings) -> list[tuple]:
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with store.reader(settings.warehouse_path) as con:
         return con.execute("SELECT district_code, file_name, status, received_at, is_late FROM ops.submission "
                            "ORDER BY received_at").fetchall()
 

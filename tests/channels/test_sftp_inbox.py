@@ -6,11 +6,10 @@ import contextlib
 import threading
 import time
 
-import duckdb
 import paramiko
 import pytest
 
-from bantin import channels, pipeline, replies
+from bantin import channels, pipeline, replies, store
 from bantin.channels import sftp_inbox
 
 from .conftest import CLERKS, CO_TO, HA_LONG, MONG_CAI, at, report_csv
@@ -51,7 +50,7 @@ def clerk(sshd):
 
 
 def ledger(settings):
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with store.reader(settings.warehouse_path) as con:
         return con.execute("SELECT district_code, file_name, status, received_at FROM ops.submission").fetchall()
 
 

@@ -9,10 +9,8 @@ from datetime import date
 
 import pytest
 
-from bantin import delivery, pipeline, warehouse
+from bantin import delivery, pipeline, store
 from bantin.render import html_to_pdf
-
-from conftest import warehouse_lock_is_free
 
 REPORT_DATE = date(2021, 10, 19)
 
@@ -88,10 +86,10 @@ def test_no_recipients_means_outbox_only(settings, rendered, smtp_server):
 def test_the_warehouse_is_free_while_the_mail_is_sent(settings, rendered, smtp_server):
     """A slow mail server (and the task retries behind it) must not keep a collection from the warehouse."""
     seen = []
-    smtp_server.on_data = lambda: seen.append(warehouse_lock_is_free(settings))
+    smtp_server.on_data = lambda: seen.append(store.writer_is_free(settings))
     result = pipeline.deliver(with_recipients(settings, "bcd@quangninh.example"), REPORT_DATE,
                               {k: str(v) for k, v in rendered.items()}, run_id="lock-test")
     assert result["sent"] is True and seen == [True]
-    with warehouse.reader(settings.warehouse_path) as con:  # the stage is still recorded
+    with store.reader(settings.warehouse_path) as con:  # the stage is still recorded
         assert con.execute("SELECT stage FROM ops.pipeline_run WHERE run_id = 'lock-test'").fetchall() == [
             ("deliver_bulletin",)]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from bantin import pipeline, warehouse
+from bantin import pipeline, store
 from bantin.config import load_settings
 from intake.conftest import district_rows, smtp_env
-
-from conftest import warehouse_lock_is_free
 
 DAY = date(2021, 10, 19)
 
@@ -36,7 +34,7 @@ def test_new_f0_after_14_quiet_days_is_alerted_once(settings, drop, smtp_server,
     pipeline.validate(settings)
 
     lock_free_while_sending = []
-    smtp_server.on_data = lambda: lock_free_while_sending.append(warehouse_lock_is_free(settings))
+    smtp_server.on_data = lambda: lock_free_while_sending.append(store.writer_is_free(settings))
     first = pipeline.alert_new_f0(settings)
     assert (first["new_f0_communes"], first["sent"]) == (1, True)
     assert lock_free_while_sending == [True]  # a collection never waits behind the mail server
@@ -67,7 +65,7 @@ def test_without_recipients_the_alert_stays_in_the_outbox(settings, drop, caplog
     assert "BANTIN_ALERT_TO is empty" in caplog.text
     saved = next((settings.outbox / "alerts").rglob("*.txt")).read_text(encoding="utf-8")
     assert "Xã Thanh Lân" in saved and "1 ca mắc mới trong cộng đồng" in saved
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         assert con.execute("SELECT commune_code, sent FROM ops.f0_alert").fetchall() == [(7198, False)]
 
 
@@ -76,7 +74,7 @@ def test_a_whole_day_run_in_one_process_alerts_as_the_dag_does(settings, drop):
     drop(207, "today.csv", district_rows(207, DAY, c7198=community(1)), datetime(2021, 10, 19, 10))
     summary = pipeline.run_day(settings, DAY, bulletin=False)
     assert summary["alert_new_f0"]["new_f0_communes"] == 1
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         assert con.execute("SELECT report_date, commune_code FROM ops.f0_alert").fetchall() == [(DAY, 7198)]
         stages = [s for (s,) in con.execute("SELECT stage FROM ops.pipeline_run ORDER BY started_at").fetchall()]
     assert stages == ["collect", "validate", "alert_new_f0", "build_marts", "publish_snapshot"]

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from bantin import intake, pipeline, warehouse
+from bantin import intake, pipeline, store
 from bantin.submission_files import write_csv
 
 from .conftest import district_rows
@@ -19,7 +19,7 @@ DISTRICT = 207
 
 
 def ledger(settings) -> list[dict]:
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         cursor = con.execute("SELECT * FROM ops.submission ORDER BY received_at")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -58,7 +58,7 @@ def test_a_forged_mtime_is_never_the_receipt_time_and_a_back_dated_file_shows_as
     assert receipt["channel"] == "inbox"
     # The bulletin of today lists it as a correction of that day.
     pipeline.build_marts(settings, today)
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         corrected = con.execute("SELECT count(*) FROM marts.corrections WHERE report_date = ? AND unit_type = "
                                 "'commune' AND corrected_at >= ?", [earlier, before - timedelta(seconds=1)]).fetchone()
     assert corrected[0] >= 1
@@ -106,7 +106,7 @@ def test_links_pipes_and_oversized_files_are_refused_unopened_with_a_verdict(set
     rows = ledger(settings)
     assert sorted(r["file_name"] for r in rows) == ["big.csv", "link.csv", "pipe.csv", "proc.csv"]
     assert {(r["status"], r["archive_path"], r["sha256"]) for r in rows} == {("rejected", "", "")}
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         found = dict(con.execute("SELECT s.file_name, f.rule FROM ops.finding f JOIN ops.submission s "
                                  "USING (submission_id)").fetchall())
     assert found == {"big.csv": "file.too_large", "link.csv": "file.not_regular", "pipe.csv": "file.not_regular",

@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 import pytest
 
-from bantin import intake, pipeline, warehouse
+from bantin import intake, pipeline, store
 from intake.conftest import district_rows, smtp_env
 
 from conftest import run_airflow
@@ -29,7 +29,7 @@ def at(hour: int, minute: int = 0) -> datetime:
 
 
 def ledger(settings) -> dict[str, dict]:
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         cursor = con.execute("SELECT * FROM ops.submission ORDER BY received_at")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -37,7 +37,7 @@ def ledger(settings) -> dict[str, dict]:
 
 
 def query(settings, sql: str, params=()) -> list[tuple]:
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         return con.execute(sql, list(params)).fetchall()
 
 

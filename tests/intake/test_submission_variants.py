@@ -101,7 +101,7 @@ def checked(tmp_path_factory) -> dict:
     import shutil
     from datetime import datetime
 
-    from bantin import pipeline, warehouse
+    from bantin import pipeline, store
     from bantin.config import load_settings
     from bantin.findings import Finding
 
@@ -120,7 +120,7 @@ def checked(tmp_path_factory) -> dict:
         receive(settings, inbox / name, received)
     pipeline.collect(settings)
     pipeline.validate(settings)
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         rows = con.execute(
             "SELECT s.file_name, f.severity, f.rule, f.message_vi, f.message_en, f.source_row, f.column_name, "
             "f.header, f.value FROM ops.submission AS s LEFT JOIN ops.finding AS f USING (submission_id)"

@@ -26,7 +26,7 @@ GAP_DAYS = (date(2021, 10, 17), date(2021, 10, 18))
 
 @pytest.fixture(scope="module")
 def levels_on(tmp_path_factory):
-    from bantin import demo_data, intake, pipeline, reference, warehouse
+    from bantin import demo_data, intake, pipeline, reference, store
     from bantin.config import load_settings
     from bantin.submission_files import write_csv
 
@@ -56,7 +56,7 @@ def levels_on(tmp_path_factory):
         pipeline.validate(settings)
         pipeline.build_marts(settings, LAST - timedelta(days=1))
         pipeline.build_marts(settings, LAST)  # incremental, as the daily run does
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         def level(unit_type: str, unit_code: int, day: date = LAST) -> dict:
             cursor = con.execute("SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = ? "
                                  "AND unit_code = ?", [day, unit_type, unit_code])

@@ -24,7 +24,7 @@ FIRST, LAST = date(2021, 10, 13), date(2021, 10, 19)
 
 @pytest.fixture(scope="module")
 def province_level(tmp_path_factory):
-    from bantin import demo_data, intake, levels, pipeline, reference, warehouse
+    from bantin import demo_data, intake, levels, pipeline, reference, store
     from bantin.config import load_settings
     from bantin.submission_files import write_xlsx
 
@@ -61,7 +61,7 @@ def province_level(tmp_path_factory):
         pipeline.collect(settings)
         validated = pipeline.validate(settings)
         pipeline.build_marts(settings, LAST)
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         cursor = con.execute("SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'province'",
                              [LAST])
         level = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))

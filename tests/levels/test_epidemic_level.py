@@ -383,12 +383,12 @@ def test_a_missing_key_is_named(rule_set_dir):
 
 
 def test_a_malformed_rule_set_stops_the_build_before_anything_is_written(rule_set_dir, tmp_path):
-    from bantin import warehouse
+    from bantin import store, warehouse
 
     folder, write = rule_set_dir
     write("bad", version=2, parameters__vaccine__elderly_age=60)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    con.execute(warehouse.DDL)
+    con = store.scratch()
+    store.migrate(con)
     with pytest.raises(levels.RuleSetError, match="key 'parameters.vaccine.elderly_age'"):
         warehouse.build(con, province_codes=[22], calendar_end=DAY, rule_sets_dir=folder)
     assert con.execute("SELECT count(*) FROM ops.build_state").fetchone()[0] == 0

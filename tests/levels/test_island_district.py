@@ -24,7 +24,7 @@ OUTBREAK = 40
 
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory):
-    from bantin import demo_data, intake, pipeline, warehouse
+    from bantin import demo_data, intake, pipeline, store
     from bantin.config import load_settings
     from bantin.submission_files import write_csv
 
@@ -52,7 +52,7 @@ def marts(tmp_path_factory):
         pipeline.collect(settings)
         pipeline.validate(settings)
         pipeline.build_marts(settings, LAST)
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         def query(sql: str, *params) -> list[dict]:
             cursor = con.execute(sql, list(params))
             return [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor.fetchall()]

@@ -19,7 +19,7 @@ DAY = date(2021, 10, 21)
 
 @pytest.fixture(scope="module")
 def thanh_hoa(tmp_path_factory):
-    from bantin import demo_data, pipeline, warehouse
+    from bantin import demo_data, pipeline, store
     from bantin.config import load_settings
 
     home = tmp_path_factory.mktemp("thanh-hoa") / "var"
@@ -32,7 +32,7 @@ def thanh_hoa(tmp_path_factory):
         pipeline.collect(settings)
         pipeline.validate(settings)
         pipeline.build_marts(settings, DAY)
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         yield con
 
 

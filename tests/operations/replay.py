@@ -24,7 +24,8 @@ from conftest import receive
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
 BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"],
-               "ops.f0_alert": ["alerted_at", "outbox_path"]}  # the outbox copy is named by the time it was sent
+               "ops.f0_alert": ["alerted_at", "outbox_path"],  # the outbox copy is named by the time it was sent
+               "ops.schema_version": ["applied_at"]}
 RUN_LOG = {"ops.pipeline_run"}
 
 
@@ -75,10 +76,10 @@ def backfill(settings, template: Path, start: date, end: date) -> None:
 
 def warehouse_state(settings) -> dict[str, list[tuple]]:
     """Every table of the warehouse, rows sorted, bookkeeping columns left out."""
-    from bantin import warehouse
+    from bantin import store
 
     state = {}
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
             "WHERE database_name = current_database() ORDER BY 1").fetchall()

@@ -51,8 +51,8 @@ def test_overlapping_runs_excluded_and_network_tasks_back_off(parsed_dags):
         assert dag.max_active_runs == 1
         for task in dag.tasks:
             assert task.retries >= 1, task.task_id
-    network = {"collect_submissions": {"collect_new_files"},
-               "daily_bulletin": {"collect_submissions", "deliver_bulletin"}}
+    network = {"collect_submissions": {"collect"},
+               "daily_bulletin": {"collect", "deliver_bulletin"}}
     for dag_id, task_ids in network.items():
         for task_id in task_ids:
             task = parsed_dags[dag_id].get_task(task_id)

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture
 def warehouse_con(settings):
-    from bantin import warehouse
+    from bantin import store
 
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         yield con

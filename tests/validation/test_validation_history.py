@@ -18,12 +18,10 @@ from .validation_helpers import DAY, DISTRICT, by_submission, demo_rows, distric
 
 @pytest.fixture
 def memory_warehouse():
-    import duckdb
+    from bantin import store
 
-    from bantin import warehouse
-
-    con = duckdb.connect()
-    con.execute(warehouse.DDL)
+    con = store.scratch()
+    store.migrate(con)
     yield con
     con.close()
 

@@ -7,7 +7,7 @@ import logging
 from datetime import date, datetime, time
 from pathlib import Path
 
-from bantin import pipeline, warehouse
+from bantin import pipeline, store
 from bantin.submission_files import write_csv
 
 from .validation_helpers import DISTRICT, district_day
@@ -39,14 +39,14 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
         _drop_file(settings, day, rows, f"bc {day:%d.%m}.csv", datetime.combine(day, time(15, 0)))
 
     pipeline.collect(settings)
-    with caplog.at_level(logging.INFO, logger="bantin.pipeline"):
+    with caplog.at_level(logging.INFO, logger="bantin"):  # the stage line comes from bantin.store
         stats = pipeline.validate(settings)
     assert (stats["validated"], stats["accepted"], stats["rejected"]) == (5, 4, 1)
     docs = Path(stats["data_docs"])
     assert docs == settings.home / "data_docs" / "index.html" and docs.is_file()
     assert f"data_docs={docs}" in next(r.getMessage() for r in caplog.records if r.getMessage().startswith("validate:"))
 
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         assert _statuses(con)[(DAYS[3], 1)] == "rejected"
         findings = con.execute(
             "SELECT s.report_date, f.rule, f.severity, f.source_row, f.column_name, f.value FROM ops.finding f "
@@ -72,7 +72,7 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
     assert pipeline.validate(settings)["rejected"] == 1
     pipeline.build_marts(settings, DAYS[4])
 
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         statuses = _statuses(con)
         assert (statuses[(DAYS[1], 1)], statuses[(DAYS[1], 2)]) == ("superseded", "accepted")
         assert (statuses[(DAYS[2], 1)], statuses[(DAYS[2], 2)]) == ("accepted", "rejected")

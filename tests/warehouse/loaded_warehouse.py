@@ -11,9 +11,9 @@ FIRST_DAY, LAST_DAY = date(2021, 10, 10), date(2021, 10, 19)
 
 def table_rows(path: Path, schemas=("marts",)) -> dict[str, list[tuple]]:
     """Every row of every table in the schemas, sorted: the state two builds are compared on."""
-    from bantin import warehouse
+    from bantin import store
 
-    with warehouse.reader(path) as con:
+    with store.reader(path) as con:
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE list_contains(?, schema_name) "
             "ORDER BY 1", [list(schemas)]).fetchall()

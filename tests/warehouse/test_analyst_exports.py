@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import duckdb
 
-from bantin import pipeline, warehouse
+from bantin import pipeline, store, warehouse
 
 from .loaded_warehouse import LAST_DAY, PROVINCE
 
@@ -52,7 +52,7 @@ def test_parquet_is_readable_by_other_accounts_typed_and_complete(loaded_setting
     assert con.execute("SELECT DISTINCT report_date FROM read_parquet(?, hive_partitioning = false)",
                        [str(one_file)]).fetchall() == [(LAST_DAY,)]
     # reference tables and the ledger too, each row for row as in the snapshot
-    with warehouse.reader(loaded_settings.analytics_path) as snapshot:
+    with store.reader(loaded_settings.analytics_path) as snapshot:
         for schema in ("ref", "ops"):
             for (table,) in snapshot.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = ?",
                                              [schema]).fetchall():
@@ -91,5 +91,5 @@ def test_a_long_lived_client_sees_the_next_snapshot_only_after_reconnecting(load
 
     also_old.close()
     held.close()
-    with warehouse.reader(loaded_settings.analytics_path) as reconnected:
+    with store.reader(loaded_settings.analytics_path) as reconnected:
         assert reconnected.execute(query).fetchone()[0] == later

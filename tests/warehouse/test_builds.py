@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from bantin import pipeline, warehouse
+from bantin import pipeline, store
 from bantin.submission_files import write_csv
 
 from .loaded_warehouse import FIRST_DAY, LAST_DAY, PROVINCE, table_rows
@@ -44,7 +44,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     settings = loaded_settings
     before = table_rows(settings.warehouse_path)
     district, day = 193, date(2021, 10, 15)
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         district = con.execute("SELECT min(district_code) FROM ref.district WHERE district_code IN "
                                "(SELECT district_code FROM ref.commune)").fetchone()[0]
     commune = _resubmit(settings, district, day, commune_index=0, extra_cases=30)
@@ -59,7 +59,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     # district's other communes of that day (same figures, new submission id and version)
     changed = _changed(before["marts.commune_daily"], after["marts.commune_daily"])
     assert {(r[0], r[2]) for r in changed} == {(day, district)}
-    with warehouse.reader(settings.warehouse_path) as con:
+    with store.reader(settings.warehouse_path) as con:
         row = con.execute("SELECT new_cases_community, submission_version FROM marts.commune_daily "
                           "WHERE report_date = ? AND commune_code = ?", [day, commune]).fetchone()
         assert row[0] >= 30 and row[1] == 2
@@ -99,7 +99,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
 
 def test_new_report_date_replaces_only_that_date(loaded_settings):
     """A date built a second time from the same inputs is replaced by identical rows (delete + insert)."""
-    with warehouse.writer(loaded_settings) as con, warehouse.transaction(con):
+    with store.writer(loaded_settings) as con, store.transaction(con):
         con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [date(2021, 10, 17)])
     before = table_rows(loaded_settings.warehouse_path)
     built = pipeline.build_marts(loaded_settings, LAST_DAY)
@@ -110,7 +110,7 @@ def test_new_report_date_replaces_only_that_date(loaded_settings):
 def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_settings):
     """A date with no file anywhere (today, on demo data) adds that day to the marts, not years of empty days."""
     def days(table: str) -> list[date]:
-        with warehouse.reader(loaded_settings.warehouse_path) as con:
+        with store.reader(loaded_settings.warehouse_path) as con:
             return [d for (d,) in con.execute(f"SELECT DISTINCT report_date FROM {table} ORDER BY 1").fetchall()]
 
     before = {table: days(table) for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily",
@@ -121,7 +121,7 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
     assert built["mode"] == "incremental"
     for table, dates in before.items():
         assert days(table) == [*dates, later], table
-    with warehouse.reader(loaded_settings.warehouse_path) as con:
+    with store.reader(loaded_settings.warehouse_path) as con:
         # nothing reported that day, and the trailing windows count days, not rows: no 2021 cases in them
         assert con.execute("SELECT new_cases, new_cases_7d, communes_reported FROM marts.province_daily "
                            "WHERE report_date = ?", [later]).fetchone() == (None, 0, 0)

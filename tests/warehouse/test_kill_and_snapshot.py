@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from bantin import pipeline, warehouse
+from bantin import pipeline, store
 
 from .loaded_warehouse import LAST_DAY, table_rows
 
@@ -26,7 +26,7 @@ LOAD_THEN_WAIT = textwrap.dedent("""
     import sys, time
     from datetime import date
     from pathlib import Path
-    from bantin import pipeline, warehouse
+    from bantin import pipeline, store, warehouse
     from bantin.config import load_settings
 
     marker, full_refresh = Path(sys.argv[1]), sys.argv[2] == "full"
@@ -49,7 +49,7 @@ LOAD_THEN_WAIT = textwrap.dedent("""
 def test_sigkill_mid_load_leaves_the_warehouse_as_it_was(loaded_settings, tmp_path, mode):
     settings = loaded_settings
     if mode == "incremental":  # make 17/10 look changed: the build deletes and re-inserts 17–19/10
-        with warehouse.writer(settings) as con, warehouse.transaction(con):
+        with store.writer(settings) as con, store.transaction(con):
             con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [date(2021, 10, 17)])
     before = table_rows(settings.warehouse_path, ALL_SCHEMAS)
     marker = tmp_path / "mid-load"
@@ -103,7 +103,7 @@ READ_SNAPSHOT = textwrap.dedent("""
 def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
     settings = loaded_settings
     pipeline.publish(settings)
-    with warehouse.reader(settings.analytics_path) as con:
+    with store.reader(settings.analytics_path) as con:
         expected, levels = con.execute(
             "SELECT (SELECT count(*) FROM marts.commune_daily), "
             "(SELECT count(*) FROM marts.epidemic_level WHERE unit_type = 'commune')").fetchone()
@@ -125,7 +125,7 @@ def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
     assert report["held"] == [expected, expected]
     assert not list(settings.analytics_path.parent.glob(".*.partial*"))
     # the Parquet export, swapped the same way, holds the same rows
-    with warehouse.reader(settings.analytics_path) as con:
+    with store.reader(settings.analytics_path) as con:
         parquet = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
                               [str(settings.analytics_path.parent / "parquet" / "commune_daily" / "*" / "*.parquet")]
                               ).fetchone()[0]

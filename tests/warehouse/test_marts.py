@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from bantin import cli, pipeline, warehouse
+from bantin import cli, pipeline, store, warehouse
 
 from .loaded_warehouse import LAST_DAY, PROVINCE
 
 
 def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
-    with warehouse.reader(loaded_settings.warehouse_path) as con:
+    with store.reader(loaded_settings.warehouse_path) as con:
         levels = con.execute(
             "SELECT unit_type, level, is_stale, rule_set_id, count(*) FROM marts.epidemic_level "
             "WHERE report_date = ? GROUP BY ALL ORDER BY ALL", [LAST_DAY]).fetchall()
@@ -30,7 +30,7 @@ def test_every_mart_column_is_documented_and_the_dictionary_is_current(loaded_se
     assert undocumented == []
     assert warehouse.DATA_DICTIONARY.read_text(encoding="utf-8") == warehouse.data_dictionary(con), \
         "docs/data-dictionary.md is out of date: run `bantin data-dictionary`"
-    with warehouse.reader(loaded_settings.warehouse_path) as built:
+    with store.reader(loaded_settings.warehouse_path) as built:
         comment = built.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'corrections'").fetchone()
     assert comment and "apart" in comment[0]
 

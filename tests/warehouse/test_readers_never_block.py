@@ -62,9 +62,9 @@ def test_the_writer_waits_for_the_lock_only_within_its_bound(settings, monkeypat
     import duckdb
     import pytest
 
-    from bantin import warehouse
+    from bantin import store
 
-    with warehouse.writer(settings):
+    with store.writer(settings):
         pass
     monkeypatch.setenv("BANTIN_LOCK_WAIT_S", "1")
     from bantin.config import load_settings
@@ -78,12 +78,12 @@ def test_the_writer_waits_for_the_lock_only_within_its_bound(settings, monkeypat
     try:
         assert holder.stdout.readline().strip() == "open"
         started = time.monotonic()
-        with pytest.raises(TimeoutError, match="BANTIN_LOCK_WAIT_S"), warehouse.writer(bounded):
+        with pytest.raises(TimeoutError, match="BANTIN_LOCK_WAIT_S"), store.writer(bounded):
             pass
         assert time.monotonic() - started < 20
     finally:
         holder.kill()
         holder.wait()
-    with warehouse.writer(bounded) as con:  # free again: the writer gets it
+    with store.writer(bounded) as con:  # free again: the writer gets it
         assert con.execute("SELECT 1").fetchone() == (1,)
     _ = duckdb
