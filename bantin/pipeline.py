@@ -235,7 +235,7 @@ def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, 
              "recorded_at": _local(datetime.now(settings.timezone), settings), "is_late": late,
              "headers_json": json.dumps(parsed.headers, ensure_ascii=False), "channel": receipt.channel,
              "provenance_json": json.dumps(receipt.provenance, ensure_ascii=False, default=str)}
-    rows = [(n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows, strict=False)]
+    rows = [(n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows, strict=True)]
     ledger.record_submission(con, entry, parsed.findings, rows, row_columns=COLUMN_NAMES)
 
 

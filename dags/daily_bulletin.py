@@ -129,7 +129,7 @@ def daily_bulletin():
         import logging
 
         stages = dict(zip(operations.STAGES, (collect, validate, alert_new_f0, build_marts, publish_snapshot,
-                                              director_signoff, render_bulletin, deliver_bulletin), strict=False))
+                                              director_signoff, render_bulletin, deliver_bulletin), strict=True))
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
