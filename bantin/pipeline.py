@@ -446,11 +446,15 @@ def alert_new_f0(settings: Settings, *, run_id: str = "manual") -> dict:
 
 
 def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual", full_refresh: bool = False) -> dict:
-    """Bring staging, marts and levels up to date for the report date, in one transaction.
+    """Bring staging, marts and levels up to date for the report date (`dbt build`, bantin.models).
 
-    Only what changed is redone (warehouse.plan_build): a new report date, or a
+    Only what changed is redone (models.plan_build): a new report date, or a
     resubmission for an earlier one, replaces that date's rows and those after it.
+    dbt commits model by model; what the marts were built from is recorded only
+    once it has finished, so a killed build is redone whole by the next run.
     """
+    from bantin import models
+
     stats: dict = {"report_date": report_date.isoformat()}
     with warehouse.writer(settings) as con, _stage(con, "build_marts", report_date, run_id, stats):
         with warehouse.transaction(con):
@@ -458,8 +462,9 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
                 "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [report_date, _local(datetime.now(settings.timezone), settings)],
             )
-            plan = warehouse.build(con, province_codes=[settings.province_code], calendar_end=report_date,
-                                   full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir)
+        plan = models.build(con, province_codes=[settings.province_code], calendar_end=report_date,
+                            full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir,
+                            engine_config=warehouse.engine_config(settings))
         stats.update(mode=plan.mode, reason=plan.reason,
                      rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
