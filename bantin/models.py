@@ -260,30 +260,46 @@ def refresh_signoff(con, report_date: date, *, engine_config: dict | None = None
 # --------------------------------------------------------------------------- docs
 
 
-def generate_docs(con, target_dir: Path, *, engine_config: dict | None = None) -> Path:
-    """dbt's docs site (models, columns, tests, lineage) for analysts, in a new folder swapped in whole.
+def project_fingerprint() -> str:
+    """The dbt project as it is now (models, macros, YAML) and the contract's columns."""
+    digest = hashlib.sha256(json.dumps(submission_columns()).encode())
+    for path in _project_files():
+        digest.update(str(path.relative_to(TRANSFORMS_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
-    `target_dir` (e.g. warehouse/docs-site) becomes a folder with index.html, manifest.json and
-    catalog.json: open index.html through any static web server (`python -m http.server`).
+
+def publish_docs(con, warehouse_dir: Path, *, engine_config: dict | None = None) -> Path:
+    """dbt's docs site (models, columns, data tests, lineage) beside the analysts' snapshot.
+
+    `warehouse_dir/docs-site/` holds index.html, manifest.json and catalog.json; serve it with any
+    static web server (`python -m http.server -d var/warehouse/docs-site`). It is made again only
+    when the project changed (`.project` inside records which), and swapped in whole like the
+    snapshot, readable by every account.
     """
     import shutil
 
+    target = warehouse_dir / DOCS_SITE
+    fingerprint = project_fingerprint()
+    stamp = target / ".project"
+    if stamp.is_file() and stamp.read_text() == fingerprint:
+        return target
     database = _database_path(con)
     run_dbt(["docs", "generate"], database=database, engine_config=engine_config or _default_engine(con))
     built = _work_dir(database) / "target"
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}.", dir=target_dir.parent))
+    new = Path(tempfile.mkdtemp(prefix=f".{DOCS_SITE}.", dir=warehouse_dir))
     for name in ("index.html", "manifest.json", "catalog.json"):
-        shutil.copy2(built / name, staging / name)
-    staging.chmod(0o755)
-    for path in staging.iterdir():
+        shutil.copy2(built / name, new / name)
+    (new / ".project").write_text(fingerprint)
+    new.chmod(0o755)
+    for path in new.iterdir():
         path.chmod(0o644)
-    old = target_dir.with_name(f".{target_dir.name}.old.{os.getpid()}")
-    if target_dir.exists():
-        os.replace(target_dir, old)
-    os.replace(staging, target_dir)
+    old = warehouse_dir / f".{DOCS_SITE}.old.{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(new, target)
     shutil.rmtree(old, ignore_errors=True)
-    return target_dir
+    return target
 
 
 def schema_only(province_codes: list[int], calendar_end: date = date(2021, 10, 12)):

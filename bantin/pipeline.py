@@ -472,11 +472,16 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
 
 
 def publish(settings: Settings, *, run_id: str = "manual") -> dict:
+    """The analysts' snapshot, its Parquet export and the models' docs site (bantin.models), each swapped in whole."""
+    from bantin import models
+
     stats: dict = {}
     with warehouse.writer(settings) as con, _stage(con, "publish_snapshot", None, run_id, stats):
         path = warehouse.publish_snapshot(con, settings.analytics_path)
         stats["snapshot"] = str(path)
         stats["parquet"] = str(warehouse.export_parquet(con, settings.analytics_path.parent))
+        stats["docs"] = str(models.publish_docs(con, settings.analytics_path.parent,
+                                                engine_config=warehouse.engine_config(settings)))
     return stats
 
 

@@ -10,17 +10,17 @@ from datetime import timedelta
 
 import duckdb
 
-from bantin import pipeline, warehouse
+from bantin import models, pipeline, warehouse
 
 from .loaded_warehouse import LAST_DAY, PROVINCE
 
 
 def test_every_column_of_every_schema_analysts_read_is_described():
-    con = warehouse.schema_only([PROVINCE])
+    con = models.schema_only([PROVINCE])
     undocumented = con.execute(
         "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?)) "
-        "AND coalesce(comment, '') = ''", [list(warehouse.DICTIONARY_SCHEMAS)]).fetchall()
+        "AND coalesce(comment, '') = ''", [list(models.DICTIONARY_SCHEMAS)]).fetchall()
     assert undocumented == []
     described = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
                             "AND schema_name IN ('ops', 'raw', 'ref')").fetchone()[0]

@@ -13,7 +13,9 @@ commune AS (
     SELECT
         * EXCLUDE (
             reported, commune_name, is_late, received_at, notes,
-            {%- for name in cumulative %} {{ name }}, {{ name }}_known,{% endfor %}
+            {%- for name in cumulative %}
+            {{ name }}, {{ name }}_known,
+            {%- endfor %}
             reported_days_7d, reported_days_14d
         ),
         'commune' AS unit_type,
@@ -58,10 +60,8 @@ pooled AS (
         CAST(sum(new_cases_prev_7d) AS BIGINT) AS new_cases_prev_7d,
         {{- pooled_sums(['cumulative']) }}
     FROM commune
-    GROUP BY GROUPING SETS (
-        (report_date, province_code, district_code),
-        (report_date, province_code)
-    )
+    -- each district, and the province (district_code rolled up)
+    GROUP BY report_date, province_code, rollup(district_code)
 ),
 
 units AS (

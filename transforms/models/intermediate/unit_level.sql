@@ -62,7 +62,8 @@ criteria AS (
 matrix AS (
     SELECT
         *,
-        len(list_filter(band_lower_bounds, lambda lower: lower <= weekly_rate)) AS transmission_band,
+        len(list_filter(band_lower_bounds, LAMBDA lower: lower <= weekly_rate)) AS transmission_band,
+        CASE WHEN main_coverage_met THEN level_if_coverage_met ELSE level_if_coverage_not_met END AS band_levels,
         elderly_adjustment AND NOT elderly_coverage_met
         AND NOT (elderly_exempt_if_no_case AND NOT cases_in_window) AS elderly_short
     FROM criteria
@@ -71,17 +72,13 @@ matrix AS (
 raised AS (
     SELECT
         *,
-        CASE WHEN main_coverage_met THEN level_if_coverage_met ELSE level_if_coverage_not_met END[transmission_band]
-            AS matrix_level,
+        band_levels[transmission_band] AS matrix_level,
         -- one_level: the elderly shortfall raises the band's level (coverage met) by one, and the main
         -- shortfall's raise already is that one level; additive: it adds one more
         least(4, CASE WHEN coverage_raise = 'additive'
-                THEN CASE WHEN main_coverage_met THEN level_if_coverage_met ELSE level_if_coverage_not_met END[
-                    transmission_band]
-                + CASE WHEN elderly_short THEN 1 ELSE 0 END
+            THEN band_levels[transmission_band] + CASE WHEN elderly_short THEN 1 ELSE 0 END
             ELSE greatest(
-                CASE WHEN main_coverage_met THEN level_if_coverage_met ELSE level_if_coverage_not_met END[
-                    transmission_band],
+                band_levels[transmission_band],
                 level_if_coverage_met[transmission_band] + CASE WHEN elderly_short THEN 1 ELSE 0 END)
         END) AS raised_level
     FROM matrix
@@ -197,11 +194,13 @@ carried AS (
         a.capacity_max, a.completeness_max,
         coalesce(max(a.report_date) FILTER (WHERE a.has_data) OVER (unit_days ROWS UNBOUNDED PRECEDING),
                  {{ seeded_state('assessed_on') }}) AS assessed_on,
-        coalesce(last_value(a.level IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING), {{ seeded_state('level') }})
-            AS level,
+        coalesce(
+            last_value(a.level IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING), {{ seeded_state('level') }}
+        ) AS level,
         {%- for name in carried %}
-        coalesce(last_value(a.{{ name }} IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING), {{ seeded_state(name) }})
-            AS {{ name }},
+        coalesce(
+            last_value(a.{{ name }} IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING), {{ seeded_state(name) }}
+        ) AS {{ name }},
         {%- endfor %}
         coalesce(last_value(a.capacity_level > a.criteria_level IGNORE NULLS) OVER (unit_days ROWS UNBOUNDED PRECEDING),
                  {{ seeded_state('capacity_held') }}) AS capacity_held,

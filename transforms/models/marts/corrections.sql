@@ -13,12 +13,14 @@ WITH good AS (
         lag(submission_id) OVER arrival AS from_submission_id,
         lag(version) OVER arrival AS from_version
     FROM {{ source('ops', 'submission') }}
-    WHERE status IN ('accepted', 'superseded') AND report_date IS NOT NULL {{- since_rebuild() }}
+    WHERE
+        status IN ('accepted', 'superseded') AND report_date IS NOT NULL {{- since_rebuild() }}
     WINDOW arrival AS (PARTITION BY district_code, report_date ORDER BY version)
 ),
 
 pair AS (
-    SELECT * FROM good WHERE from_submission_id IS NOT NULL
+    SELECT * FROM good
+    WHERE from_submission_id IS NOT NULL
 ),
 
 old_row AS (
@@ -73,16 +75,10 @@ rolled AS (
         sum(new_cases_after) AS new_cases_after,
         {{- summed_deltas() }}
     FROM commune_pair
-    GROUP BY GROUPING SETS (
-        (
-            report_date, district_code, from_submission_id, from_version, to_submission_id, to_version,
-            corrected_at, after_cutoff, commune_code
-        ),
-        (
-            report_date, district_code, from_submission_id, from_version, to_submission_id, to_version,
-            corrected_at, after_cutoff
-        )
-    )
+    -- each commune, and the district (commune_code rolled up)
+    GROUP BY
+        report_date, district_code, from_submission_id, from_version, to_submission_id, to_version,
+        corrected_at, after_cutoff, rollup(commune_code)
 )
 
 SELECT

@@ -15,9 +15,11 @@ unit_name AS (
     SELECT commune_code AS unit_code, 'commune' AS unit_type, commune_name AS unit_name
     FROM {{ source('ref', 'commune') }}
     UNION ALL
-    SELECT district_code, 'district', district_name FROM {{ source('ref', 'district') }}
+    SELECT district_code AS unit_code, 'district' AS unit_type, district_name AS unit_name
+    FROM {{ source('ref', 'district') }}
     UNION ALL
-    SELECT province_code, 'province', province_name FROM {{ source('ref', 'province') }}
+    SELECT province_code AS unit_code, 'province' AS unit_type, province_name AS unit_name
+    FROM {{ source('ref', 'province') }}
 ),
 
 -- the pieces of the reason, in Vietnamese, with the decimals each comparison needs (bantin.levels macros)
@@ -38,7 +40,8 @@ formatted AS (
 worded AS (
     SELECT
         *,
-        'Tỷ lệ ' || main.vi_number(weekly_rate, main.decimals_below(weekly_rate, band_upper, 1)) || ' ' || numerator_text
+        'Tỷ lệ ' || main.vi_number(weekly_rate, main.decimals_below(weekly_rate, band_upper, 1))
+            || ' ' || numerator_text
             || '/100.000 dân/tuần (' || window_text || '; '
             || CASE WHEN band_upper IS NULL THEN '≥ ' || main.vi_plain(band_lower)
                     WHEN band_lower = 0 THEN '< ' || main.vi_plain(band_upper)
@@ -47,17 +50,21 @@ worded AS (
         main.vi_number(100 * coverage_18plus_dose1,
                   main.decimals_below(100 * coverage_18plus_dose1, round(100 * main_coverage_threshold, 6), 0))
             || '% người ≥18 tuổi tiêm ≥1 mũi ('
-            || CASE WHEN main_coverage_met THEN '≥ ' ELSE '< ' END || main.vi_plain(100 * main_coverage_threshold) || '%)'
+            || CASE WHEN main_coverage_met THEN '≥ ' ELSE '< ' END
+            || main.vi_plain(100 * main_coverage_threshold) || '%)'
             AS main_text,
         CASE WHEN coverage_elderly_full IS NULL
              THEN 'chưa có số liệu người ≥' || elderly_age || ' tuổi tiêm đủ liều (coi như < '
                   || main.vi_plain(100 * elderly_coverage_threshold) || '%)'
              ELSE main.vi_number(100 * coverage_elderly_full,
-                            main.decimals_below(100 * coverage_elderly_full, round(100 * elderly_coverage_threshold, 6), 0))
+                            main.decimals_below(
+                                100 * coverage_elderly_full, round(100 * elderly_coverage_threshold, 6), 0
+                            ))
                   || '% người ≥' || elderly_age || ' tuổi tiêm đủ liều (< '
                   || main.vi_plain(100 * elderly_coverage_threshold) || '%)' END AS elderly_text
     FROM formatted
 )
+
 SELECT
     f.report_date, f.unit_type, f.unit_code, n.unit_name, f.province_code, f.district_code,
     f.level,

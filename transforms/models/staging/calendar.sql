@@ -17,9 +17,10 @@ asked AS (
 
 SELECT DISTINCT report_date FROM (
     SELECT CAST(days.day AS DATE) AS report_date
-    FROM data_days, range(data_days.first_date, data_days.last_date + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days (day)
+    FROM data_days,
+        range(data_days.first_date, data_days.last_date + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days (day)
     WHERE data_days.first_date IS NOT NULL
     UNION ALL
     SELECT report_date FROM asked
-)
+) AS report_days
 ORDER BY report_date
