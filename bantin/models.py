@@ -30,7 +30,7 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
@@ -144,6 +144,7 @@ class BuildPlan:
     mode: str
     rebuild_from: date | None
     reason: str
+    seconds_by_model: tuple[tuple[str, float], ...] = ()  # what dbt built, in order, and how long each took
 
 
 # One fingerprint per district and report date: which files, in which status and version, with
@@ -232,10 +233,12 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
         with warehouse.transaction(con):
             warehouse.load_reference(con, province_codes, rule_sets_dir)
             warehouse.comment_tables(con)
-    run_dbt(["build"], database=_database_path(con), engine_config=engine_config or _default_engine(con),
-            variables={"calendar_end": calendar_end.isoformat(),
-                       "rebuild_from": plan.rebuild_from.isoformat() if plan.rebuild_from else None},
-            after_model=after_model, full_refresh=plan.mode == "full")
+    result = run_dbt(["build"], database=_database_path(con), engine_config=engine_config or _default_engine(con),
+                     variables={"calendar_end": calendar_end.isoformat(),
+                                "rebuild_from": plan.rebuild_from.isoformat() if plan.rebuild_from else None},
+                     after_model=after_model, full_refresh=plan.mode == "full")
+    plan = replace(plan, seconds_by_model=tuple((r.node.name, round(r.execution_time, 2)) for r in result.results
+                                                if r.node.resource_type == "model"))
     with warehouse.transaction(con):
         con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
         con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",

@@ -466,7 +466,8 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
                             full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir,
                             engine_config=warehouse.engine_config(settings))
         stats.update(mode=plan.mode, reason=plan.reason,
-                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
+                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None,
+                     seconds_by_model=dict(plan.seconds_by_model))  # each dbt model, in the run summary
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
     return stats
 

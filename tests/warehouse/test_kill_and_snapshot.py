@@ -58,9 +58,9 @@ def test_sigkill_mid_load_leaves_analysts_and_the_next_run_right(loaded_settings
         with warehouse.writer(settings) as con, warehouse.transaction(con):
             con.execute("UPDATE raw.submission_row SET new_cases = new_cases + 5, new_cases_community = "
                         "new_cases_community + 5 WHERE (submission_id, source_row) = (SELECT (r.submission_id, "
-                        "min(r.source_row)) FROM raw.submission_row AS r JOIN ops.submission AS s USING "
-                        "(submission_id) WHERE s.status = 'accepted' AND s.report_date = ? GROUP BY ALL LIMIT 1)",
-                        [changed_day])
+                        "r.source_row) FROM raw.submission_row AS r JOIN ops.submission AS s USING (submission_id) "
+                        "WHERE s.status = 'accepted' AND s.report_date = ? AND r.commune_code IS NOT NULL "
+                        "ORDER BY ALL LIMIT 1)", [changed_day])
     sources = table_rows(settings.warehouse_path, SOURCE_SCHEMAS)
     marts = table_rows(settings.warehouse_path, MODEL_SCHEMAS)
     marker = tmp_path / "mid-load"
