@@ -66,7 +66,7 @@ with warehouse.transaction(con):
         INSERT INTO ops.submission
         SELECT submission_id, district_code, report_date, 'bench.csv', 'landing/bench.csv', 'archive/bench.csv',
                md5(submission_id), 100000, report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR,
-               report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR, ?, 'accepted', 0, 0, ? > 1, NULL
+               report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR, ?, 'accepted', 0, 0, ? > 1, NULL, 'demo', NULL
         FROM bench_file''', [version, version, version, version])
     if version > 1:
         con.execute('''UPDATE ops.submission SET status = 'superseded' WHERE version = 1 AND
