@@ -108,7 +108,6 @@ def run_dbt(command: list[str], *, database: Path, engine_config: dict | None = 
                 after_model(f"{node.unique_id.split('.')[-1]}")
 
     started = time.perf_counter()
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     try:
         result = dbtRunner(callbacks=[on_event]).invoke(args)
     finally:
