@@ -18,7 +18,7 @@ import pytest
 
 from pathlib import Path
 
-from bantin import levels, models, warehouse
+from bantin import levels, models
 
 DAY = date(2021, 10, 20)
 POPULATION = 100_000  # so community_7d is the weekly rate per 100,000

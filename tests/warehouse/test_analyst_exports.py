@@ -92,3 +92,24 @@ def test_a_long_lived_client_sees_the_next_snapshot_only_after_reconnecting(load
     held.close()
     with warehouse.reader(loaded_settings.analytics_path) as reconnected:
         assert reconnected.execute(query).fetchone()[0] == later
+
+
+def test_the_models_docs_site_is_published_beside_the_snapshot(loaded_settings):
+    """dbt's docs site: every model with its columns' descriptions, lineage and tests, readable by all."""
+    import json
+
+    published = pipeline.publish(loaded_settings)
+    site = loaded_settings.analytics_path.parent / "docs-site"
+    assert published["docs"] == str(site)
+    manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((site / "catalog.json").read_text(encoding="utf-8"))
+    assert (site / "index.html").stat().st_size > 100_000
+    level = manifest["nodes"]["model.bantin.epidemic_level"]
+    assert level["columns"]["level"]["description"].startswith("1 green")
+    assert level["depends_on"]["nodes"] == ["model.bantin.unit_level"]
+    assert "marts" == catalog["nodes"]["model.bantin.commune_daily"]["metadata"]["schema"]
+    assert any(n.startswith("test.bantin.unique_grain_commune_daily") for n in manifest["nodes"])
+    assert stat.S_IMODE((site / "index.html").stat().st_mode) & 0o004
+    made = (site / "catalog.json").stat().st_mtime
+    pipeline.publish(loaded_settings)  # the project did not change: the site is not made again
+    assert (site / "catalog.json").stat().st_mtime == made
