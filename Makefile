@@ -27,13 +27,14 @@ BUSY_START    := 2021-11-20
 BUSY_WARM_END := 2022-01-20
 BUSY_END      := 2022-01-21
 
-.PHONY: help install lint system-deps bulletin-deps channel-deps airflow-db demo demo-busy test bench docs clean airflow distributed-deps test-distributed
+.PHONY: help install lint lint-sql system-deps bulletin-deps channel-deps airflow-db demo demo-busy test bench docs clean airflow distributed-deps test-distributed
 
 help:
 	@echo "make demo    set everything up and build the Quảng Ninh bulletin of 19/10/2021 through Airflow"
 	@echo "make demo-busy  Quảng Ninh's busy 21/01/2022: a provisional v1 (missing, late, rejected files), then v2"
-	@echo "make test    the whole test suite (after make lint)"
-	@echo "make lint    ruff over the Python code (rules in pyproject.toml)"
+	@echo "make test    the whole test suite (after make lint and make lint-sql)"
+	@echo "make lint    ruff over the Python code: lint and format check (rules in pyproject.toml)"
+	@echo "make lint-sql  sqlfluff over the dbt models (.sqlfluff)"
 	@echo "make bench   benchmarks (figures go to docs/benchmarks.md)"
 	@echo "make airflow Airflow on this machine (standalone, SQLite) with the project's DAGs: UI, runs, backfills"
 	@echo "make test-distributed  PostgreSQL + Redis + Airflow on Celery without containers: the scale-out path"
@@ -110,7 +111,11 @@ demo-busy: install system-deps
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint system-deps bulletin-deps channel-deps
+# The dbt models' SQL (sqlfluff, dbt templater, DuckDB dialect: .sqlfluff); no warehouse needed.
+lint-sql: install
+	$(BIN)/sqlfluff lint transforms
+
+test: install lint lint-sql system-deps bulletin-deps channel-deps
 	$(BIN)/python -m pytest -q
 
 bench: install system-deps channel-deps

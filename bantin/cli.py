@@ -263,11 +263,11 @@ def _sql(args) -> int:
 
 
 def _data_dictionary(args) -> int:
-    from bantin import warehouse
+    from bantin import models
 
     settings = load_settings()
-    text = warehouse.data_dictionary(warehouse.schema_only([settings.province_code]))
-    target = warehouse.DATA_DICTIONARY
+    text = models.data_dictionary(models.schema_only([settings.province_code]))
+    target = models.DATA_DICTIONARY
     if args.check:
         current = target.read_text(encoding="utf-8") if target.is_file() else ""
         print(f"{target}: {'up to date' if current == text else 'OUT OF DATE (run bantin data-dictionary)'}")
@@ -302,7 +302,7 @@ def _levels(args) -> int:
                                     decided_at=datetime.now(settings.timezone).replace(tzinfo=None, microsecond=0),
                                     overrides=overrides, channel="cli")
         with store.writer(settings) as con:
-            outcome = signoff.record(con, decision)
+            outcome = signoff.record(con, decision, engine_config=store.engine_config(settings))
     except signoff.SignoffError as problem:
         raise UsageError(f"{problem.message_vi} / {problem}") from None
     print(f"{args.date}: {outcome['status']} ({outcome['decided_by']}, {outcome['decided_at']})"

@@ -5,7 +5,7 @@ folder (`BANTIN_RULE_SETS`, default `reference/rule_sets/`) is one versioned
 rule set with an effective-from date and, optionally, the provinces it applies
 to. They are checked here (a bad file is refused with the key named), loaded
 into `ref.rule_set`, `ref.rule_set_band` and `ref.rule_set_matrix`, and
-`transforms/marts/epidemic_level.sql` picks, for every province and report
+`transforms/models/intermediate/unit_level.sql` picks, for every province and report
 date, the rule set in force: the latest effective_from on or before the date,
 a province-scoped one before a national one on the same date. Adding a rule
 set, or a province's adapted one, is dropping a file.
@@ -260,34 +260,6 @@ def load_rule_sets(con, directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
     con.executemany("INSERT INTO ref.rule_set_matrix VALUES (?, ?, ?, ?, ?)",
                     [m for rs in rule_sets for m in rs.matrix_rows()])
     return rule_sets
-
-
-# Number formatting for the reasons, as Vietnamese writes it (decimal comma), with the decimals
-# a comparison needs to be true: 79,96% < 80%, never "80% (< 80%)". Temporary macros: every
-# connection that runs the level model defines them first (warehouse.run_models does).
-SQL_MACROS = """
-CREATE OR REPLACE TEMP MACRO vi_number(x, decimals) AS replace(CASE decimals
-    WHEN 0 THEN CAST(CAST(round(x, 0) AS BIGINT) AS VARCHAR)
-    WHEN 1 THEN CAST(CAST(round(x, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-    WHEN 2 THEN CAST(CAST(round(x, 2) AS DECIMAL(18, 2)) AS VARCHAR)
-    WHEN 3 THEN CAST(CAST(round(x, 3) AS DECIMAL(18, 3)) AS VARCHAR)
-    ELSE CAST(CAST(round(x, 4) AS DECIMAL(18, 4)) AS VARCHAR) END, '.', ',');
--- fewest decimals (at least `least_decimals`) with which x, below `bound`, still shows below it
-CREATE OR REPLACE TEMP MACRO decimals_below(x, bound, least_decimals) AS CASE
-    WHEN bound IS NULL OR x >= bound OR round(x, least_decimals) < bound THEN least_decimals
-    WHEN round(x, least_decimals + 1) < bound THEN least_decimals + 1
-    WHEN round(x, least_decimals + 2) < bound THEN least_decimals + 2
-    WHEN round(x, least_decimals + 3) < bound THEN least_decimals + 3
-    ELSE least_decimals + 4 END;
--- a parameter as written: 70, 72,5, 0,25 (no trailing zeros)
-CREATE OR REPLACE TEMP MACRO vi_plain(x) AS vi_number(x, CASE
-    WHEN round(x, 0) = round(x, 6) THEN 0 WHEN round(x, 1) = round(x, 6) THEN 1
-    WHEN round(x, 2) = round(x, 6) THEN 2 ELSE 3 END);
-"""
-
-
-def define_macros(con) -> None:
-    con.execute(SQL_MACROS)
 
 
 REF_COMMENTS = {

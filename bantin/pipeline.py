@@ -380,11 +380,15 @@ def alert_new_f0(settings: Settings, *, run_id: str = "manual") -> dict:
 
 
 def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual", full_refresh: bool = False) -> dict:
-    """Bring staging, marts and levels up to date for the report date, in one transaction.
+    """Bring staging, marts and levels up to date for the report date (`dbt build`, bantin.models).
 
-    Only what changed is redone (warehouse.plan_build): a new report date, or a
+    Only what changed is redone (models.plan_build): a new report date, or a
     resubmission for an earlier one, replaces that date's rows and those after it.
+    dbt commits model by model; what the marts were built from is recorded only
+    once it has finished, so a killed build is redone whole by the next run.
     """
+    from bantin import models
+
     stats: dict = {"report_date": report_date.isoformat()}
     with store.stage(settings, "build_marts", run_id=run_id, report_date=report_date, stats=stats,
                      write=True) as con:
@@ -393,21 +397,27 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
                 "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [report_date, _local(datetime.now(settings.timezone), settings)],
             )
-            plan = warehouse.build(con, province_codes=[settings.province_code], calendar_end=report_date,
-                                   full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir)
+        plan = models.build(con, province_codes=[settings.province_code], calendar_end=report_date,
+                            full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir,
+                            engine_config=store.engine_config(settings))
         stats.update(mode=plan.mode, reason=plan.reason,
-                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None)
+                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None,
+                     seconds_by_model=dict(plan.seconds_by_model))  # each dbt model, in the run summary
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
     return stats
 
 
 def publish(settings: Settings, *, run_id: str = "manual") -> dict:
-    """Swap in the analysts' snapshot and Parquet export of the warehouse as it now stands."""
+    """The analysts' snapshot, its Parquet export and the models' docs site (bantin.models), each swapped in whole."""
+    from bantin import models
+
     stats: dict = {}
     with store.stage(settings, "publish_snapshot", run_id=run_id, stats=stats, write=True) as con:
         path = warehouse.publish_snapshot(con, settings.analytics_path)
         stats["snapshot"] = str(path)
         stats["parquet"] = str(warehouse.export_parquet(con, settings.analytics_path.parent))
+        stats["docs"] = str(models.publish_docs(con, settings.analytics_path.parent,
+                                                engine_config=store.engine_config(settings)))
     return stats
 
 

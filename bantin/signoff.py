@@ -79,14 +79,15 @@ def parse_overrides(text: str | None, province_code: int) -> dict[tuple[str, int
     return overrides
 
 
-def record(con, decision: Decision) -> dict:
-    """Write the decision for every unit of the date (in one transaction), then refresh marts.level_signoff.
+def record(con, decision: Decision, *, engine_config: dict | None = None) -> dict:
+    """Write the decision for every unit of the date (in one transaction), then refresh marts.level_signoff (dbt).
 
     Approving is declaring every computed level; an override declares its own
     level for the units it names (a reason is required) and the computed one
-    for the rest. Returns a summary (status, who, when, units overridden).
+    for the rest. Returns a summary (status, who, when, units overridden). `con` is the writer's
+    connection, idle; `engine_config` the configuration it was opened with (bantin.models.run_dbt).
     """
-    from bantin import store, warehouse
+    from bantin import models, store
 
     computed = {(t, c): (level, rule_set_id, rule_set_version) for t, c, level, rule_set_id, rule_set_version in
                 con.execute("SELECT unit_type, unit_code, level, rule_set_id, rule_set_version "
@@ -112,7 +113,8 @@ def record(con, decision: Decision) -> dict:
             for (unit_type, unit_code), (level, rule_set_id, rule_set_version) in computed.items()]
     with store.transaction(con):
         con.executemany("INSERT INTO ops.level_decision VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        warehouse.rebuild_table(con, "marts.level_signoff")
+    # the decision is the record; the mart follows it (a rerun of the date's build refreshes it too)
+    models.refresh_signoff(con, decision.report_date, engine_config=engine_config)
     return {"status": OVERRIDDEN if changed else APPROVED, "decided_by": decision.decided_by.strip(),
             "decided_at": decision.decided_at.isoformat(timespec="seconds"),
             "overridden": [f"{t} {c}: {computed[(t, c)][0]} → {level}" for (t, c), level in sorted(changed.items())],

@@ -112,7 +112,7 @@ class DirectorSignoff(HITLOperator):
                                                "Override chosen but no unit level given.")
                 decision = signoff.Decision(**{**decision.__dict__, "overrides": overrides})
             with store.writer(settings) as con:
-                outcome.update(signoff.record(con, decision))
+                outcome.update(signoff.record(con, decision, engine_config=store.engine_config(settings)))
         except signoff.SignoffError as problem:
             # the bulletin must still go out: provisional, and the run's log and summary say why
             log.error("sign-off of %s not recorded: %s / %s", report_date, problem.message_vi, problem)

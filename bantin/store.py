@@ -161,11 +161,12 @@ def reader(path: Path, settings=None, *, extra_config: dict | None = None):
         con.close()
 
 
-def scratch(settings=None):
-    """An in-memory DuckDB (no file, no lock): work copied out of the warehouse, a schema-only build."""
+def scratch(settings=None, path: Path | None = None):
+    """A DuckDB of no consequence, never the pipeline's file (no lock): in memory for work copied out of the
+    warehouse, or a throwaway file for a schema-only build (dbt needs a file to connect to)."""
     import duckdb
 
-    return duckdb.connect(config=engine_config(settings))
+    return duckdb.connect(str(path) if path else ":memory:", config=engine_config(settings))
 
 
 @contextmanager
@@ -206,6 +207,12 @@ MIGRATIONS: tuple[Migration, ...] = (
               lambda: ledger.SUBMISSION_IN_FORCE_DDL),
     Migration(4, "raw.submission_row's columns in the contract's order (upgraded and new warehouses alike)",
               lambda: _sql_file("0004_raw_rows_in_contract_order.sql")),
+    # The hand-made model runner's steps that the dbt project keeps under `intermediate` now: left in
+    # `staging`, they would sit there stale and mislead an analyst browsing the schemas.
+    Migration(5, "the models on dbt: staging.commune_window and staging.unit_daily move to intermediate", """
+        DROP VIEW IF EXISTS staging.commune_window;
+        DROP TABLE IF EXISTS staging.unit_daily;
+    """),
 )
 
 _VERSION_TABLE = """

@@ -1,4 +1,4 @@
-"""Warehouse: the SQL model runner, the reference tables, the analyst snapshot, the data dictionary.
+"""Warehouse: the reference tables, the comments on the pipeline's own tables, the analysts' snapshot.
 
 The DuckDB file itself (lock, connections, schema migrations, stage record) is
 `bantin.store`'s; the submission ledger's rules are `bantin.ledger`'s. The
@@ -6,20 +6,17 @@ functions here take a connection the store gave; each stage writes in one
 transaction: a killed run leaves the warehouse as it was.
 
 Layers: `raw` (every parsed row of every received file), `ref` (units,
-population, capacity, rule sets), `ops` (ledger, findings, runs), `staging`
-and `marts` (built by the SQL models under `transforms/`).
+population, capacity, rule sets), `ops` (ledger, findings, runs), `staging`,
+`intermediate` and `marts` (built by the dbt models under `transforms/`).
 
-`build` redoes only what changed: it compares the ledger with what the marts
-were built from (`ops.build_input`) and replaces the marts' rows from the first
-changed report date on. `publish_snapshot` and `export_parquet` give analysts a
-copy swapped in whole; `sql_query`/`sql_shell` read it; `data_dictionary`
-documents every table from the database's own comments.
+The SQL models (staging, intermediate, marts) are a dbt project run by
+`bantin.models`. `publish_snapshot` and `export_parquet` give analysts a copy
+swapped in whole; `sql_query`/`sql_shell` read it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -27,17 +24,13 @@ import re
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from bantin import levels, reference, store
 from bantin.submission_format import COLUMNS
 
-TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
 LOCK_TIMEOUT_S = 30 * 60
 
 log = logging.getLogger(__name__)
@@ -89,7 +82,7 @@ _POPULATION = {
 }
 _SUBMISSION_COLUMNS = {c.name: c.description for c in COLUMNS}  # described once, in the contract
 
-# Every column of the ledger, raw and reference tables (the marts' come from `-- @column` lines in
+# Every column of the ledger, raw and reference tables (the marts' come from the YAML beside each model in
 # transforms/): written with COMMENT ON at each build, read by the data dictionary and analysts' tools.
 COLUMN_COMMENTS = {
     "ops.submission": {
@@ -302,242 +295,17 @@ def load_reference(con, province_codes: list[int], rule_sets_dir: Path = levels.
     levels.load_rule_sets(con, rule_sets_dir)
 
 
-# --------------------------------------------------------------------------- SQL models
+# --------------------------------------------------------------------------- comments
 
 
-@dataclass(frozen=True)
-class Model:
-    name: str  # schema.table
-    path: Path
-    sql: str
-    depends_on: frozenset[str]
-
-    @property
-    def is_view(self) -> bool:
-        """`-- @view` in the header: an intermediate step read by one model, not worth writing to disk."""
-        return any(line.strip() == "-- @view" for line in self.sql.splitlines() if line.startswith("--"))
-
-
-def discover_models(directory: Path = TRANSFORMS_DIR) -> list[Model]:
-    """Every `transforms/<schema>/<table>.sql`, in dependency order.
-
-    A model depends on another when its SQL names it (`schema.table`): like
-    dbt's ref(), but the name in the SQL is the only declaration needed.
-    """
-    files = sorted(directory.glob("*/*.sql"))
-    names = {f"{f.parent.name}.{f.stem}": f for f in files}
-    models = {}
-    for name, path in names.items():
-        sql = path.read_text(encoding="utf-8")
-        code = _strip_comments(sql)
-        deps = frozenset(n for n in names if n != name and re.search(rf"\b{re.escape(n)}\b", code))
-        models[name] = Model(name, path, sql, deps)
-    return _topological(models)
-
-
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
-
-
-def _topological(models: dict[str, Model]) -> list[Model]:
-    ordered, done, visiting = [], set(), set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        if name in visiting:
-            raise ValueError(f"transforms: dependency cycle through {name}")
-        visiting.add(name)
-        for dep in sorted(models[name].depends_on):
-            visit(dep)
-        visiting.discard(name)
-        done.add(name)
-        ordered.append(models[name])
-
-    for name in sorted(models):
-        visit(name)
-    return ordered
-
-
-def model_description(model: Model) -> tuple[str, dict[str, str]]:
-    """The model's doc comment: leading `--` lines, and `-- column: text` lines for columns."""
-    table_doc, columns = [], {}
-    for line in model.sql.splitlines():
-        if not line.startswith("--"):
-            break
-        text = line[2:].strip()
-        match = re.match(r"^@column (\w+): (.+)$", text)
-        if match:
-            columns[match.group(1)] = match.group(2)
-        elif text and not text.startswith("@"):
-            table_doc.append(text)
-    return " ".join(table_doc), columns
-
-
-def run_models(con, *, calendar_end: date | None, rebuild_from: date | None = None,
-               after_model: Callable[[Model], None] | None = None) -> list[str]:
-    """Build every model, in dependency order. Call inside a transaction.
-
-    rebuild_from None: every table is rebuilt whole (CREATE OR REPLACE).
-    rebuild_from a date: `staging` tables are still rebuilt whole (they hold
-    the windows reaching back in time), while each `marts` table with a
-    `report_date` keeps its rows before that date and has exactly the rows from
-    that date on deleted and inserted again: the changed date and everything
-    that depends on it (trailing sums, later levels).
-    """
-    con.execute("SET VARIABLE calendar_end = ?", [calendar_end])
-    levels.define_macros(con)  # number formatting the level model's reasons use
-    built = []
-    for model in discover_models():
-        started = time.perf_counter()
-        _drop_if_other_kind(con, model)
-        if model.is_view:
-            con.execute(f"CREATE OR REPLACE VIEW {model.name} AS\n{model.sql}")
-        elif rebuild_from is not None and _is_incremental(con, model):
-            con.execute("DELETE FROM " + model.name + " WHERE report_date >= ?", [rebuild_from])
-            con.execute(f"INSERT INTO {model.name} BY NAME SELECT * FROM (\n{model.sql}\n) WHERE report_date >= ?",
-                        [rebuild_from])
-        else:
-            con.execute(f"CREATE OR REPLACE TABLE {model.name} AS\n{model.sql}")
-            _comment_model(con, model)
-        log.info("model %s built in %.2fs", model.name, time.perf_counter() - started)
-        built.append(model.name)
-        if after_model:
-            after_model(model)
+def comment_tables(con) -> None:
+    """COMMENT ON the ledger's, raw and reference tables and columns (the marts' come from the dbt
+    project's YAML, bantin.models): what the data dictionary and analysts' tools show."""
     for table, text in {**TABLE_COMMENTS, **levels.REF_COMMENTS}.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
     for table, columns in COLUMN_COMMENTS.items():
         for column, text in columns.items():
             con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(text)}")
-    return built
-
-
-def rebuild_table(con, name: str) -> None:
-    """Rebuild one model whole (the sign-off refreshes marts.level_signoff after a decision)."""
-    (model,) = [m for m in discover_models() if m.name == name]
-    con.execute(f"CREATE OR REPLACE TABLE {model.name} AS\n{model.sql}")
-    _comment_model(con, model)
-
-
-def _drop_if_other_kind(con, model: Model) -> None:
-    """A model that turned from table to view (or back) since the last build: drop the old object."""
-    schema, name = model.name.split(".")
-    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
-                        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchone()
-    if found and (found[0] == "VIEW") != model.is_view:
-        con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {model.name}")
-
-
-def _is_incremental(con, model: Model) -> bool:
-    schema, table = model.name.split(".")
-    return schema == "marts" and con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ? AND column_name = 'report_date'", [schema, table]).fetchone()[0] > 0
-
-
-def _comment_model(con, model: Model) -> None:
-    table_doc, columns = model_description(model)
-    if table_doc:
-        con.execute(f"COMMENT ON TABLE {model.name} IS {_literal(table_doc)}")
-    for column, text in columns.items():
-        con.execute(f"COMMENT ON COLUMN {model.name}.{column} IS {_literal(text)}")
-
-
-# --------------------------------------------------------------------------- what a build must redo
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    """What `build` will do: `full`, `incremental` from `rebuild_from`, or `none` (nothing changed)."""
-
-    mode: str
-    rebuild_from: date | None
-    reason: str
-
-
-# One fingerprint per district and report date: which files, in which status and version, with
-# which rows (raw rows are never edited, but if someone does, the date is rebuilt all the same).
-_LEDGER_FINGERPRINT = """
-    WITH content AS (
-        SELECT submission_id, sum(hash(r)) AS rows_hash FROM raw.submission_row AS r GROUP BY submission_id
-    )
-    SELECT s.district_code, s.report_date,
-           md5(string_agg(s.submission_id || ':' || s.status || ':' || coalesce(s.version, 0) || ':'
-                          || coalesce(c.rows_hash, 0), ',' ORDER BY s.submission_id)) AS fingerprint
-    FROM ops.submission AS s
-    LEFT JOIN content AS c USING (submission_id)
-    WHERE s.report_date IS NOT NULL
-    GROUP BY s.district_code, s.report_date
-"""
-
-
-def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> str:
-    """The code and reference data the marts are computed with: any change forces a full rebuild.
-
-    A rule-set file dropped into (or removed from) the rule-set folder is such a change.
-    """
-    digest = hashlib.sha256(repr(sorted(province_codes)).encode())
-    files = [m.path for m in discover_models()] + levels.rule_set_files(rule_sets_dir)
-    files += [reference.REFERENCE_DIR / name for name in REFERENCE_FILES.values()]
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool = False) -> BuildPlan:
-    """Compare the ledger (`current_build_input`) and calendar with what the marts were last built from."""
-    state = dict(con.execute("SELECT key, value FROM ops.build_state").fetchall())
-    built = {name for (name,) in con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-        "WHERE table_catalog = current_database()"
-    ).fetchall()}
-    if full_refresh:
-        return BuildPlan("full", None, "full refresh asked for")
-    if not {m.name for m in discover_models()} <= built:
-        return BuildPlan("full", None, "first build")
-    if state.get("inputs_fingerprint") != fingerprint:
-        return BuildPlan("full", None, "transforms or reference data changed")
-    changed = con.execute("""
-        SELECT min(report_date) FROM (
-            SELECT coalesce(now.report_date, before.report_date) AS report_date
-            FROM current_build_input AS now
-            FULL OUTER JOIN ops.build_input AS before USING (district_code, report_date)
-            WHERE now.fingerprint IS DISTINCT FROM before.fingerprint)""").fetchone()[0]
-    previous_end = date.fromisoformat(state["calendar_end"]) if state.get("calendar_end") else None
-    candidates = [d for d in (changed,) if d is not None]
-    if previous_end is None or calendar_end > previous_end:
-        candidates.append(previous_end + timedelta(days=1) if previous_end else calendar_end)
-    if not candidates:
-        return BuildPlan("none", None, "no new or changed submission since the last build")
-    first = min(candidates)
-    why = f"changed submissions from {changed}" if changed == first else f"new report dates from {first}"
-    return BuildPlan("incremental", first, why)
-
-
-def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: bool = False,
-          after_model: Callable[[Model], None] | None = None,
-          rule_sets_dir: Path = levels.RULE_SETS_DIR) -> BuildPlan:
-    """Reference tables and models as the plan says, then remember what they were built from.
-
-    Call inside a transaction: the marts and the record of their inputs change together or not at all.
-    """
-    levels.read_rule_sets(rule_sets_dir)  # a malformed file is refused before anything is written
-    fingerprint = inputs_fingerprint(province_codes, rule_sets_dir)
-    calendar_end = max(calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0]
-                       or calendar_end)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {_LEDGER_FINGERPRINT}")
-    plan = plan_build(con, fingerprint=fingerprint, calendar_end=calendar_end, full_refresh=full_refresh)
-    log.info("build plan: %s (%s)", plan.mode, plan.reason)
-    if plan.mode == "none":
-        return plan
-    if plan.mode == "full":
-        load_reference(con, province_codes, rule_sets_dir)
-    run_models(con, calendar_end=calendar_end, rebuild_from=plan.rebuild_from, after_model=after_model)
-    con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
-    con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",
-                    [("inputs_fingerprint", fingerprint), ("calendar_end", calendar_end.isoformat())])
-    return plan
 
 
 def _literal(text: str) -> str:
@@ -650,56 +418,6 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
     for old in sorted(p for p in exports.iterdir() if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return link
-
-
-# --------------------------------------------------------------------------- data dictionary
-
-
-DICTIONARY_SCHEMAS = ("marts", "ops", "raw", "ref")
-
-
-def schema_only(province_codes: list[int], calendar_end: date = date(2021, 10, 12)):
-    """An in-memory warehouse with every table and comment and no ledger data."""
-    con = store.scratch()
-    store.migrate(con)
-    load_reference(con, province_codes)
-    run_models(con, calendar_end=calendar_end)
-    return con
-
-
-def data_dictionary(con) -> str:
-    """Markdown: every analyst-facing table with its description and each column's type and meaning."""
-    tables = con.execute(
-        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name IN (SELECT unnest(?)) ORDER BY list_position(?, schema_name), table_name",
-        [list(DICTIONARY_SCHEMAS), list(DICTIONARY_SCHEMAS)]).fetchall()
-    lines = [
-        "# Data dictionary",
-        "",
-        "Generated from the warehouse's own comments (`COMMENT ON`, written from `transforms/` and",
-        "`bantin/warehouse.py`) by `bantin data-dictionary`; a test fails when this file is out of date.",
-        "Analysts: open `warehouse/analytics.duckdb` read-only (`bantin sql`), or the Parquet export:",
-        "marts under `warehouse/parquet/<table>/report_date=YYYY-MM-DD/` (`report_date` is also a DATE",
-        "column inside each file), reference tables and the ledger under `warehouse/parquet/ref/<table>/`",
-        "and `warehouse/parquet/ops/<table>/`. Each publish renames a new snapshot over the old one: a",
-        "connection left open keeps reading the snapshot it opened (and, in DuckDB, so does every new",
-        "connection to the same path in that process while one is open): close them all and reconnect.",
-        "",
-        "Layers: `raw` every parsed row of every received file; `ref` units, population, capacity,",
-        "rule sets; `ops` ledger and runs; `marts` the analyst tables (`staging` is internal).",
-    ]
-    for schema, table, comment in tables:
-        lines += ["", f"## `{schema}.{table}`", "", comment or "", "", "| column | type | meaning |",
-                  "|---|---|---|"]
-        for column, data_type, text in con.execute(
-                "SELECT column_name, data_type, coalesce(comment, '') FROM duckdb_columns() "
-                "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
-                "ORDER BY column_index", [schema, table]).fetchall():
-            lines.append(f"| `{column}` | {data_type} | {text.replace('|', '/')} |")
-    return "\n".join(lines) + "\n"
-
-
-DATA_DICTIONARY = TRANSFORMS_DIR.parent / "docs" / "data-dictionary.md"
 
 
 # --------------------------------------------------------------------------- analysts' SQL

@@ -1,27 +1,29 @@
-"""The level model (transforms/marts/epidemic_level.sql) run for real over tiny synthetic inputs.
+"""The level models (transforms/models/intermediate/unit_level.sql, marts/epidemic_level.sql) run
+for real, through dbt, over tiny synthetic inputs.
 
-Each test writes a few `staging.unit_daily`-shaped rows into a temporary DuckDB,
+Each test writes a few `intermediate.unit_daily`-shaped rows into a temporary DuckDB file,
 loads rule sets from files (the shipped 4800 one, or files the test writes),
-runs the model's own SQL and reads `marts.epidemic_level`.
+runs the two models with dbt and reads `marts.epidemic_level`.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from bantin import levels, warehouse
+from bantin import levels, models
 
 DAY = date(2021, 10, 20)
 POPULATION = 100_000  # so community_7d is the weekly rate per 100,000
-MODEL = next(m for m in warehouse.discover_models() if m.name == "marts.epidemic_level")
 
 UNIT_DAILY = """
-CREATE TABLE staging.unit_daily (
+CREATE TABLE intermediate.unit_daily (
     report_date DATE, unit_type VARCHAR, unit_code INTEGER, unit_name VARCHAR, province_code INTEGER,
     district_code INTEGER, has_data BOOLEAN, population BIGINT, new_cases_7d BIGINT, community_7d BIGINT,
     new_cases_14d BIGINT, community_14d BIGINT, coverage_18plus_dose1 DOUBLE, coverage_65plus_full DOUBLE,
@@ -55,23 +57,57 @@ def unit_day(code: int, *, day: date = DAY, rate: float = 0, coverage: float = 0
                     dict(unit_type=unit_type, treatment_beds=10) if unit_type != "commune" else {})
 
 
-def assess(rows: list[dict], rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[int, date], dict]:
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA staging; CREATE SCHEMA ref; CREATE SCHEMA marts;")
+def _warehouse(rows: list[dict], rule_sets_dir) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    path = Path(tempfile.mkdtemp(prefix="bantin-levels-")) / "levels.duckdb"
+    con = duckdb.connect(str(path), config={"threads": 2})
+    con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA ref; CREATE SCHEMA marts;")
     con.execute(UNIT_DAILY)
-    columns = list(rows[0])
-    con.executemany(f"INSERT INTO staging.unit_daily ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                    [[r[c] for c in columns] for r in rows])
+    _insert(con, rows)
     con.execute("CREATE TABLE ref.commune AS SELECT DISTINCT unit_code AS commune_code, unit_name AS commune_name "
-                "FROM staging.unit_daily WHERE unit_type = 'commune'; "
+                "FROM intermediate.unit_daily WHERE unit_type = 'commune'; "
                 "CREATE TABLE ref.district AS SELECT DISTINCT unit_code AS district_code, unit_name AS district_name "
-                "FROM staging.unit_daily WHERE unit_type = 'district'; "
+                "FROM intermediate.unit_daily WHERE unit_type = 'district'; "
                 "CREATE TABLE ref.province (province_code INTEGER, province_name VARCHAR)")
     levels.load_rule_sets(con, rule_sets_dir)
-    levels.define_macros(con)
-    con.execute(f"CREATE TABLE marts.epidemic_level AS {MODEL.sql}")
+    return con, path
+
+
+def _insert(con, rows: list[dict]) -> None:
+    columns = list(rows[0])
+    con.executemany(f"INSERT INTO intermediate.unit_daily ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})", [[r[c] for c in columns] for r in rows])
+
+
+def _levels(con, path: Path, rebuild_from: date | None = None) -> dict[tuple[int, date], dict]:
+    models.run_dbt(["run", "--select", "unit_level", "epidemic_level"], database=path,
+                   variables={"rebuild_from": rebuild_from.isoformat() if rebuild_from else None})
     result = con.execute("SELECT * FROM marts.epidemic_level").df().to_dict("records")
     return {(r["unit_code"], r["report_date"].date()): r for r in result}
+
+
+def assess(rows: list[dict], rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[int, date], dict]:
+    con, path = _warehouse(rows, rule_sets_dir)
+    try:
+        return _levels(con, path)
+    finally:
+        con.close()
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def assess_day_by_day(rows: list[dict], first_incremental: date,
+                      rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[int, date], dict]:
+    """The rows before `first_incremental` built at once, then each later date added as the daily runs do."""
+    days = sorted({r["report_date"] for r in rows if r["report_date"] >= first_incremental})
+    con, path = _warehouse([r for r in rows if r["report_date"] < first_incremental], rule_sets_dir)
+    try:
+        result = _levels(con, path)
+        for day in days:
+            _insert(con, [r for r in rows if r["report_date"] == day])
+            result = _levels(con, path, rebuild_from=day)
+        return result
+    finally:
+        con.close()
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 @pytest.fixture
@@ -383,12 +419,39 @@ def test_a_missing_key_is_named(rule_set_dir):
 
 
 def test_a_malformed_rule_set_stops_the_build_before_anything_is_written(rule_set_dir, tmp_path):
-    from bantin import store, warehouse
+    from bantin import store
 
     folder, write = rule_set_dir
     write("bad", version=2, parameters__vaccine__elderly_age=60)
     con = store.scratch()
     store.migrate(con)
     with pytest.raises(levels.RuleSetError, match="key 'parameters.vaccine.elderly_age'"):
-        warehouse.build(con, province_codes=[22], calendar_end=DAY, rule_sets_dir=folder)
+        models.build(con, province_codes=[22], calendar_end=DAY, rule_sets_dir=folder)
     assert con.execute("SELECT count(*) FROM ops.build_state").fetchone()[0] == 0
+
+
+def test_levels_built_day_by_day_equal_one_full_build():
+    """Incremental builds start from each unit's kept state (capacity and completeness holds, values
+    carried over days without data, the level 7 days before): the same levels as one build of all days."""
+    capacity = [dict(rate=60), dict(rate=0, stations=0), dict(rate=25, stations=0), dict(rate=0, stations=0),
+                dict(rate=160, stations=0), dict(rate=0, stations=0), dict(rate=0, stations=1), dict(rate=30),
+                dict(rate=0, stations=0), dict(rate=0, stations=0), dict(rate=0), dict(rate=60, stations=0)]
+    stale = [dict(rate=30), dict(rate=0, has_data=False), dict(rate=0, has_data=False), dict(rate=0),
+             dict(rate=55, coverage=0.5), *[dict(rate=0, has_data=False)] * 6, dict(rate=0)]
+    incomplete = [dict(rate=60), dict(rate=0, days_reported=6, missing=["Xã A (6/7 ngày)"]),
+                  dict(rate=0, days_reported=5, missing=["Xã A (5/7 ngày)"]), dict(rate=0),
+                  dict(rate=200, days_reported=4), *[dict(rate=10, days_reported=6)] * 5, dict(rate=0), dict(rate=0)]
+    rows = ([unit_day(1, day=DAY + timedelta(days=i), **kw) for i, kw in enumerate(capacity)]
+            + [unit_day(2, day=DAY + timedelta(days=i), **kw) for i, kw in enumerate(stale)]
+            + [unit_day(3, day=DAY + timedelta(days=i), unit_type="district", communes=3, **kw)
+               for i, kw in enumerate(incomplete)])
+    full = assess(rows)
+    assert {r["level"] for r in full.values()} >= {1, 2, 3, 4}
+    assert any(r["capacity_held"] for r in full.values()) and any(r["completeness_held"] for r in full.values())
+    assert any(r["is_stale"] for r in full.values()) and any(r["level_7_days_ago"] for r in full.values())
+    daily = assess_day_by_day(rows, DAY + timedelta(days=2))
+
+    def comparable(result):
+        return {key: {k: list(v) if k == "missing_units" else v for k, v in row.items()}
+                for key, row in result.items()}
+    assert repr(sorted(comparable(daily).items())) == repr(sorted(comparable(full).items()))

@@ -10,17 +10,17 @@ from datetime import timedelta
 
 import duckdb
 
-from bantin import pipeline, store, warehouse
+from bantin import models, pipeline, store, warehouse
 
 from .loaded_warehouse import LAST_DAY, PROVINCE
 
 
 def test_every_column_of_every_schema_analysts_read_is_described():
-    con = warehouse.schema_only([PROVINCE])
+    con = models.schema_only([PROVINCE])
     undocumented = con.execute(
         "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?)) "
-        "AND coalesce(comment, '') = ''", [list(warehouse.DICTIONARY_SCHEMAS)]).fetchall()
+        "AND coalesce(comment, '') = ''", [list(models.DICTIONARY_SCHEMAS)]).fetchall()
     assert undocumented == []
     described = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
                             "AND schema_name IN ('ops', 'raw', 'ref')").fetchone()[0]
@@ -93,3 +93,25 @@ def test_a_long_lived_client_sees_the_next_snapshot_only_after_reconnecting(load
     held.close()
     with store.reader(loaded_settings.analytics_path) as reconnected:
         assert reconnected.execute(query).fetchone()[0] == later
+
+
+def test_the_models_docs_site_is_published_beside_the_snapshot(loaded_settings):
+    """dbt's docs site: every model with its columns' descriptions, lineage and tests, readable by all."""
+    import json
+
+    published = pipeline.publish(loaded_settings)
+    site = loaded_settings.analytics_path.parent / "docs-site"
+    assert published["docs"] == str(site)
+    manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((site / "catalog.json").read_text(encoding="utf-8"))
+    assert (site / "index.html").stat().st_size > 100_000
+    level = manifest["nodes"]["model.bantin.epidemic_level"]
+    assert level["columns"]["level"]["description"].startswith("1 green")
+    assert [n for n in level["depends_on"]["nodes"] if n.startswith("model.")] == ["model.bantin.unit_level"]
+    assert "source.bantin.ref.rule_set" in level["depends_on"]["nodes"]
+    assert catalog["nodes"]["model.bantin.commune_daily"]["metadata"]["schema"] == "marts"
+    assert any(n.startswith("test.bantin.unique_grain_commune_daily") for n in manifest["nodes"])
+    assert stat.S_IMODE((site / "index.html").stat().st_mode) & 0o004
+    made = (site / "catalog.json").stat().st_mtime
+    pipeline.publish(loaded_settings)  # the project did not change: the site is not made again
+    assert (site / "catalog.json").stat().st_mtime == made

@@ -129,3 +129,23 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
     incremental = table_rows(loaded_settings.warehouse_path)
     pipeline.build_marts(loaded_settings, later, full_refresh=True)
     assert table_rows(loaded_settings.warehouse_path) == incremental
+
+
+def test_a_failing_data_test_fails_the_build_names_the_test_and_is_redone(loaded_settings):
+    """`dbt build` runs every model's data tests: a commune listed twice breaks commune_window's grain."""
+    import pytest
+
+    from bantin import models
+
+    with store.writer(loaded_settings) as con, store.transaction(con):
+        con.execute("INSERT INTO ref.commune SELECT * FROM ref.commune ORDER BY commune_code LIMIT 1")
+        con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [LAST_DAY])
+        recorded = con.execute("SELECT * FROM ops.build_state ORDER BY key").fetchall()
+    with pytest.raises(models.ModelBuildError, match=r"unique_grain_commune_window.*fail"):
+        pipeline.build_marts(loaded_settings, LAST_DAY)
+    with store.writer(loaded_settings) as con:
+        # nothing recorded: the next build redoes 19/10
+        assert con.execute("SELECT * FROM ops.build_state ORDER BY key").fetchall() == recorded
+        assert con.execute("SELECT count(*) FROM ops.build_input WHERE report_date = ?", [LAST_DAY]).fetchone() == (0,)
+        con.execute("DELETE FROM ref.commune WHERE rowid = (SELECT max(rowid) FROM ref.commune)")
+    assert pipeline.build_marts(loaded_settings, LAST_DAY)["rebuild_from"] == LAST_DAY.isoformat()

@@ -18,45 +18,57 @@ from bantin import pipeline, store
 
 from .loaded_warehouse import LAST_DAY, table_rows
 
-ALL_SCHEMAS = ("raw", "ref", "ops", "staging", "marts")
+# What the pipeline writes itself: a killed build never changes it (the record of what the marts
+# were built from, ops.build_state and ops.build_input, is written only after dbt has finished).
+SOURCE_SCHEMAS = ("raw", "ref", "ops")
+MODEL_SCHEMAS = ("staging", "intermediate", "marts")
 
-# The child runs the real build; after the first marts model is written (inside the
-# transaction) it signals the test and waits to be killed.
+# The child runs the real build; once dbt has committed intermediate.unit_daily (dbt commits model
+# by model; the marts district_daily, province_daily and the levels read it) it signals the test
+# and waits to be killed.
 LOAD_THEN_WAIT = textwrap.dedent("""
     import sys, time
     from datetime import date
     from pathlib import Path
-    from bantin import pipeline, store, warehouse
+    from bantin import models, pipeline, store
     from bantin.config import load_settings
 
     marker, full_refresh = Path(sys.argv[1]), sys.argv[2] == "full"
-    real_run_models = warehouse.run_models
+    real_run_dbt = models.run_dbt
 
     def wait_mid_load(model):
-        if model.name == "marts.district_daily":
+        if model == "unit_daily":
             marker.write_text("mid-load")
             time.sleep(600)
 
-    def run_models(con, **options):
-        return real_run_models(con, **{**options, "after_model": wait_mid_load})
+    def run_dbt(command, **options):
+        return real_run_dbt(command, **{**options, "after_model": wait_mid_load})
 
-    warehouse.run_models = run_models
+    models.run_dbt = run_dbt
     pipeline.build_marts(load_settings(), date(2021, 10, 19), full_refresh=full_refresh)
 """)
 
 
 @pytest.mark.parametrize("mode", ["full", "incremental"])
-def test_sigkill_mid_load_leaves_the_warehouse_as_it_was(loaded_settings, tmp_path, mode):
+def test_sigkill_mid_load_leaves_analysts_and_the_next_run_right(loaded_settings, tmp_path, mode):
     settings = loaded_settings
-    if mode == "incremental":  # make 17/10 look changed: the build deletes and re-inserts 17–19/10
+    pipeline.publish(settings)
+    published = table_rows(settings.analytics_path, ("marts", "ref", "ops"))
+    changed_day = date(2021, 10, 17)
+    if mode == "incremental":  # a figure of 17/10 changes: the build replaces 17–19/10
         with store.writer(settings) as con, store.transaction(con):
-            con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [date(2021, 10, 17)])
-    before = table_rows(settings.warehouse_path, ALL_SCHEMAS)
+            con.execute("UPDATE raw.submission_row SET new_cases = new_cases + 5, new_cases_community = "
+                        "new_cases_community + 5 WHERE (submission_id, source_row) = (SELECT (r.submission_id, "
+                        "r.source_row) FROM raw.submission_row AS r JOIN ops.submission AS s USING (submission_id) "
+                        "WHERE s.status = 'accepted' AND s.report_date = ? AND r.commune_code IS NOT NULL "
+                        "ORDER BY ALL LIMIT 1)", [changed_day])
+    sources = table_rows(settings.warehouse_path, SOURCE_SCHEMAS)
+    marts = table_rows(settings.warehouse_path, MODEL_SCHEMAS)
     marker = tmp_path / "mid-load"
     child = subprocess.Popen([sys.executable, "-c", LOAD_THEN_WAIT, str(marker), mode], env=os.environ.copy(),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while not marker.exists():
             assert child.poll() is None, child.stdout.read().decode()
             assert time.monotonic() < deadline, "the child never reached the middle of the load"
@@ -68,11 +80,28 @@ def test_sigkill_mid_load_leaves_the_warehouse_as_it_was(loaded_settings, tmp_pa
             child.kill()
     assert child.returncode == -signal.SIGKILL
 
-    assert table_rows(settings.warehouse_path, ALL_SCHEMAS) == before
-    # and the next run works (the lock died with the process) and finishes the job
+    # the pipeline's own tables, and what the marts were built from, are as they were
+    assert table_rows(settings.warehouse_path, SOURCE_SCHEMAS) == sources
+    # part of the models were committed: unit_daily has the new figures, the marts made from it not yet
+    killed = table_rows(settings.warehouse_path, MODEL_SCHEMAS)
+    if mode == "incremental":
+        assert killed["intermediate.unit_daily"] != marts["intermediate.unit_daily"]
+        assert killed["marts.district_daily"] == marts["marts.district_daily"]
+    # analysts never see it: the snapshot is published only after a successful build
+    assert table_rows(settings.analytics_path, ("marts", "ref", "ops")) == published
+
+    # the next run works (the lock died with the process) and redoes the same dates
     built = pipeline.build_marts(settings, LAST_DAY, full_refresh=mode == "full")
     assert built["mode"] == mode
-    assert table_rows(settings.warehouse_path) == {k: v for k, v in before.items() if k.startswith("marts.")}
+    if mode == "incremental":
+        assert built["rebuild_from"] == changed_day.isoformat()
+    finished = table_rows(settings.warehouse_path, MODEL_SCHEMAS)
+    assert finished["marts.district_daily"] != marts["marts.district_daily"] or mode == "full"
+    # and finishes the job: the models are those of a clean full build of the same inputs
+    pipeline.build_marts(settings, LAST_DAY, full_refresh=True)
+    assert finished == table_rows(settings.warehouse_path, MODEL_SCHEMAS)
+    if mode == "full":
+        assert finished == marts
 
 
 READ_SNAPSHOT = textwrap.dedent("""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bantin import cli, pipeline, store, warehouse
+from bantin import cli, models, pipeline, store
 
 from .loaded_warehouse import LAST_DAY, PROVINCE
 
@@ -23,12 +23,12 @@ def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
 
 
 def test_every_mart_column_is_documented_and_the_dictionary_is_current(loaded_settings):
-    con = warehouse.schema_only([PROVINCE])
+    con = models.schema_only([PROVINCE])
     undocumented = con.execute(
         "SELECT table_name || '.' || column_name FROM duckdb_columns() "
         "WHERE schema_name = 'marts' AND coalesce(comment, '') = ''").fetchall()
     assert undocumented == []
-    assert warehouse.DATA_DICTIONARY.read_text(encoding="utf-8") == warehouse.data_dictionary(con), \
+    assert models.DATA_DICTIONARY.read_text(encoding="utf-8") == models.data_dictionary(con), \
         "docs/data-dictionary.md is out of date: run `bantin data-dictionary`"
     with store.reader(loaded_settings.warehouse_path) as built:
         comment = built.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'corrections'").fetchone()

@@ -1,26 +1,37 @@
--- Every unit (commune, district, province) on every report date with its pooled figures:
--- a district or the province is assessed on the sum of its communes' cases over the sum
--- of their population (4800/QĐ-BYT), never by counting commune levels.
-WITH commune AS (
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
+          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
+{%- set cumulative = count_columns(['cumulative']) %}
+-- Every row of a report date is pooled from that date's commune rows alone (the trailing windows
+-- are already in commune_window): an incremental run reads only the dates it rebuilds.
+WITH commune_window AS (
+    SELECT * FROM {{ ref('commune_window') }}
+    WHERE TRUE {{- since_rebuild() }}
+),
+
+commune AS (
     -- communes pass through (aggregating 3.7 M one-row groups costs a minute at national scale)
     SELECT
-        * EXCLUDE (reported, dose1_known, full_known, full65_known, full50_known, commune_name, is_late, received_at,
-                   notes, vaccinated_18plus_dose1, vaccinated_18plus_full, vaccinated_65plus_full,
-                   vaccinated_50plus_full, reported_days_7d, reported_days_14d),
+        * EXCLUDE (
+            reported, commune_name, is_late, received_at, notes,
+            {%- for name in cumulative %}
+            {{ name }}, {{ name }}_known,
+            {%- endfor %}
+            reported_days_7d, reported_days_14d
+        ),
         'commune' AS unit_type,
         CAST(1 AS BIGINT) AS communes_expected,
         CAST(reported AS BIGINT) AS communes_reported,
-        dose1_known AS vaccinated_18plus_dose1,
-        full_known AS vaccinated_18plus_full,
-        full65_known AS vaccinated_65plus_full,
-        full50_known AS vaccinated_50plus_full,
+        {%- for name in cumulative %}
+        {{ name }}_known AS {{ name }},
+        {%- endfor %}
         -- completeness of the trailing windows: commune-days reported, and the population behind them
         reported_days_7d AS commune_days_reported_7d,
         reported_days_14d AS commune_days_reported_14d,
         population * reported_days_7d AS population_days_7d,
         population * reported_days_14d AS population_days_14d
-    FROM staging.commune_window
+    FROM commune_window
 ),
+
 pooled AS (
     SELECT
         report_date,
@@ -41,86 +52,79 @@ pooled AS (
         CAST(sum(commune_days_reported_14d) AS BIGINT) AS commune_days_reported_14d,
         CAST(sum(population_days_7d) AS BIGINT) AS population_days_7d,
         CAST(sum(population_days_14d) AS BIGINT) AS population_days_14d,
-        CAST(sum(new_cases) AS BIGINT) AS new_cases,
-        CAST(sum(new_cases_community) AS BIGINT) AS new_cases_community,
-        CAST(sum(f1_traced) AS BIGINT) AS f1_traced,
-        CAST(sum(tests_performed) AS BIGINT) AS tests_performed,
-        CAST(sum(tests_positive) AS BIGINT) AS tests_positive,
-        CAST(sum(recovered) AS BIGINT) AS recovered,
-        CAST(sum(deaths) AS BIGINT) AS deaths,
-        CAST(sum(in_treatment) AS BIGINT) AS in_treatment,
-        CAST(sum(severe) AS BIGINT) AS severe,
-        CAST(sum(quarantine_centralized) AS BIGINT) AS quarantine_centralized,
-        CAST(sum(quarantine_home) AS BIGINT) AS quarantine_home,
-        CAST(sum(returnees) AS BIGINT) AS returnees,
-        CAST(sum(mobile_medical_stations) AS BIGINT) AS mobile_medical_stations,
+        {{- pooled_sums(['daily', 'stock']) }},
         CAST(sum(new_cases_7d) AS BIGINT) AS new_cases_7d,
         CAST(sum(community_7d) AS BIGINT) AS community_7d,
         CAST(sum(new_cases_14d) AS BIGINT) AS new_cases_14d,
         CAST(sum(community_14d) AS BIGINT) AS community_14d,
         CAST(sum(new_cases_prev_7d) AS BIGINT) AS new_cases_prev_7d,
-        CAST(sum(vaccinated_18plus_dose1) AS BIGINT) AS vaccinated_18plus_dose1,
-        CAST(sum(vaccinated_18plus_full) AS BIGINT) AS vaccinated_18plus_full,
-        CAST(sum(vaccinated_65plus_full) AS BIGINT) AS vaccinated_65plus_full,
-        CAST(sum(vaccinated_50plus_full) AS BIGINT) AS vaccinated_50plus_full
+        {{- pooled_sums(['cumulative']) }}
     FROM commune
-    GROUP BY GROUPING SETS (
-        (report_date, province_code, district_code),
-        (report_date, province_code)
-    )
+    -- each district, and the province (district_code rolled up)
+    GROUP BY report_date, province_code, rollup(district_code)
 ),
+
 units AS (
     SELECT * FROM commune
     UNION ALL BY NAME
     SELECT * FROM pooled
 ),
+
 -- what is missing from each unit's window, named for its reason: a district's communes with
 -- days missing, the province's districts with communes or days missing
 commune_gaps AS (
     SELECT
-        report_date, district_code,
+        report_date,
+        district_code,
         list(commune_name || ' (' || reported_days_7d || '/7 ngày)' ORDER BY commune_code)
             FILTER (WHERE reported_days_7d < 7) AS missing_units_7d,
         list(commune_name || ' (' || reported_days_14d || '/14 ngày)' ORDER BY commune_code)
             FILTER (WHERE reported_days_14d < 14) AS missing_units_14d
-    FROM staging.commune_window
+    FROM commune_window
     GROUP BY report_date, district_code
 ),
+
 district_gaps AS (
     SELECT
-        p.report_date, p.province_code,
+        p.report_date,
+        p.province_code,
         list(CASE WHEN p.communes_reported = 0
-                  THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
-                  ELSE d.district_name || ' (' || p.commune_days_reported_7d || '/' || p.communes_expected * 7
-                       || ' xã-ngày)' END ORDER BY p.district_code)
+                THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
+            ELSE d.district_name || ' (' || p.commune_days_reported_7d || '/' || p.communes_expected * 7
+                || ' xã-ngày)' END ORDER BY p.district_code)
             FILTER (WHERE p.commune_days_reported_7d < p.communes_expected * 7) AS missing_units_7d,
         list(CASE WHEN p.communes_reported = 0
-                  THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
-                  ELSE d.district_name || ' (' || p.commune_days_reported_14d || '/' || p.communes_expected * 14
-                       || ' xã-ngày)' END ORDER BY p.district_code)
+                THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
+            ELSE d.district_name || ' (' || p.commune_days_reported_14d || '/' || p.communes_expected * 14
+                || ' xã-ngày)' END ORDER BY p.district_code)
             FILTER (WHERE p.commune_days_reported_14d < p.communes_expected * 14) AS missing_units_14d
     FROM pooled AS p
-    JOIN ref.district AS d USING (district_code)
+    INNER JOIN {{ source('ref', 'district') }} AS d ON p.district_code = d.district_code
     WHERE p.unit_type = 'district'
     GROUP BY p.report_date, p.province_code
 ),
+
 -- districts counted from the district rows: count(DISTINCT) inside GROUPING SETS is
 -- twenty times slower at national scale
 district_count AS (
-    SELECT report_date, province_code, count(*) AS districts_expected,
-           count(*) FILTER (WHERE communes_reported > 0) AS districts_reported
+    SELECT
+        report_date,
+        province_code,
+        count(*) AS districts_expected,
+        count(*) FILTER (WHERE communes_reported > 0) AS districts_reported
     FROM pooled
     WHERE unit_type = 'district'
     GROUP BY report_date, province_code
 )
+
 SELECT
     p.*,
     CASE WHEN p.unit_type = 'province' THEN dc.districts_expected ELSE 1 END AS districts_expected,
     CASE WHEN p.unit_type = 'province' THEN dc.districts_reported
-         ELSE CAST(p.communes_reported > 0 AS BIGINT) END AS districts_reported,
+        ELSE CAST(p.communes_reported > 0 AS BIGINT) END AS districts_reported,
     CASE p.unit_type WHEN 'commune' THEN p.commune_code
-                     WHEN 'district' THEN p.district_code
-                     ELSE p.province_code END AS unit_code,
+        WHEN 'district' THEN p.district_code
+        ELSE p.province_code END AS unit_code,
     coalesce(c.commune_name, d.district_name, pr.province_name) AS unit_name,
     p.communes_reported > 0 AS has_data,
     round(p.tests_positive / nullif(p.tests_performed, 0), 4) AS test_positivity,
@@ -135,15 +139,15 @@ SELECT
     cap.treatment_beds,
     cap.icu_beds
 FROM units AS p
-LEFT JOIN ref.commune AS c ON p.unit_type = 'commune' AND c.commune_code = p.commune_code
-LEFT JOIN ref.district AS d ON p.unit_type = 'district' AND d.district_code = p.district_code
-LEFT JOIN ref.province AS pr ON p.unit_type = 'province' AND pr.province_code = p.province_code
-LEFT JOIN district_count AS dc ON p.unit_type = 'province' AND dc.report_date = p.report_date
-    AND dc.province_code = p.province_code
-LEFT JOIN commune_gaps AS cg ON p.unit_type = 'district' AND cg.report_date = p.report_date
-    AND cg.district_code = p.district_code
-LEFT JOIN district_gaps AS dg ON p.unit_type = 'province' AND dg.report_date = p.report_date
-    AND dg.province_code = p.province_code
-LEFT JOIN ref.treatment_capacity AS cap
-    ON cap.unit_type = p.unit_type
-   AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END
+LEFT JOIN {{ source('ref', 'commune') }} AS c ON p.unit_type = 'commune' AND p.commune_code = c.commune_code
+LEFT JOIN {{ source('ref', 'district') }} AS d ON p.unit_type = 'district' AND p.district_code = d.district_code
+LEFT JOIN {{ source('ref', 'province') }} AS pr ON p.unit_type = 'province' AND p.province_code = pr.province_code
+LEFT JOIN district_count AS dc
+    ON p.unit_type = 'province' AND p.report_date = dc.report_date AND p.province_code = dc.province_code
+LEFT JOIN commune_gaps AS cg
+    ON p.unit_type = 'district' AND p.report_date = cg.report_date AND p.district_code = cg.district_code
+LEFT JOIN district_gaps AS dg
+    ON p.unit_type = 'province' AND p.report_date = dg.report_date AND p.province_code = dg.province_code
+LEFT JOIN {{ source('ref', 'treatment_capacity') }} AS cap
+    ON p.unit_type = cap.unit_type
+        AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END

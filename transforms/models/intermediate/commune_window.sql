@@ -1,0 +1,84 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
+          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
+{%- set cumulative = count_columns(['cumulative']) %}
+-- An incremental run recomputes the dates it rebuilds and the 13 days before them, which the
+-- trailing windows reach; the last cumulative figures known before those come from this table.
+WITH commune_day AS (
+    SELECT
+        cal.report_date,
+        c.province_code,
+        c.district_code,
+        c.commune_code,
+        c.commune_name,
+        a.submission_id IS NOT NULL AS reported,
+        a.submission_id,
+        a.submission_version,
+        coalesce(a.is_late, false) AS is_late,
+        a.received_at,
+        a.* EXCLUDE (report_date, submission_id, submission_version, is_late, received_at,
+                     district_code, commune_code, commune_name)
+    FROM {{ ref('calendar') }} AS cal
+    CROSS JOIN {{ source('ref', 'commune') }} AS c
+    LEFT JOIN {{ ref('accepted_row') }} AS a
+        ON cal.report_date = a.report_date AND c.commune_code = a.commune_code
+            {{- since_rebuild('a.report_date', days_before=13) }}
+    WHERE TRUE {{- since_rebuild('cal.report_date', days_before=13) }}
+),
+
+{%- if is_incremental() %}
+
+known_before AS (
+    SELECT
+        commune_code,
+        {%- for name in cumulative %}
+        {{ name }}_known{{ "," if not loop.last }}
+        {%- endfor %}
+    FROM {{ this }}
+    WHERE report_date = (
+        SELECT max(report_date) FROM {{ this }} WHERE report_date < {{ rebuild_from() }} - 13
+    )
+),
+{%- endif %}
+
+filled AS (
+    SELECT
+        d.*,
+        {%- for name in cumulative %}
+        {%- if is_incremental() %}
+        coalesce(last_value(d.{{ name }} IGNORE NULLS) OVER history, k.{{ name }}_known) AS {{ name }}_known,
+        {%- else %}
+        last_value(d.{{ name }} IGNORE NULLS) OVER history AS {{ name }}_known,
+        {%- endif %}
+        {%- endfor %}
+        -- days the commune reported in each window: the window is complete at 7 (or 14); days
+        -- before its first data are in no row at all, so they count as missing, never as zero cases
+        CAST(count(*) FILTER (WHERE d.reported) OVER last_7 AS BIGINT) AS reported_days_7d,
+        CAST(count(*) FILTER (WHERE d.reported) OVER last_14 AS BIGINT) AS reported_days_14d,
+        CAST(sum(coalesce(d.new_cases, 0)) OVER last_7 AS BIGINT) AS new_cases_7d,
+        CAST(sum(coalesce(d.new_cases_community, 0)) OVER last_7 AS BIGINT) AS community_7d,
+        CAST(sum(coalesce(d.new_cases, 0)) OVER last_14 AS BIGINT) AS new_cases_14d,
+        CAST(sum(coalesce(d.new_cases_community, 0)) OVER last_14 AS BIGINT) AS community_14d,
+        CAST(sum(coalesce(d.new_cases, 0)) OVER previous_7 AS BIGINT) AS new_cases_prev_7d
+    FROM commune_day AS d
+    {%- if is_incremental() %}
+    LEFT JOIN known_before AS k ON d.commune_code = k.commune_code
+    {%- endif %}
+    WINDOW
+        history AS (PARTITION BY d.commune_code ORDER BY d.report_date ROWS UNBOUNDED PRECEDING),
+        last_7 AS (PARTITION BY d.commune_code ORDER BY d.report_date RANGE INTERVAL 6 DAYS PRECEDING),
+        last_14 AS (PARTITION BY d.commune_code ORDER BY d.report_date RANGE INTERVAL 13 DAYS PRECEDING),
+        previous_7 AS (
+            PARTITION BY d.commune_code ORDER BY d.report_date
+            RANGE BETWEEN INTERVAL 13 DAYS PRECEDING AND INTERVAL 7 DAYS PRECEDING
+        )
+)
+
+SELECT
+    f.*,
+    c.population,
+    c.population_18plus,
+    c.population_65plus,
+    c.population_50plus
+FROM filled AS f
+INNER JOIN {{ source('ref', 'commune') }} AS c ON f.commune_code = c.commune_code
+WHERE TRUE {{- since_rebuild('f.report_date') }}
