@@ -387,11 +387,12 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
     dbt commits model by model; what the marts were built from is recorded only
     once it has finished, so a killed build is redone whole by the next run.
     """
-    from bantin import models
+    from bantin import levels, models
 
     stats: dict = {"report_date": report_date.isoformat()}
     with store.stage(settings, "build_marts", run_id=run_id, report_date=report_date, stats=stats,
                      write=True) as con:
+        levels.read_rule_sets(settings.rule_sets_dir)  # a malformed rule set is refused before anything is written
         with store.transaction(con):
             con.execute(
                 "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",

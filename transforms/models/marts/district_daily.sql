@@ -7,7 +7,7 @@ SELECT
     unit_name AS district_name,
     * EXCLUDE (report_date, province_code, district_code, commune_code, unit_type, unit_code, unit_name,
               districts_expected, districts_reported, has_data, treatment_beds, icu_beds,
-              mobile_medical_stations, new_cases_14d, community_14d,
+              new_cases_14d, community_14d,
               commune_days_reported_14d, population_days_7d, population_days_14d, missing_units_7d,
               missing_units_14d)
 FROM {{ ref('unit_daily') }}
