@@ -107,9 +107,11 @@ demo-busy: install system-deps
 	@echo "Bulletin v1 (PDF): $(BUSY_HOME)/bulletins/$(BUSY_END)/v1/bulletin.pdf"
 	@echo "Bulletin v2 (PDF): $(BUSY_HOME)/bulletins/$(BUSY_END)/v2/bulletin.pdf"
 
-# ruff's rules and line length are in pyproject.toml ([tool.ruff]); `make test` runs this first.
+# ruff's rules and line length are in pyproject.toml ([tool.ruff]): lint, and the code as `ruff format` writes it
+# (run `.venv/bin/ruff format .` before committing); `make test` runs this first.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The dbt models' SQL (sqlfluff, dbt templater, DuckDB dialect: .sqlfluff); no warehouse needed.
 lint-sql: install

@@ -133,11 +133,21 @@ def notify_new_f0(settings: Settings) -> dict:
         with store.writer(settings) as con, store.transaction(con):
             con.executemany(
                 "INSERT INTO ops.f0_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(f["report_date"], f["commune_code"], f["district_code"], f["submission_id"],
-                  f["new_cases_community"], local_now, ", ".join(settings.alert_to), stats["sent"],
-                  str(copy.relative_to(settings.home))) for f in found],
+                [
+                    (
+                        f["report_date"],
+                        f["commune_code"],
+                        f["district_code"],
+                        f["submission_id"],
+                        f["new_cases_community"],
+                        local_now,
+                        ", ".join(settings.alert_to),
+                        stats["sent"],
+                        str(copy.relative_to(settings.home)),
+                    )
+                    for f in found
+                ],
             )
     stats["outbox"] = str(copy)
-    log.warning("new F0 alert for %d commune(s): %s", len(found),
-                ", ".join(str(f["commune_code"]) for f in found))
+    log.warning("new F0 alert for %d commune(s): %s", len(found), ", ".join(str(f["commune_code"]) for f in found))
     return stats

@@ -39,8 +39,16 @@ TREND_DAYS = 56  # the province trend: 8 weeks
 MULTIPLE_DAYS = 28  # the district small multiples: 4 weeks
 AVERAGE_DAYS = 7
 # What the printed bulletin shows of lists that grow with the epidemic; the JSON keeps them whole.
-SHOWN = {"attention": 8, "commune_districts": 12, "communes_per_district": 6, "findings": 10,
-         "communes_per_finding": 4, "notes": 6, "corrections": 8, "changes": 8}
+SHOWN = {
+    "attention": 8,
+    "commune_districts": 12,
+    "communes_per_district": 6,
+    "findings": 10,
+    "communes_per_finding": 4,
+    "notes": 6,
+    "corrections": 8,
+    "changes": 8,
+}
 RISE_SHARE, RISE_MIN_CASES = 0.5, 10  # a district whose 7-day cases rose ≥ 50% and by ≥ 10 needs attention
 
 
@@ -70,9 +78,13 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
     # computed levels with the Director's decision beside them (marts.level_signoff, bantin.signoff)
     levels = {
         (r["unit_type"], r["unit_code"]): r
-        for r in _records(con, "SELECT l.*, s.declared_level, s.status AS signoff_status, s.decided_by, s.decided_at, "
-                               "s.decision_reason FROM marts.epidemic_level AS l LEFT JOIN marts.level_signoff AS s "
-                               "USING (report_date, unit_type, unit_code) WHERE l.report_date = ?", [report_date])
+        for r in _records(
+            con,
+            "SELECT l.*, s.declared_level, s.status AS signoff_status, s.decided_by, s.decided_at, "
+            "s.decision_reason FROM marts.epidemic_level AS l LEFT JOIN marts.level_signoff AS s "
+            "USING (report_date, unit_type, unit_code) WHERE l.report_date = ?",
+            [report_date],
+        )
     }
     districts = _records(
         con,
@@ -96,11 +108,18 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "level_summary": _level_summary(districts, commune_levels),
         "communes_watch": _communes_watch(commune_levels, names),
         "reporting": {
-            "not_on_time": [{"district_code": d["district_code"], "district_name": d["district_name"],
-                             "status": d["reporting_status"], "received_at": d["accepted_received_at"]}
-                            for d in status],
-            "missing_or_rejected": [d["district_name"] for d in status
-                                    if d["reporting_status"] in ("missing", "rejected")],
+            "not_on_time": [
+                {
+                    "district_code": d["district_code"],
+                    "district_name": d["district_name"],
+                    "status": d["reporting_status"],
+                    "received_at": d["accepted_received_at"],
+                }
+                for d in status
+            ],
+            "missing_or_rejected": [
+                d["district_name"] for d in status if d["reporting_status"] in ("missing", "rejected")
+            ],
         },
         "trend": _trend(con, report_date),
         "district_trends": _district_trends(con, report_date),
@@ -144,19 +163,36 @@ def _level_of(row: dict | None) -> dict | None:
     """
     if row is None:
         return None
-    keep = ("reason", "is_stale", "assessed_on", "level_changed",
-            "previous_level", "cases_per_100k_week", "coverage_18plus_dose1", "rule_set_id",
-            "is_complete", "completeness_held", "commune_days_reported", "commune_days_expected")
+    keep = (
+        "reason",
+        "is_stale",
+        "assessed_on",
+        "level_changed",
+        "previous_level",
+        "cases_per_100k_week",
+        "coverage_18plus_dose1",
+        "rule_set_id",
+        "is_complete",
+        "completeness_held",
+        "commune_days_reported",
+        "commune_days_expected",
+    )
     shown = row.get("declared_level") or row["level"]
     return {
         **{k: row.get(k) for k in keep},
-        "level": shown, "colour": COLOURS[shown][0], "colour_vi": COLOURS[shown][1],
+        "level": shown,
+        "colour": COLOURS[shown][0],
+        "colour_vi": COLOURS[shown][1],
         "computed_level": row["level"],
         "declared_level": row.get("declared_level"),
         "differs": row.get("declared_level") is not None and row["declared_level"] != row["level"],
         "missing_units": list(row.get("missing_units") or []),
-        "signoff": {"status": row.get("signoff_status") or "provisional", "decided_by": row.get("decided_by"),
-                    "decided_at": row.get("decided_at"), "reason": row.get("decision_reason")},
+        "signoff": {
+            "status": row.get("signoff_status") or "provisional",
+            "decided_by": row.get("decided_by"),
+            "decided_at": row.get("decided_at"),
+            "reason": row.get("decision_reason"),
+        },
     }
 
 
@@ -175,19 +211,35 @@ def _level_summary(districts: list[dict], commune_levels: list[dict]) -> list[di
     for row in commune_levels:
         if row["district_code"] in counts:
             counts[row["district_code"]][row["level"]] += 1
-    return [{"district_code": d["district_code"], "district_name": d["district_name"],
-             "communes": {str(k): v for k, v in counts[d["district_code"]].items()}} for d in districts]
+    return [
+        {
+            "district_code": d["district_code"],
+            "district_name": d["district_name"],
+            "communes": {str(k): v for k, v in counts[d["district_code"]].items()},
+        }
+        for d in districts
+    ]
 
 
 def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[dict]:
     """Every commune at level 3–4 or whose level changed since the day before (the bulletin shows the first ones)."""
-    rows = [{"commune_code": r["unit_code"], "commune_name": r["unit_name"], "district_code": r["district_code"],
-             "district_name": district_names.get(r["district_code"]), "level": r["declared_level"] or r["level"],
-             "computed_level": r["level"], "declared_level": r["declared_level"],
-             "previous_level": r["previous_level"], "level_changed": bool(r["level_changed"]),
-             "reason": r["reason"], "is_stale": r["is_stale"]}
-            for r in commune_levels
-            if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]]
+    rows = [
+        {
+            "commune_code": r["unit_code"],
+            "commune_name": r["unit_name"],
+            "district_code": r["district_code"],
+            "district_name": district_names.get(r["district_code"]),
+            "level": r["declared_level"] or r["level"],
+            "computed_level": r["level"],
+            "declared_level": r["declared_level"],
+            "previous_level": r["previous_level"],
+            "level_changed": bool(r["level_changed"]),
+            "reason": r["reason"],
+            "is_stale": r["is_stale"],
+        }
+        for r in commune_levels
+        if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]
+    ]
     return sorted(rows, key=lambda r: (r["district_code"], -r["level"], r["commune_name"]))
 
 
@@ -203,23 +255,29 @@ def _trend(con, report_date: date) -> list[dict]:
     province's. The average is over 7 days that all have figures, else None.
     """
     days = _days_before(report_date, TREND_DAYS + AVERAGE_DAYS - 1)
-    rows = {r["report_date"]: r for r in _records(
-        con,
-        "SELECT report_date, new_cases, new_cases_community, districts_reported, districts_expected "
-        "FROM marts.province_daily WHERE report_date BETWEEN ? AND ?",
-        [days[0], report_date],
-    )}
+    rows = {
+        r["report_date"]: r
+        for r in _records(
+            con,
+            "SELECT report_date, new_cases, new_cases_community, districts_reported, districts_expected "
+            "FROM marts.province_daily WHERE report_date BETWEEN ? AND ?",
+            [days[0], report_date],
+        )
+    }
     cases = [(rows.get(d) or {}).get("new_cases") for d in days]
     trend = []
-    for i, day in enumerate(days[AVERAGE_DAYS - 1:], start=AVERAGE_DAYS - 1):
+    for i, day in enumerate(days[AVERAGE_DAYS - 1 :], start=AVERAGE_DAYS - 1):
         row = rows.get(day) or {}
-        window = cases[i - AVERAGE_DAYS + 1:i + 1]
-        trend.append({
-            "report_date": day, "new_cases": row.get("new_cases"),
-            "new_cases_community": row.get("new_cases_community"),
-            "complete": bool(row) and (row["districts_reported"] or 0) >= (row["districts_expected"] or 0),
-            "average_7d": None if any(c is None for c in window) else round(sum(window) / AVERAGE_DAYS, 2),
-        })
+        window = cases[i - AVERAGE_DAYS + 1 : i + 1]
+        trend.append(
+            {
+                "report_date": day,
+                "new_cases": row.get("new_cases"),
+                "new_cases_community": row.get("new_cases_community"),
+                "complete": bool(row) and (row["districts_reported"] or 0) >= (row["districts_expected"] or 0),
+                "average_7d": None if any(c is None for c in window) else round(sum(window) / AVERAGE_DAYS, 2),
+            }
+        )
     return trend
 
 
@@ -241,30 +299,41 @@ def _district_trends(con, report_date: date) -> dict[str, list]:
 def _level_history(con, report_date: date, districts: list[dict]) -> dict:
     """Each district's level on each of the 8 weeks (the level strip); None before the first assessment."""
     days = _days_before(report_date, TREND_DAYS)
-    found = {(r["unit_code"], r["report_date"]): r for r in _records(
-        con,
-        "SELECT unit_code, report_date, level, is_stale FROM marts.epidemic_level "
-        "WHERE unit_type = 'district' AND report_date BETWEEN ? AND ?",
-        [days[0], report_date],
-    )}
+    found = {
+        (r["unit_code"], r["report_date"]): r
+        for r in _records(
+            con,
+            "SELECT unit_code, report_date, level, is_stale FROM marts.epidemic_level "
+            "WHERE unit_type = 'district' AND report_date BETWEEN ? AND ?",
+            [days[0], report_date],
+        )
+    }
     rows = []
     for d in districts:
         cells = [found.get((d["district_code"], day)) for day in days]
-        rows.append({"district_code": d["district_code"], "name": d["district_name"],
-                     "levels": [c["level"] if c else None for c in cells],
-                     "stale": [bool(c and c["is_stale"]) for c in cells]})
+        rows.append(
+            {
+                "district_code": d["district_code"],
+                "name": d["district_name"],
+                "levels": [c["level"] if c else None for c in cells],
+                "stale": [bool(c and c["is_stale"]) for c in cells],
+            }
+        )
     return {"days": days, "rows": rows}
 
 
 def _cumulative(con, report_date: date) -> dict:
     """Totals over every report date the warehouse holds up to this one (and since when)."""
-    return _one(
-        con,
-        "SELECT min(report_date) AS since, sum(new_cases) AS cases, sum(new_cases_community) AS community, "
-        "sum(deaths) AS deaths, sum(recovered) AS recovered FROM marts.province_daily "
-        "WHERE report_date <= ? AND new_cases IS NOT NULL",
-        [report_date],
-    ) or {}
+    return (
+        _one(
+            con,
+            "SELECT min(report_date) AS since, sum(new_cases) AS cases, sum(new_cases_community) AS community, "
+            "sum(deaths) AS deaths, sum(recovered) AS recovered FROM marts.province_daily "
+            "WHERE report_date <= ? AND new_cases IS NOT NULL",
+            [report_date],
+        )
+        or {}
+    )
 
 
 def _as_of(report_date: date, settings: Settings, data_as_of) -> dict:
@@ -301,6 +370,7 @@ def level_view(unit: dict) -> dict:
     Reads `declared_level` / `computed_level` when the sign-off provides them (an int or
     a level dict); otherwise the computed level (`level`) alone.
     """
+
     def number(value):
         return value.get("level") if isinstance(value, dict) else value
 
@@ -310,8 +380,12 @@ def level_view(unit: dict) -> dict:
 
     computed = number(unit.get("computed_level")) or number(unit.get("level"))
     declared = number(unit.get("declared_level"))
-    return {"shown": declared or computed, "computed": computed, "declared": declared,
-            "differs": declared is not None and computed is not None and declared != computed}
+    return {
+        "shown": declared or computed,
+        "computed": computed,
+        "declared": declared,
+        "differs": declared is not None and computed is not None and declared != computed,
+    }
 
 
 def attention(figures: dict) -> list[dict]:
@@ -330,14 +404,25 @@ def attention(figures: dict) -> list[dict]:
             reasons.append(f"tăng từ cấp {level['previous_level']} lên cấp {level['level']}")
             rank += 30
         now, before = d.get("new_cases_7d"), d.get("new_cases_prev_7d")
-        if now is not None and before is not None and now - before >= RISE_MIN_CASES and \
-                (before == 0 or (now - before) / before >= RISE_SHARE):
+        if (
+            now is not None
+            and before is not None
+            and now - before >= RISE_MIN_CASES
+            and (before == 0 or (now - before) / before >= RISE_SHARE)
+        ):
             share = f" {vn_pct((now - before) / before)}" if before else ""
             reasons.append(f"ca mắc 7 ngày tăng{share} ({vn_int(before)} → {vn_int(now)})")
             rank += 5
         if reasons:
-            out.append({"district_code": d["district_code"], "district_name": d["district_name"],
-                        "reasons": reasons, "rank": rank, "new_cases_7d": now or 0})
+            out.append(
+                {
+                    "district_code": d["district_code"],
+                    "district_name": d["district_name"],
+                    "reasons": reasons,
+                    "rank": rank,
+                    "new_cases_7d": now or 0,
+                }
+            )
     return sorted(out, key=lambda a: (-a["rank"], -a["new_cases_7d"], a["district_name"]))
 
 
@@ -345,8 +430,10 @@ def headline(figures: dict) -> str:
     """One Vietnamese sentence from the figures: what happened, which way it goes, the level, who is missing."""
     p = figures["province"]
     scope = (figures.get("form") or {}).get("scope", "toàn tỉnh")
-    parts = [f"Ngày {vn_date(figures['report_date'])}, {scope} ghi nhận {vn_int(p['new_cases'])} ca mắc mới"
-             + (f" ({vn_int(p['new_cases_community'])} ca trong cộng đồng)" if p["new_cases"] else "")]
+    parts = [
+        f"Ngày {vn_date(figures['report_date'])}, {scope} ghi nhận {vn_int(p['new_cases'])} ca mắc mới"
+        + (f" ({vn_int(p['new_cases_community'])} ca trong cộng đồng)" if p["new_cases"] else "")
+    ]
     now, before = p.get("new_cases_7d"), p.get("new_cases_prev_7d")
     if now is None or before is None:
         parts.append(f"7 ngày qua có {vn_int(now)} ca, chưa đủ số liệu để so sánh với 7 ngày trước đó")
@@ -356,8 +443,10 @@ def headline(figures: dict) -> str:
         parts.append(f"7 ngày qua có {vn_int(now)} ca, trong khi 7 ngày trước đó không có ca nào")
     else:
         direction = "tăng" if now > before else "giảm"
-        parts.append(f"7 ngày qua có {vn_int(now)} ca, {direction} {vn_pct(abs(now - before) / before)} "
-                     f"({signed(now - before)} ca) so với 7 ngày trước đó")
+        parts.append(
+            f"7 ngày qua có {vn_int(now)} ca, {direction} {vn_pct(abs(now - before) / before)} "
+            f"({signed(now - before)} ca) so với 7 ngày trước đó"
+        )
     view = level_view(p)
     level = p.get("level") or {}
     if not view["shown"]:
@@ -375,8 +464,9 @@ def headline(figures: dict) -> str:
     missing = figures["reporting"]["missing_or_rejected"]
     if missing:
         names = ", ".join(missing[:3]) + (f" và {len(missing) - 3} đơn vị khác" if len(missing) > 3 else "")
-        parts.append(f"còn {len(missing)}/{p['districts_expected']} đơn vị chưa có báo cáo hợp lệ ({names}), "
-                     "số liệu là tạm thời")
+        parts.append(
+            f"còn {len(missing)}/{p['districts_expected']} đơn vị chưa có báo cáo hợp lệ ({names}), số liệu là tạm thời"
+        )
     else:
         parts.append(f"tất cả {p['districts_expected']} đơn vị đã báo cáo")
     return "; ".join(parts) + "."
@@ -461,9 +551,17 @@ def _warnings_summary(warnings: list[dict]) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for w in warnings:
         key = (w["district_code"], w["rule"])
-        group = groups.setdefault(key, {"district_code": w["district_code"], "district_name": w["district_name"],
-                                        "rule": w["rule"], "what": RULE_SUMMARIES.get(w["rule"], w["message_vi"]),
-                                        "count": 0, "communes": []})
+        group = groups.setdefault(
+            key,
+            {
+                "district_code": w["district_code"],
+                "district_name": w["district_name"],
+                "rule": w["rule"],
+                "what": RULE_SUMMARIES.get(w["rule"], w["message_vi"]),
+                "count": 0,
+                "communes": [],
+            },
+        )
         group["count"] += 1
         if w.get("commune_name") and w["commune_name"] not in group["communes"]:
             group["communes"].append(w["commune_name"])
@@ -538,12 +636,18 @@ def substance(figures: dict) -> dict:
     valid report) changes none of them: no new version, no new mail. "Missing"
     and "rejected" are one status to a reader (no valid report yet).
     """
+
     def status(value):
         return "no_valid_report" if value in ("missing", "rejected") else value
 
     kept = {k: v for k, v in figures.items() if k not in _CLERICAL_KEYS}
-    kept["districts"] = [{**{k: v for k, v in d.items() if k not in _CLERICAL_DISTRICT_KEYS},
-                          "reporting_status": status(d.get("reporting_status"))} for d in figures["districts"]]
+    kept["districts"] = [
+        {
+            **{k: v for k, v in d.items() if k not in _CLERICAL_DISTRICT_KEYS},
+            "reporting_status": status(d.get("reporting_status")),
+        }
+        for d in figures["districts"]
+    ]
     kept["reporting"] = {
         "missing_or_rejected": sorted(figures["reporting"]["missing_or_rejected"]),
         "not_on_time": sorted((r["district_code"], status(r["status"])) for r in figures["reporting"]["not_on_time"]),
@@ -551,8 +655,9 @@ def substance(figures: dict) -> dict:
     return kept
 
 
-def _render_version(figures: dict, settings: Settings, report_date: date, folder: Path, *, run_id: str,
-                    pdf: bool) -> dict:
+def _render_version(
+    figures: dict, settings: Settings, report_date: date, folder: Path, *, run_id: str, pdf: bool
+) -> dict:
     latest, latest_figures = _latest_version(folder)
     if latest_figures is not None and substance(latest_figures) == substance(figures):
         out = folder / f"v{latest}"
@@ -581,12 +686,23 @@ def render_html(document: dict, *, mail: bool = False) -> str:
 
     drawn = charts.bulletin_charts(document["figures"])
     svg = {name: charts.to_svg(chart) for name, chart in drawn.items() if name != "district_list"}
-    return environment().get_template("bulletin.html.j2").render(
-        doc=document, s=document["figures"], shown=SHOWN, mail=mail, svg=svg,
-        multiples=[charts.to_svg(c) for c in drawn["district_list"]], level_view=level_view,
-        palette=charts.LEVEL_COLOURS,
-        level_totals={k: sum(r["communes"][k] for r in document["figures"]["level_summary"]) for k in "1234"},
-        as_of=as_of_text(document["figures"]), form=document["figures"]["form"])
+    return (
+        environment()
+        .get_template("bulletin.html.j2")
+        .render(
+            doc=document,
+            s=document["figures"],
+            shown=SHOWN,
+            mail=mail,
+            svg=svg,
+            multiples=[charts.to_svg(c) for c in drawn["district_list"]],
+            level_view=level_view,
+            palette=charts.LEVEL_COLOURS,
+            level_totals={k: sum(r["communes"][k] for r in document["figures"]["level_summary"]) for k in "1234"},
+            as_of=as_of_text(document["figures"]),
+            form=document["figures"]["form"],
+        )
+    )
 
 
 def mail_images(document: dict) -> dict[str, bytes]:
@@ -602,9 +718,14 @@ def plain_text(document: dict) -> str:
     s, form = document["figures"], document["figures"]["form"]
     p = s["province"]
     view = level_view(p)
-    lines = [f"{form['issuer']} {form['place'].upper()} – BẢN TIN COVID-19 NGÀY {vn_date(s['report_date'])}"
-             + (" (SỐ LIỆU TẠM THỜI)" if s["provisional"] else ""),
-             f"Phiên bản {document['version']}; {as_of_text(s)}.", "", s["headline"], ""]
+    lines = [
+        f"{form['issuer']} {form['place'].upper()} – BẢN TIN COVID-19 NGÀY {vn_date(s['report_date'])}"
+        + (" (SỐ LIỆU TẠM THỜI)" if s["provisional"] else ""),
+        f"Phiên bản {document['version']}; {as_of_text(s)}.",
+        "",
+        s["headline"],
+        "",
+    ]
     level = f"cấp {view['shown']}" if view["shown"] else "chưa đánh giá"
     if view["differs"]:
         level += f" (công bố; tính toán: cấp {view['computed']})"
@@ -622,7 +743,7 @@ def plain_text(document: dict) -> str:
     ]
     if s["attention"]:
         lines += ["", "Đơn vị cần chú ý:"]
-        lines += [f"- {a['district_name']}: {'; '.join(a['reasons'])}" for a in s["attention"][:SHOWN["attention"]]]
+        lines += [f"- {a['district_name']}: {'; '.join(a['reasons'])}" for a in s["attention"][: SHOWN["attention"]]]
         if len(s["attention"]) > SHOWN["attention"]:
             lines.append(f"- và {len(s['attention']) - SHOWN['attention']} đơn vị khác")
     lines += ["", "Bản đầy đủ: tệp PDF đính kèm."]
@@ -680,6 +801,7 @@ PROVINCE_CHANGES = (("communes_reported", "Số xã đã báo cáo"), *CORRECTED
 
 def _level_changes(old: dict, new: dict) -> list[str]:
     """Changes of computed and declared levels (province, districts, communes), of the sign-off and the rule set."""
+
     def levels(level: dict | None) -> tuple:
         level = level or {}
         return level.get("computed_level", level.get("level")), level.get("declared_level")
@@ -689,37 +811,55 @@ def _level_changes(old: dict, new: dict) -> list[str]:
 
     units = [("toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
     old_districts = {d["district_code"]: d for d in old["districts"]}
-    units += [(d["district_name"], (old_districts.get(d["district_code"]) or {}).get("level"), d.get("level"))
-              for d in new["districts"]]
+    units += [
+        (d["district_name"], (old_districts.get(d["district_code"]) or {}).get("level"), d.get("level"))
+        for d in new["districts"]
+    ]
     old_communes = {c["commune_code"]: c for c in old.get("communes_at_level_2_or_above") or []}
     new_communes = {c["commune_code"]: c for c in new.get("communes_at_level_2_or_above") or []}
     for code in sorted(set(old_communes) | set(new_communes)):
         # a commune absent from the list is at level 1, computed and (when decided) declared
         was, now = old_communes.get(code), new_communes.get(code)
         name = (now or was)["commune_name"]
-        units.append((name, {"computed_level": was.get("computed_level", was["level"]),
-                             "declared_level": was.get("declared_level")} if was else {"computed_level": 1},
-                      {"computed_level": now.get("computed_level", now["level"]),
-                       "declared_level": now.get("declared_level")} if now else {"computed_level": 1}))
+        units.append(
+            (
+                name,
+                {"computed_level": was.get("computed_level", was["level"]), "declared_level": was.get("declared_level")}
+                if was
+                else {"computed_level": 1},
+                {"computed_level": now.get("computed_level", now["level"]), "declared_level": now.get("declared_level")}
+                if now
+                else {"computed_level": 1},
+            )
+        )
     changes = []
     for name, was, now in units:
         (computed_was, declared_was), (computed_now, declared_now) = levels(was), levels(now)
         if computed_was != computed_now:
             changes.append(f"Cấp độ đề xuất {name}: {shown(computed_was)} → {shown(computed_now)}")
         if declared_was != declared_now:
-            changes.append(f"Cấp độ công bố {name}: {declared_was or 'chưa phê duyệt'} → "
-                           f"{declared_now or 'chưa phê duyệt'}")
+            changes.append(
+                f"Cấp độ công bố {name}: {declared_was or 'chưa phê duyệt'} → {declared_now or 'chưa phê duyệt'}"
+            )
     signed_was, signed_now = old.get("signoff") or {}, new.get("signoff") or {}
     if signed_was.get("status") != signed_now.get("status") and signed_now.get("status"):
-        what = {"approved": "phê duyệt cấp độ đề xuất", "overridden": "công bố cấp độ khác cấp độ đề xuất",
-                "provisional": "chưa phê duyệt (cấp độ đề xuất)"}[signed_now["status"]]
-        who = (f" ({signed_now['decided_by']}, {vn_time(signed_now['decided_at'])} {vn_date(signed_now['decided_at'])})"
-               if signed_now.get("decided_by") else "")
+        what = {
+            "approved": "phê duyệt cấp độ đề xuất",
+            "overridden": "công bố cấp độ khác cấp độ đề xuất",
+            "provisional": "chưa phê duyệt (cấp độ đề xuất)",
+        }[signed_now["status"]]
+        who = (
+            f" ({signed_now['decided_by']}, {vn_time(signed_now['decided_at'])} {vn_date(signed_now['decided_at'])})"
+            if signed_now.get("decided_by")
+            else ""
+        )
         changes.append(f"Lãnh đạo Sở: {what}{who}")
     rule_was, rule_now = old.get("rule_set") or {}, new.get("rule_set") or {}
     if (rule_was.get("rule_set_id"), rule_was.get("version")) != (rule_now.get("rule_set_id"), rule_now.get("version")):
-        changes.append(f"Bộ tiêu chí đánh giá: {rule_was.get('rule_set_id') or '–'} v{rule_was.get('version') or '–'}"
-                       f" → {rule_now.get('rule_set_id') or '–'} v{rule_now.get('version') or '–'}")
+        changes.append(
+            f"Bộ tiêu chí đánh giá: {rule_was.get('rule_set_id') or '–'} v{rule_was.get('version') or '–'}"
+            f" → {rule_now.get('rule_set_id') or '–'} v{rule_now.get('version') or '–'}"
+        )
     return changes
 
 
@@ -738,8 +878,9 @@ def _changes(old: dict, new: dict) -> list[str]:
     for d in new["districts"]:
         was = old_districts.get(d["district_code"], {})
         if was.get("new_cases") != d["new_cases"]:
-            changes.append(f"Ca mắc mới {d['district_name']}: "
-                           f"{vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}")
+            changes.append(
+                f"Ca mắc mới {d['district_name']}: {vn_int(was.get('new_cases'))} → {vn_int(d['new_cases'])}"
+            )
     if (old.get("corrections") or []) != (new.get("corrections") or []):
         changes.append(f"Điều chỉnh số liệu các ngày trước: {len(new.get('corrections') or [])} mục")
     return changes or ["Cập nhật số liệu chi tiết (cảnh báo chất lượng, ghi chú)"]

@@ -26,8 +26,12 @@ from bantin.render import FONTS_DIR, vn_date, vn_int
 FONT_FAMILY = "Bantin Sans, DejaVu Sans, sans-serif"
 
 # Level colours with the text colour that reaches WCAG AA (≥ 4.5:1) on each: the badges and the strip.
-LEVEL_COLOURS = {1: ("#2e7d32", "#ffffff"), 2: ("#f9c846", "#1a1a1a"), 3: ("#c25100", "#ffffff"),
-                 4: ("#b71c1c", "#ffffff")}
+LEVEL_COLOURS = {
+    1: ("#2e7d32", "#ffffff"),
+    2: ("#f9c846", "#1a1a1a"),
+    3: ("#c25100", "#ffffff"),
+    4: ("#b71c1c", "#ffffff"),
+}
 NO_DATA = "#d6d6d6"
 BAR = "#1565c0"
 BAR_INCOMPLETE = "#9ec5ee"
@@ -87,38 +91,48 @@ def to_svg(chart: Chart, *, tooltips: bool = False) -> str:
     long on them as on the rest of the page, and every value is in the tables anyway.
     """
     hatch_id = "hatch-" + hashlib.sha1(chart.label.encode()).hexdigest()[:8]  # one id per chart on a page
-    out = [f'<svg class="chart" viewBox="0 0 {_n(chart.width)} {_n(chart.height)}" role="img" '
-           f'aria-label="{escape(chart.label)}" xmlns="http://www.w3.org/2000/svg" '
-           f'preserveAspectRatio="xMinYMin meet">']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {_n(chart.width)} {_n(chart.height)}" role="img" '
+        f'aria-label="{escape(chart.label)}" xmlns="http://www.w3.org/2000/svg" '
+        f'preserveAspectRatio="xMinYMin meet">'
+    ]
     if any(shape[0] == "rect" and shape[7] for shape in chart.shapes):
-        out.append(f'<defs><pattern id="{hatch_id}" width="4" height="4" patternUnits="userSpaceOnUse" '
-                   'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" stroke="#ffffff" '
-                   'stroke-width="1.6"/></pattern></defs>')
+        out.append(
+            f'<defs><pattern id="{hatch_id}" width="4" height="4" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" stroke="#ffffff" '
+            'stroke-width="1.6"/></pattern></defs>'
+        )
     for shape in chart.shapes:
         kind = shape[0]
         if kind == "rect":
             _, x, y, w, h, fill, title, hatch, stroke = shape
             border = f' stroke="{stroke}" stroke-width="0.8"' if stroke else ""
             tip = f"<title>{escape(title)}</title>" if title and tooltips else ""
-            out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="{fill}"{border}>'
-                       f'{tip}</rect>')
+            out.append(
+                f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="{fill}"{border}>{tip}</rect>'
+            )
             if hatch and h > 0:
                 out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" fill="url(#{hatch_id})"/>')
         elif kind == "line":
             _, x1, y1, x2, y2, stroke, width, dash = shape
             dashed = ' stroke-dasharray="3 2"' if dash else ""
-            out.append(f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" stroke="{stroke}" '
-                       f'stroke-width="{_n(width)}"{dashed}/>')
+            out.append(
+                f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" stroke="{stroke}" '
+                f'stroke-width="{_n(width)}"{dashed}/>'
+            )
         elif kind == "path":
             _, points, stroke, width = shape
             d = " ".join(f"{'M' if i == 0 else 'L'}{_n(x)},{_n(y)}" for i, (x, y) in enumerate(points))
-            out.append(f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{_n(width)}" '
-                       'stroke-linejoin="round"/>')
+            out.append(
+                f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{_n(width)}" stroke-linejoin="round"/>'
+            )
         else:
             _, x, y, words, size, anchor, fill, bold = shape
             weight = ' font-weight="bold"' if bold else ""
-            out.append(f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}" text-anchor="{anchor}" '
-                       f'fill="{fill}" font-family="{FONT_FAMILY}"{weight}>{escape(words)}</text>')
+            out.append(
+                f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}" text-anchor="{anchor}" '
+                f'fill="{fill}" font-family="{FONT_FAMILY}"{weight}>{escape(words)}</text>'
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -167,22 +181,39 @@ def to_png(chart: Chart, *, scale: float = 2.0) -> bytes:
                 t = 0.0
                 while t < length:
                     a, b = t / length, min(t + 3, length) / length
-                    draw.line([(x1 + (x2 - x1) * a) * scale, (y1 + (y2 - y1) * a) * scale,
-                               (x1 + (x2 - x1) * b) * scale, (y1 + (y2 - y1) * b) * scale],
-                              fill=stroke, width=max(1, round(width * scale)))
+                    draw.line(
+                        [
+                            (x1 + (x2 - x1) * a) * scale,
+                            (y1 + (y2 - y1) * a) * scale,
+                            (x1 + (x2 - x1) * b) * scale,
+                            (y1 + (y2 - y1) * b) * scale,
+                        ],
+                        fill=stroke,
+                        width=max(1, round(width * scale)),
+                    )
                     t += 5
             else:
-                draw.line([x1 * scale, y1 * scale, x2 * scale, y2 * scale], fill=stroke,
-                          width=max(1, round(width * scale)))
+                draw.line(
+                    [x1 * scale, y1 * scale, x2 * scale, y2 * scale], fill=stroke, width=max(1, round(width * scale))
+                )
         elif kind == "path":
             _, points, stroke, width = shape
-            draw.line([(x * scale, y * scale) for x, y in points], fill=stroke, width=max(1, round(width * scale)),
-                      joint="curve")
+            draw.line(
+                [(x * scale, y * scale) for x, y in points],
+                fill=stroke,
+                width=max(1, round(width * scale)),
+                joint="curve",
+            )
         else:
             _, x, y, words, size, anchor, fill, bold = shape
             font = fonts.setdefault((size, bold), _font(size, bold, scale))
-            draw.text((x * scale, y * scale), words, fill=fill, font=font,
-                      anchor={"start": "ls", "middle": "ms", "end": "rs"}[anchor])
+            draw.text(
+                (x * scale, y * scale),
+                words,
+                fill=fill,
+                font=font,
+                anchor={"start": "ls", "middle": "ms", "end": "rs"}[anchor],
+            )
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -233,8 +264,16 @@ def trend_chart(days: list[dict], width: float = 640, height: float = 190) -> Ch
             h = day["new_cases"] / top * room
             complete = day["complete"]
             title = f"{label}: {vn_int(day['new_cases'])} ca" + ("" if complete else " (số liệu chưa đủ)")
-            chart.rect(x + step * 0.1, bottom - h, step * 0.8, h, BAR if complete else BAR_INCOMPLETE,
-                       title=title, hatch=not complete, stroke=None if complete else BAR)
+            chart.rect(
+                x + step * 0.1,
+                bottom - h,
+                step * 0.8,
+                h,
+                BAR if complete else BAR_INCOMPLETE,
+                title=title,
+                hatch=not complete,
+                stroke=None if complete else BAR,
+            )
             community = day.get("new_cases_community") or 0
             if community and complete:
                 ch = community / top * room
@@ -278,12 +317,24 @@ def district_multiple(name: str, days: list[dict], top: int, width: float = 150,
     for i, day in enumerate(days):
         x = left + i * step
         if day["new_cases"] is None:
-            chart.rect(x + step * 0.1, bottom - 1.5, step * 0.8, 1.5, NO_DATA,
-                       title=f"{vn_date(day['report_date'])}: không có báo cáo")
+            chart.rect(
+                x + step * 0.1,
+                bottom - 1.5,
+                step * 0.8,
+                1.5,
+                NO_DATA,
+                title=f"{vn_date(day['report_date'])}: không có báo cáo",
+            )
         elif day["new_cases"]:
             h = max(0.8, day["new_cases"] / top * room)
-            chart.rect(x + step * 0.1, bottom - h, step * 0.8, h, BAR,
-                       title=f"{vn_date(day['report_date'])}: {vn_int(day['new_cases'])} ca")
+            chart.rect(
+                x + step * 0.1,
+                bottom - h,
+                step * 0.8,
+                h,
+                BAR,
+                title=f"{vn_date(day['report_date'])}: {vn_int(day['new_cases'])} ca",
+            )
     return chart
 
 
@@ -293,8 +344,9 @@ def multiples_grid(charts: list[Chart], columns: int, gap: float = 6) -> Chart:
         return Chart(1, 1, "")
     w, h = charts[0].width, charts[0].height
     rows = math.ceil(len(charts) / columns)
-    grid = Chart(columns * w + (columns - 1) * gap, rows * h + (rows - 1) * gap,
-                 "Ca mắc mới theo đơn vị, cùng một thang")
+    grid = Chart(
+        columns * w + (columns - 1) * gap, rows * h + (rows - 1) * gap, "Ca mắc mới theo đơn vị, cùng một thang"
+    )
     for i, chart in enumerate(charts):
         grid.place(chart, (i % columns) * (w + gap), (i // columns) * (h + gap))
     return grid
@@ -323,9 +375,17 @@ def level_strip(rows: list[dict], days: list[str], width: float = 640) -> Chart:
             level, stale = cells[start]
             colour = LEVEL_COLOURS[level][0] if level else NO_DATA
             span = f"{vn_date(days[start])}–{vn_date(days[i - 1])}" if i - 1 > start else vn_date(days[start])
-            chart.rect(label_width + start * step, y + 1, (i - start) * step - 0.4, row_h - 2, colour,
-                       title=f"{row['name']} {span}: " + (f"cấp {level}" if level else "chưa đánh giá")
-                       + (" (giữ cấp cũ, thiếu số liệu)" if stale else ""), hatch=stale)
+            chart.rect(
+                label_width + start * step,
+                y + 1,
+                (i - start) * step - 0.4,
+                row_h - 2,
+                colour,
+                title=f"{row['name']} {span}: "
+                + (f"cấp {level}" if level else "chưa đánh giá")
+                + (" (giữ cấp cũ, thiếu số liệu)" if stale else ""),
+                hatch=stale,
+            )
             start = i
         for i in range(7 - (len(days) % 7 or 7), len(days), 7):  # week ticks over the runs
             chart.line(label_width + i * step, y + 1, label_width + i * step, y + row_h - 1, "#ffffff", 0.5)

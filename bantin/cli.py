@@ -48,26 +48,37 @@ def _parser() -> argparse.ArgumentParser:
     form = commands.add_parser("template", help="mẫu báo cáo Excel điền sẵn / the pre-filled XLSX template")
     form.add_argument("--district", type=int, required=True, help="mã huyện / district code")
     form.add_argument("--date", type=_date, required=True, help="ngày báo cáo / report date (YYYY-MM-DD)")
-    form.add_argument("--output", type=Path, default=None,
-                      help="tệp ghi ra / output file (default: BaoCao_<district>_<yyyymmdd>.xlsx here)")
+    form.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="tệp ghi ra / output file (default: BaoCao_<district>_<yyyymmdd>.xlsx here)",
+    )
 
     demo = commands.add_parser("demo-data", help="write demo submissions built from the real series")
     demo.add_argument("--province", type=int, default=None)
     demo.add_argument("--start", type=_date, required=True)
     demo.add_argument("--end", type=_date, required=True)
     demo.add_argument("--seed", type=int, default=2021)
-    demo.add_argument("--busy-evening", type=Path, default=None, metavar="LATER_DIR",
-                      help="on --end: one district missing, one late at 19:10, one rejected then corrected at 19:25; "
-                           "the evening's files go to LATER_DIR (make demo-busy)")
+    demo.add_argument(
+        "--busy-evening",
+        type=Path,
+        default=None,
+        metavar="LATER_DIR",
+        help="on --end: one district missing, one late at 19:10, one rejected then corrected at 19:25; "
+        "the evening's files go to LATER_DIR (make demo-busy)",
+    )
 
     run = commands.add_parser("run", help="run the pipeline for report dates in this process (no Airflow)")
     run.add_argument("--start", type=_date, required=True)
     run.add_argument("--end", type=_date, default=None)
     run.add_argument("--no-deliver", action="store_true", help="skip e-mail delivery and outbox")
-    run.add_argument("--load-only", action="store_true",
-                     help="collect, validate and build the marts for each date; no bulletin")
-    run.add_argument("--full-refresh", action="store_true",
-                     help="rebuild every mart whole instead of only the dates that changed")
+    run.add_argument(
+        "--load-only", action="store_true", help="collect, validate and build the marts for each date; no bulletin"
+    )
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild every mart whole instead of only the dates that changed"
+    )
 
     sql = commands.add_parser("sql", help="query the analysts' snapshot read-only (no query: interactive shell)")
     sql.add_argument("query", nargs="?", default=None)
@@ -75,17 +86,27 @@ def _parser() -> argparse.ArgumentParser:
 
     levels = commands.add_parser("levels", help="the Director's sign-off of the epidemic levels / phê duyệt cấp độ")
     decisions = levels.add_subparsers(dest="action", required=True)
-    for action, text in (("approve", "phê duyệt cấp độ đề xuất / approve the computed levels"),
-                         ("override", "công bố cấp độ khác / declare other levels, with a reason")):
+    for action, text in (
+        ("approve", "phê duyệt cấp độ đề xuất / approve the computed levels"),
+        ("override", "công bố cấp độ khác / declare other levels, with a reason"),
+    ):
         decide = decisions.add_parser(action, help=text)
         decide.add_argument("--date", type=_date, required=True, help="ngày báo cáo / report date (YYYY-MM-DD)")
         decide.add_argument("--by", required=True, help="người quyết định / who decides (name, title)")
         decide.add_argument("--reason", default="", help="lý do / reason (required to override)")
         if action == "override":
-            decide.add_argument("--set", dest="levels", action="append", required=True,
-                                help="tỉnh=2 | huyện 193=3 | xã 6655=2 (repeat for several units)")
-        decide.add_argument("--no-publish", action="store_true",
-                            help="record only: do not render and deliver the bulletin's new version")
+            decide.add_argument(
+                "--set",
+                dest="levels",
+                action="append",
+                required=True,
+                help="tỉnh=2 | huyện 193=3 | xã 6655=2 (repeat for several units)",
+            )
+        decide.add_argument(
+            "--no-publish",
+            action="store_true",
+            help="record only: do not render and deliver the bulletin's new version",
+        )
     show = decisions.add_parser("show", help="cấp độ đề xuất và công bố / computed and declared levels of a date")
     show.add_argument("--date", type=_date, required=True)
 
@@ -124,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(problem, SystemExit):
             raise
         log_file = _write_traceback(args)
-        print(f"Lỗi không mong đợi / unexpected error: {type(problem).__name__}: {_short(problem)}\n"
-              f"Chi tiết / details: {log_file}", file=sys.stderr)
+        print(
+            f"Lỗi không mong đợi / unexpected error: {type(problem).__name__}: {_short(problem)}\n"
+            f"Chi tiết / details: {log_file}",
+            file=sys.stderr,
+        )
         return EXIT_UNEXPECTED
 
 
@@ -185,11 +209,20 @@ def _print_findings(path: Path, findings) -> None:
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     for f in findings:
-        where = ", ".join(x for x in (f"dòng/row {f.row}" if f.row else "", f"cột/column {f.header or f.column}"
-                                      if (f.header or f.column) else "") if x)
+        where = ", ".join(
+            x
+            for x in (
+                f"dòng/row {f.row}" if f.row else "",
+                f"cột/column {f.header or f.column}" if (f.header or f.column) else "",
+            )
+            if x
+        )
         label = "LỖI/ERROR" if f.severity == "error" else "CẢNH BÁO/WARNING"
-        print(_safe(f"{path.name}: {label} [{f.rule}] {where}"
-                    f"{' = ' + repr(f.value) if f.value not in (None, '') else ''}"))
+        print(
+            _safe(
+                f"{path.name}: {label} [{f.rule}] {where}{' = ' + repr(f.value) if f.value not in (None, '') else ''}"
+            )
+        )
         print(f"    {_safe(f.message_vi)}")
         print(f"    {_safe(f.message_en)}")
     verdict = "BỊ TỪ CHỐI / REJECTED" if errors else "HỢP LỆ / ACCEPTED"
@@ -207,11 +240,19 @@ def _template(args) -> int:
     communes = reference.communes(district_code=district.code)
     if not communes:
         raise UsageError(f"Huyện {district.name} không có xã trong danh mục / has no communes in the reference")
-    rows = [{"report_date": args.date, "district_code": district.code, "commune_code": c.code,
-             "commune_name": c.name} for c in communes]
+    rows = [
+        {"report_date": args.date, "district_code": district.code, "commune_code": c.code, "commune_name": c.name}
+        for c in communes
+    ]
     output = args.output or Path(f"BaoCao_{district.code}_{args.date:%Y%m%d}.xlsx")
-    write_xlsx(rows, output, province_name=reference.province(district.province_code).name_full,
-               district_name=district.name, report_date=args.date, fill_in=True)
+    write_xlsx(
+        rows,
+        output,
+        province_name=reference.province(district.province_code).name_full,
+        district_name=district.name,
+        report_date=args.date,
+        fill_in=True,
+    )
     print(f"{output}: {len(rows)} xã/communes, {district.name}, {args.date:%d/%m/%Y}")
     return 0
 
@@ -221,18 +262,29 @@ def _demo_data(args) -> int:
 
     settings = load_settings()
     province = args.province or settings.province_code
-    files = demo_data.generate(province, args.start, args.end, settings.landing, seed=args.seed,
-                               receipts_dir=settings.receipts, timezone=str(settings.timezone))
+    files = demo_data.generate(
+        province,
+        args.start,
+        args.end,
+        settings.landing,
+        seed=args.seed,
+        receipts_dir=settings.receipts,
+        timezone=str(settings.timezone),
+    )
     # `make airflow` reads this: on demo data the DAGs run only when triggered (deploy/airflow-local.sh)
     (settings.home / DEMO_MARKER).write_text(
         f"Demo data: province {province}, {args.start}..{args.end} (bantin demo-data).\n"
         "make airflow leaves the DAGs unscheduled here: trigger a date, e.g.\n"
-        f"  airflow dags trigger daily_bulletin --conf '{{\"report_date\": \"{args.end}\"}}'\n", encoding="utf-8")
+        f'  airflow dags trigger daily_bulletin --conf \'{{"report_date": "{args.end}"}}\'\n',
+        encoding="utf-8",
+    )
     print(f"{len(files)} demo submissions written under {settings.landing}")
     if args.busy_evening:
         evening = demo_data.busy_evening(province, args.end, settings.landing, args.busy_evening)
-        print(f"{args.end}: missing {evening['missing']}; late (19:10) {evening['late']}; rejected at 16:20 and "
-              f"corrected at 19:25 {evening['rejected_then_corrected']}; evening files in {args.busy_evening}")
+        print(
+            f"{args.end}: missing {evening['missing']}; late (19:10) {evening['late']}; rejected at 16:20 and "
+            f"corrected at 19:25 {evening['rejected_then_corrected']}; evening files in {args.busy_evening}"
+        )
     return 0
 
 
@@ -244,8 +296,14 @@ def _run(args) -> int:
     end = args.end or args.start
     if end < args.start:
         raise UsageError("--end trước --start / --end is before --start")
-    for summary in pipeline.run_days(settings, args.start, end, deliver_bulletin=not args.no_deliver,
-                                     bulletin=not args.load_only, full_refresh=args.full_refresh):
+    for summary in pipeline.run_days(
+        settings,
+        args.start,
+        end,
+        deliver_bulletin=not args.no_deliver,
+        bulletin=not args.load_only,
+        full_refresh=args.full_refresh,
+    ):
         day = summary["build_marts"]["report_date"]
         print(f"{day}: {summary['render_bulletin']['html'] if 'render_bulletin' in summary else 'marts built'}")
     return 0
@@ -289,35 +347,55 @@ def _levels(args) -> int:
             rows = con.execute(
                 "SELECT unit_type, unit_code, unit_name, computed_level, declared_level, status, decided_by "
                 "FROM marts.level_signoff WHERE report_date = ? AND unit_type <> 'commune' "
-                "ORDER BY unit_type = 'district', unit_code", [args.date]).fetchall()
+                "ORDER BY unit_type = 'district', unit_code",
+                [args.date],
+            ).fetchall()
         for unit_type, code, name, computed, declared, state, who in rows:
-            print(f"{name} ({unit_type} {code}): đề xuất/computed {computed}, công bố/declared "
-                  f"{declared or '–'} [{state}{', ' + who if who else ''}]")
+            print(
+                f"{name} ({unit_type} {code}): đề xuất/computed {computed}, công bố/declared "
+                f"{declared or '–'} [{state}{', ' + who if who else ''}]"
+            )
         return 0
     try:
         overrides = {}
         for text in getattr(args, "levels", None) or []:
             overrides.update(signoff.parse_overrides(text, settings.province_code))
-        decision = signoff.Decision(report_date=args.date, decided_by=args.by, reason=args.reason,
-                                    decided_at=datetime.now(settings.timezone).replace(tzinfo=None, microsecond=0),
-                                    overrides=overrides, channel="cli")
+        decision = signoff.Decision(
+            report_date=args.date,
+            decided_by=args.by,
+            reason=args.reason,
+            decided_at=datetime.now(settings.timezone).replace(tzinfo=None, microsecond=0),
+            overrides=overrides,
+            channel="cli",
+        )
         with store.writer(settings) as con:
             outcome = signoff.record(con, decision, engine_config=store.engine_config(settings))
     except signoff.SignoffError as problem:
         raise UsageError(f"{problem.message_vi} / {problem}") from None
-    print(f"{args.date}: {outcome['status']} ({outcome['decided_by']}, {outcome['decided_at']})"
-          + "".join(f"\n  {line}" for line in outcome["overridden"]))
+    print(
+        f"{args.date}: {outcome['status']} ({outcome['decided_by']}, {outcome['decided_at']})"
+        + "".join(f"\n  {line}" for line in outcome["overridden"])
+    )
     if not args.no_publish:
         rendered = pipeline.render(settings, args.date, run_id=f"levels-{args.action}")
         delivered = pipeline.deliver(settings, args.date, rendered, run_id=f"levels-{args.action}")
         pipeline.publish(settings, run_id=f"levels-{args.action}")
-        print(f"bulletin: {rendered['html']}{' (unchanged)' if rendered.get('reused') == 'True' else ''}; "
-              f"delivered: {delivered.get('sent', delivered)}")
+        print(
+            f"bulletin: {rendered['html']}{' (unchanged)' if rendered.get('reused') == 'True' else ''}; "
+            f"delivered: {delivered.get('sent', delivered)}"
+        )
     return 0
 
 
-COMMANDS = {"validate": _validate, "template": _template, "demo-data": _demo_data, "run": _run, "sql": _sql,
-            "levels": _levels, "data-dictionary": _data_dictionary}
+COMMANDS = {
+    "validate": _validate,
+    "template": _template,
+    "demo-data": _demo_data,
+    "run": _run,
+    "sql": _sql,
+    "levels": _levels,
+    "data-dictionary": _data_dictionary,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

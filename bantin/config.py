@@ -72,8 +72,12 @@ class DocumentForm:
     issuer: str = ""  # the issuing body (e.g. SỞ Y TẾ)
     symbol: str = "BC-SYT"  # document symbol after the number: Số: 292/BC-SYT
     place: str = ""  # place name in the date line (default: the province's name)
-    recipients: tuple[str, ...] = ("Ban Chỉ đạo phòng, chống dịch COVID-19 tỉnh", "UBND tỉnh (b/c)",
-                                   "UBND các huyện, thị xã, thành phố", "Lưu: VT, NVY")
+    recipients: tuple[str, ...] = (
+        "Ban Chỉ đạo phòng, chống dịch COVID-19 tỉnh",
+        "UBND tỉnh (b/c)",
+        "UBND các huyện, thị xã, thành phố",
+        "Lưu: VT, NVY",
+    )
     signer_authority: str = "KT. GIÁM ĐỐC"  # e.g. KT. GIÁM ĐỐC, TL. GIÁM ĐỐC, or empty
     signer_title: str = "PHÓ GIÁM ĐỐC"
     signer_name: str = ""  # empty: a blank line for the name, signed by hand
@@ -212,8 +216,9 @@ def load_settings() -> Settings:
         sftp_root=_env("SFTP_ROOT", "."),
         sftp_settle_seconds=float(_env("SFTP_SETTLE_SECONDS", "5")),
         senders_path=Path(_env("SENDERS", str(home / "senders.csv"))).expanduser(),
-        reminder_times=tuple(_hhmm(t) for t in _env("REMINDERS", "15:00,16:30").replace(";", ",").split(",")
-                             if t.strip()),
+        reminder_times=tuple(
+            _hhmm(t) for t in _env("REMINDERS", "15:00,16:30").replace(";", ",").split(",") if t.strip()
+        ),
         document=_document_form(),
     )
 

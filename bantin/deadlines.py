@@ -79,8 +79,9 @@ def bulletin_deadlines():
     ]
 
 
-def report_cutoff(settings, *, logical_date: datetime | None, run_after: datetime | None, conf: dict | None,
-                  now: datetime) -> datetime | None:
+def report_cutoff(
+    settings, *, logical_date: datetime | None, run_after: datetime | None, conf: dict | None, now: datetime
+) -> datetime | None:
     """The cutoff a run's deadlines count from, or None when its report date's deadline is long past."""
     from bantin.pipeline import cutoff_of, report_date_for
 
@@ -104,13 +105,21 @@ class ReportCutoff(BaseDeadlineReference):
 
         from bantin.config import load_settings
 
-        row = session.execute(select(DagRun.logical_date, DagRun.run_after, DagRun.conf)
-                              .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+        row = session.execute(
+            select(DagRun.logical_date, DagRun.run_after, DagRun.conf).where(
+                DagRun.dag_id == dag_id, DagRun.run_id == run_id
+            )
+        ).one_or_none()
         if row is None:
             log.warning("deadline of %s/%s: run not found", dag_id, run_id)
             return None
-        cutoff = report_cutoff(load_settings(), logical_date=row.logical_date, run_after=row.run_after,
-                               conf=row.conf, now=datetime.now(UTC))
+        cutoff = report_cutoff(
+            load_settings(),
+            logical_date=row.logical_date,
+            run_after=row.run_after,
+            conf=row.conf,
+            now=datetime.now(UTC),
+        )
         if cutoff is None:
             log.info("run %s is for a date whose deadline is long past: no deadline alerts", run_id)
         return cutoff
@@ -139,37 +148,47 @@ def notify(stage: str, context: dict) -> dict:
     report_date = report_date_for(logical, settings, (run.get("conf") or {}).get("report_date"))
     tag, label, what = STAGES[stage]
     local_deadline = missed_at.astimezone(settings.timezone) if missed_at else None
-    subject = (f"[{tag}] Bản tin COVID-19 ngày {report_date:%d/%m/%Y} {what} lúc "
-               f"{local_deadline:%H:%M} / bulletin {label}: not delivered")
+    subject = (
+        f"[{tag}] Bản tin COVID-19 ngày {report_date:%d/%m/%Y} {what} lúc "
+        f"{local_deadline:%H:%M} / bulletin {label}: not delivered"
+    )
     body = _body(settings, report_date, run_id, run.get("state"), local_deadline, what)
     log.warning("%s — run %s, state %s", subject, run_id, run.get("state"))
     if missed_at and datetime.now(missed_at.tzinfo) - missed_at > STALE_AFTER:
-        log.warning("deadline of %s passed more than %s ago (a backfill or catch-up): not mailed",
-                    report_date, STALE_AFTER)
+        log.warning(
+            "deadline of %s passed more than %s ago (a backfill or catch-up): not mailed", report_date, STALE_AFTER
+        )
         return {"stage": stage, "report_date": report_date.isoformat(), "mailed": False}
     mailed = delivery.alert(settings, subject, body)
     return {"stage": stage, "report_date": report_date.isoformat(), "mailed": mailed}
 
 
-def _body(settings, report_date: date, run_id: str | None, state: str | None, deadline: datetime | None,
-          what: str) -> str:
+def _body(
+    settings, report_date: date, run_id: str | None, state: str | None, deadline: datetime | None, what: str
+) -> str:
     folder = settings.bulletins / report_date.isoformat()
     latest = folder / "latest"
     version = latest.resolve().name if latest.exists() else None
     sent = version and (settings.outbox / report_date.isoformat() / f"{version}.sent.json").exists()
-    produced = (f"Đã có bản tin {version} ({latest.resolve()}), {'đã' if sent else 'CHƯA'} gửi thư."
-             if version else "Chưa có bản tin nào cho ngày này.")
-    return "\n".join([
-        f"Bản tin COVID-19 ngày {report_date:%d/%m/%Y} {what} lúc {deadline:%H:%M %d/%m/%Y}." if deadline
-        else f"Bản tin COVID-19 ngày {report_date:%d/%m/%Y} {what}.",
-        produced,
-        f"Lượt chạy Airflow: daily_bulletin / {run_id} (trạng thái: {state}).",
-        "Việc cần làm: xem nhật ký tác vụ trong Airflow; nếu máy chủ thư lỗi, chuyển tiếp tệp trong "
-        f"{settings.outbox / report_date.isoformat()} bằng tay.",
-        "",
-        f"The bulletin for {report_date:%Y-%m-%d} is not delivered; run {run_id} is "
-        f"{state}. Check the task logs in Airflow; the outbox holds any rendered version.",
-    ])
+    produced = (
+        f"Đã có bản tin {version} ({latest.resolve()}), {'đã' if sent else 'CHƯA'} gửi thư."
+        if version
+        else "Chưa có bản tin nào cho ngày này."
+    )
+    return "\n".join(
+        [
+            f"Bản tin COVID-19 ngày {report_date:%d/%m/%Y} {what} lúc {deadline:%H:%M %d/%m/%Y}."
+            if deadline
+            else f"Bản tin COVID-19 ngày {report_date:%d/%m/%Y} {what}.",
+            produced,
+            f"Lượt chạy Airflow: daily_bulletin / {run_id} (trạng thái: {state}).",
+            "Việc cần làm: xem nhật ký tác vụ trong Airflow; nếu máy chủ thư lỗi, chuyển tiếp tệp trong "
+            f"{settings.outbox / report_date.isoformat()} bằng tay.",
+            "",
+            f"The bulletin for {report_date:%Y-%m-%d} is not delivered; run {run_id} is "
+            f"{state}. Check the task logs in Airflow; the outbox holds any rendered version.",
+        ]
+    )
 
 
 def _moment(value) -> datetime | None:

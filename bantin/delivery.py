@@ -60,14 +60,24 @@ def build_message(settings: Settings, report_date: date, paths: dict[str, Path],
         message.add_alternative((mail / "body.html").read_text(encoding="utf-8"), subtype="html")
         body = message.get_payload()[1]
         for image in sorted(mail.glob("*.png")):  # shown inline where the body says <img src="cid:<name>">
-            body.add_related(image.read_bytes(), maintype="image", subtype="png", cid=f"<{image.stem}>",
-                             filename=image.name, disposition="inline")
+            body.add_related(
+                image.read_bytes(),
+                maintype="image",
+                subtype="png",
+                cid=f"<{image.stem}>",
+                filename=image.name,
+                disposition="inline",
+            )
     else:  # a version written before the mail body existed
         message.set_content(f"{message['Subject']}.\nXem nội dung trong tệp đính kèm (PDF) hoặc bản HTML.")
         message.add_alternative(paths["html"].read_text(encoding="utf-8"), subtype="html")
     if paths.get("pdf") and paths["pdf"].exists():
-        message.add_attachment(paths["pdf"].read_bytes(), maintype="application", subtype="pdf",
-                               filename=attachment_name(report_date, document["version"]))
+        message.add_attachment(
+            paths["pdf"].read_bytes(),
+            maintype="application",
+            subtype="pdf",
+            filename=attachment_name(report_date, document["version"]),
+        )
     return message
 
 
@@ -99,9 +109,18 @@ def _deliver_once(settings: Settings, report_date: date, paths: dict[str, Path],
         log.warning("BANTIN_MAIL_TO is empty: the bulletin is in the outbox only (%s)", copy)
         return result
     send(message, settings.smtp_conn_id)
-    receipt.write_text(json.dumps({"sent_at": datetime.now(settings.timezone).isoformat(timespec="seconds"),
-                                   "to": list(settings.mail_to), "message_id": message["Message-ID"]},
-                                  ensure_ascii=False) + "\n", encoding="utf-8")
+    receipt.write_text(
+        json.dumps(
+            {
+                "sent_at": datetime.now(settings.timezone).isoformat(timespec="seconds"),
+                "to": list(settings.mail_to),
+                "message_id": message["Message-ID"],
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return {**result, "sent": True}
 
 
@@ -150,8 +169,9 @@ def send(message: EmailMessage, conn_id: str) -> None:
         raise ValueError(f"SMTP connection {conn_id}: extra ssl_context must be 'default' or 'none'")
     context = None if hook.ssl_context == "none" else ssl.create_default_context()
     options = {"timeout": hook.timeout, **({"port": hook.port} if hook.port else {})}
-    client = (smtplib.SMTP_SSL(hook.host, context=context, **options) if hook.use_ssl
-              else smtplib.SMTP(hook.host, **options))
+    client = (
+        smtplib.SMTP_SSL(hook.host, context=context, **options) if hook.use_ssl else smtplib.SMTP(hook.host, **options)
+    )
     with client:
         if hook.smtp_starttls and not hook.use_ssl:
             client.starttls(context=context)

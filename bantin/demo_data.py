@@ -157,8 +157,17 @@ class _Stock:
 class _Commune:
     """One commune's fixed traits and running state."""
 
-    __slots__ = ("ref", "coverage_offset", "stations", "returnee_rate", "test_rate",
-                 "last_case_day", "treatment", "centralized", "home")
+    __slots__ = (
+        "ref",
+        "coverage_offset",
+        "stations",
+        "returnee_rate",
+        "test_rate",
+        "last_case_day",
+        "treatment",
+        "centralized",
+        "home",
+    )
 
     def __init__(self, ref: reference.Commune, rng: random.Random) -> None:
         self.ref = ref
@@ -275,8 +284,14 @@ def _vaccination(commune: _Commune, assumed: Assumptions, day: date) -> dict[str
 
 
 def _simulate_day(
-    communes: list[_Commune], day: date, cases: int, deaths: int,
-    assumed: Assumptions, rng: random.Random, *, emit: bool,
+    communes: list[_Commune],
+    day: date,
+    cases: int,
+    deaths: int,
+    assumed: Assumptions,
+    rng: random.Random,
+    *,
+    emit: bool,
 ) -> list[dict] | None:
     """Advance every commune by one day; the rows of that day when `emit`."""
     recovered = [c.treatment.release(day) for c in communes]
@@ -301,12 +316,21 @@ def _simulate_day(
     ]
 
 
-def _row(commune: _Commune, day: date, assumed: Assumptions, rng: random.Random, *,
-         new_cases: int, f1: int, recovered: int, deaths: int, returnees: int) -> dict:
+def _row(
+    commune: _Commune,
+    day: date,
+    assumed: Assumptions,
+    rng: random.Random,
+    *,
+    new_cases: int,
+    f1: int,
+    recovered: int,
+    deaths: int,
+    returnees: int,
+) -> dict:
     ref = commune.ref
     community = sum(rng.random() < assumed.community_share for _ in range(new_cases))
-    tests = (round(commune.test_rate * rng.uniform(0.7, 1.3))
-             + new_cases * rng.randint(*TESTS_PER_CASE) + returnees)
+    tests = round(commune.test_rate * rng.uniform(0.7, 1.3)) + new_cases * rng.randint(*TESTS_PER_CASE) + returnees
     in_treatment = commune.treatment.level
     severe = min(in_treatment, round(in_treatment * rng.uniform(*SEVERE_SHARE)))
     return {
@@ -354,8 +378,9 @@ def generate_rows(province_code: int, start: date, end: date, seed: int = 2021) 
 
     out: dict[tuple[date, int], list[dict]] = {}
     for day in _days(start - timedelta(days=WARMUP_DAYS), end):
-        rows = _simulate_day(communes, day, real_cases.get(day, 0), real_deaths.get(day, 0),
-                             assumed, rng, emit=day >= start)
+        rows = _simulate_day(
+            communes, day, real_cases.get(day, 0), real_deaths.get(day, 0), assumed, rng, emit=day >= start
+        )
         for row in rows or ():
             out.setdefault((day, row["district_code"]), []).append(row)
     return out
@@ -380,17 +405,33 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("xlsx_template", 30, "xlsx", ()),
     Variant("xlsx_template_text", 12, "xlsx", (("numbers_as_text", True), ("dates_as_text", True))),
     Variant("xlsx_plain", 8, "xlsx", (("title_rows", False), ("totals_row", False))),
-    Variant("csv_utf8_machine", 16, "csv",
-            (("encoding", "utf-8"), ("separator", ","), ("headers", "machine"), ("date_style", "iso"))),
-    Variant("csv_bom_semicolon", 12, "csv",
-            (("encoding", "utf-8-sig"), ("separator", ";"), ("headers", "vietnamese"), ("date_style", "dmy")),
-            thousands_possible=True),
-    Variant("csv_unicode_text", 12, "csv",
-            (("encoding", "utf-16"), ("separator", "\t"), ("headers", "vietnamese"), ("date_style", "dmy")),
-            thousands_possible=True),
-    Variant("csv_cp1258", 10, "csv",
-            (("encoding", "cp1258"), ("separator", ","), ("headers", "vietnamese"), ("date_style", "dmy")),
-            thousands_possible=True),
+    Variant(
+        "csv_utf8_machine",
+        16,
+        "csv",
+        (("encoding", "utf-8"), ("separator", ","), ("headers", "machine"), ("date_style", "iso")),
+    ),
+    Variant(
+        "csv_bom_semicolon",
+        12,
+        "csv",
+        (("encoding", "utf-8-sig"), ("separator", ";"), ("headers", "vietnamese"), ("date_style", "dmy")),
+        thousands_possible=True,
+    ),
+    Variant(
+        "csv_unicode_text",
+        12,
+        "csv",
+        (("encoding", "utf-16"), ("separator", "\t"), ("headers", "vietnamese"), ("date_style", "dmy")),
+        thousands_possible=True,
+    ),
+    Variant(
+        "csv_cp1258",
+        10,
+        "csv",
+        (("encoding", "cp1258"), ("separator", ","), ("headers", "vietnamese"), ("date_style", "dmy")),
+        thousands_possible=True,
+    ),
 )
 HABIT_SHARE = 0.7  # a clerk mostly sends the same kind of file
 THOUSANDS_SHARE = 0.35
@@ -411,7 +452,7 @@ def ascii_name(name: str) -> str:
     """'Thành phố Hạ Long' → 'Ha Long': no unit type, no diacritics (file names travel badly otherwise)."""
     for prefix in _UNIT_PREFIXES:
         if name.lower().startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     stripped = "".join(ch for ch in unicodedata.normalize("NFD", name) if not unicodedata.combining(ch))
     return stripped.replace("đ", "d").replace("Đ", "D")
@@ -419,8 +460,13 @@ def ascii_name(name: str) -> str:
 
 def _file_name(pattern: str, district: reference.District, day: date, extension: str) -> str:
     spaced = ascii_name(district.name)
-    stem = pattern.format(camel=spaced.replace(" ", ""), spaced=spaced,
-                          lower=spaced.lower().replace(" ", "_"), code=district.code, day=day)
+    stem = pattern.format(
+        camel=spaced.replace(" ", ""),
+        spaced=spaced,
+        lower=spaced.lower().replace(" ", "_"),
+        code=district.code,
+        day=day,
+    )
     return f"{stem}.{extension}"
 
 
@@ -451,14 +497,28 @@ def _plan(seed: int, district: reference.District, day: date, zone: ZoneInfo) ->
     return _Plan(variant, thousands, _file_name(pattern, district, day, variant.format), received, saved)
 
 
-def _write(plan: _Plan, rows: list[dict], path: Path, province: reference.Province,
-           district: reference.District, day: date, receipts: Path) -> None:
+def _write(
+    plan: _Plan,
+    rows: list[dict],
+    path: Path,
+    province: reference.Province,
+    district: reference.District,
+    day: date,
+    receipts: Path,
+) -> None:
     """Write as a channel delivers: the receipt, then the file under a dot name, renamed into the inbox."""
     final, path = path, path.with_name(f".{path.name}.part")
     options = dict(plan.variant.options)
     if plan.variant.format == "xlsx":
-        write_xlsx(rows, path, province_name=province.name_full, district_name=district.name,
-                   report_date=day, saved_at=plan.saved_at, **options)
+        write_xlsx(
+            rows,
+            path,
+            province_name=province.name_full,
+            district_name=district.name,
+            report_date=day,
+            saved_at=plan.saved_at,
+            **options,
+        )
     else:
         write_csv(rows, path, thousands=plan.thousands, **options)
     stamp = plan.received_at.timestamp()
@@ -511,8 +571,9 @@ REJECTED_AT = time(16, 20)
 CORRECTED_AT = time(19, 25)
 
 
-def busy_evening(province_code: int, day: date, landing_dir: Path, later_dir: Path, *,
-                 timezone: str = "Asia/Ho_Chi_Minh") -> dict[str, str]:
+def busy_evening(
+    province_code: int, day: date, landing_dir: Path, later_dir: Path, *, timezone: str = "Asia/Ho_Chi_Minh"
+) -> dict[str, str]:
     """Turn the demo files of `day` into an evening that exercises the bulletin (`make demo-busy`).
 
     Run after `generate`. Of the districts with communes, by code:
@@ -570,4 +631,3 @@ def busy_evening(province_code: int, day: date, landing_dir: Path, later_dir: Pa
     stamp(corrected, CORRECTED_AT)
     names = {d.code: d.name for d in reference.districts(province_code)}
     return {"missing": names[missing], "late": names[late], "rejected_then_corrected": names[rejected]}
-

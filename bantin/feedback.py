@@ -83,8 +83,9 @@ def write_reports(con, settings, submission_ids: list[str]) -> list[Path]:
         replaced_by = _newest_version(con, submission) if submission["status"] == "superseded" else None
         document["replaced_by"] = replaced_by and {k: str(v) for k, v in replaced_by.items()}
         _write_atomic(folder / f"{stem}.json", json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
-        html = template.render(submission=submission, findings=findings, district_name=district,
-                               replaced_by=replaced_by)
+        html = template.render(
+            submission=submission, findings=findings, district_name=district, replaced_by=replaced_by
+        )
         _write_atomic(folder / f"{stem}.html", html)
         written.append(folder / f"{stem}.html")
     return written

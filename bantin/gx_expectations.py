@@ -29,9 +29,16 @@ from great_expectations.render.renderer.renderer import renderer
 def _sentence(template: str, configuration, **defaults) -> list:
     """What the Data Docs page says for an expectation: its rule in words, with its parameters."""
     params = {**defaults, **{k: v for k, v in configuration.kwargs.items() if isinstance(v, (str, int, float))}}
-    return [RenderedStringTemplateContent(content_block_type="string_template", string_template={
-        "template": template, "params": params, "styling": {"params": {k: {"classes": ["badge", "badge-secondary"]}
-                                                                      for k in params}}})]
+    return [
+        RenderedStringTemplateContent(
+            content_block_type="string_template",
+            string_template={
+                "template": template,
+                "params": params,
+                "styling": {"params": {k: {"classes": ["badge", "badge-secondary"]} for k in params}},
+            },
+        )
+    ]
 
 
 _PAIR_DOMAIN_KEYS = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if")
@@ -59,7 +66,8 @@ class ExpectColumnPairValuesAToBeWithinScaleOfB(ColumnPairMapExpectation):
     margin: float | int = 0
     floor: float | int = 0
     ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = pydantic.Field(
-        default="either_value_is_missing")
+        default="either_value_is_missing"
+    )
 
     map_metric = "column_pair_values.a_within_scale_of_b"
     success_keys = ("column_A", "column_B", "ratio", "margin", "floor", "ignore_row_if", "mostly")
@@ -69,8 +77,13 @@ class ExpectColumnPairValuesAToBeWithinScaleOfB(ColumnPairMapExpectation):
     @classmethod
     @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
     def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
-        return _sentence("$column_A must be at most the largest of $ratio × $column_B, $column_B + $margin "
-                         "and $floor.", configuration, ratio=1, margin=0, floor=0)
+        return _sentence(
+            "$column_A must be at most the largest of $ratio × $column_B, $column_B + $margin and $floor.",
+            configuration,
+            ratio=1,
+            margin=0,
+            floor=0,
+        )
 
 
 class ColumnPairValuesAAtMostWhereBAtLeast(ColumnPairMapMetricProvider):
@@ -89,7 +102,8 @@ class ExpectColumnPairValuesAToBeAtMostWhereBAtLeast(ColumnPairMapExpectation):
     max_value: float | int
     b_at_least: float | int
     ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = pydantic.Field(
-        default="either_value_is_missing")
+        default="either_value_is_missing"
+    )
 
     map_metric = "column_pair_values.a_at_most_where_b_at_least"
     success_keys = ("column_A", "column_B", "max_value", "b_at_least", "ignore_row_if", "mostly")
@@ -99,5 +113,4 @@ class ExpectColumnPairValuesAToBeAtMostWhereBAtLeast(ColumnPairMapExpectation):
     @classmethod
     @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
     def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
-        return _sentence("$column_A must be at most $max_value where $column_B is at least $b_at_least.",
-                         configuration)
+        return _sentence("$column_A must be at most $max_value where $column_B is at least $b_at_least.", configuration)

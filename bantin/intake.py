@@ -74,8 +74,9 @@ class IncomingFile:
     regular: bool = True  # False: a link, pipe or device, refused without being opened
 
 
-def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
-                 settle_seconds: float = 0.0) -> list[IncomingFile]:
+def scan_inboxes(
+    landing: Path, timezone, *, seen_register: Path | None = None, settle_seconds: float = 0.0
+) -> list[IncomingFile]:
     """Every regular file in `landing/<district_code>/`, in the order bantin first saw them.
 
     Links, devices and pipes are listed as not `regular`, never followed nor
@@ -114,8 +115,10 @@ def scan_inboxes(landing: Path, timezone, *, seen_register: Path | None = None,
     # order the sender wrote them in, a microsecond apart (the mtime orders them, it never dates them).
     by_mtime = sorted(looks, key=lambda p: (looks[p][1], str(p)))
     at = {path: now + timedelta(microseconds=rank) for rank, path in enumerate(by_mtime)}
-    first_looks = {path: register.first_seen(path, *looks[path], at[path]) if register else (at[path], False)
-                   for path, _, _ in found}
+    first_looks = {
+        path: register.first_seen(path, *looks[path], at[path]) if register else (at[path], False)
+        for path, _, _ in found
+    }
     if settle_seconds > 0 and any(not known for _, known in first_looks.values()):
         time.sleep(settle_seconds)
     incoming = []
@@ -241,16 +244,18 @@ def read_receipt(receipts: Path, district_code: int, sha256: str, timezone) -> R
     return Receipt(received.astimezone(timezone), str(document.get("channel") or "inbox"), provenance)
 
 
-def write_receipt(receipts: Path, district_code: int, sha256: str, received_at: datetime, channel: str,
-                  file_name: str, **provenance) -> Path:
+def write_receipt(
+    receipts: Path, district_code: int, sha256: str, received_at: datetime, channel: str, file_name: str, **provenance
+) -> Path:
     """Record (atomically) when a file was received and through which channel; never overwrites one."""
     if received_at.tzinfo is None:
         raise ValueError("a receipt time needs its UTC offset")
     path = receipt_path(receipts, district_code, sha256)
     if path.exists():
         return path
-    _write_json_atomic(path, {"received_at": received_at.isoformat(), "channel": channel, "file_name": file_name,
-                              **provenance})
+    _write_json_atomic(
+        path, {"received_at": received_at.isoformat(), "channel": channel, "file_name": file_name, **provenance}
+    )
     return path
 
 
@@ -271,8 +276,11 @@ def open_regular(path: Path, max_bytes: int):
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as problem:
         if problem.errno == errno.ELOOP:
-            raise RefusedFile("file.not_regular", "Không phải tệp thông thường (liên kết): bỏ qua.",
-                              "Not a regular file (a link): ignored.") from None
+            raise RefusedFile(
+                "file.not_regular",
+                "Không phải tệp thông thường (liên kết): bỏ qua.",
+                "Not a regular file (a link): ignored.",
+            ) from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
@@ -286,8 +294,10 @@ def open_regular(path: Path, max_bytes: int):
 
 def _too_large(size: int, max_bytes: int) -> tuple[str, str]:
     mb = max_bytes / 1024 / 1024
-    return (f"Tệp quá lớn ({size:,} byte); giới hạn là {mb:g} MB (BANTIN_MAX_FILE_MB).",
-            f"The file is too large ({size:,} bytes); the limit is {mb:g} MB (BANTIN_MAX_FILE_MB).")
+    return (
+        f"Tệp quá lớn ({size:,} byte); giới hạn là {mb:g} MB (BANTIN_MAX_FILE_MB).",
+        f"The file is too large ({size:,} bytes); the limit is {mb:g} MB (BANTIN_MAX_FILE_MB).",
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -374,8 +384,11 @@ class ParsedSubmission:
 
     def _add(self, finding: Finding) -> None:
         # Past twice the cap only the count matters (capped() summarises): memory stays bounded.
-        if len(self.findings) < 2 * self.limits.max_findings_per_file or finding.severity == ERROR and \
-                not any(f.severity == ERROR for f in self.findings):
+        if (
+            len(self.findings) < 2 * self.limits.max_findings_per_file
+            or finding.severity == ERROR
+            and not any(f.severity == ERROR for f in self.findings)
+        ):
             self.findings.append(finding)
         else:
             self.dropped[finding.severity] = self.dropped.get(finding.severity, 0) + 1
@@ -573,7 +586,7 @@ def _uncomputed_formulas(path, sheet_name: str, limits: Limits) -> dict[tuple[in
         for number, values in enumerate(book[sheet_name].iter_rows(values_only=True), start=1):
             if number > limits.max_lines:
                 break  # the values pass refuses the file
-            for index, value in enumerate(values[:limits.max_columns + 1]):
+            for index, value in enumerate(values[: limits.max_columns + 1]):
                 if isinstance(value, str) and value.startswith("="):
                     found[(number, index)] = value
         return found
@@ -672,8 +685,8 @@ def _parse_grid(grid: list[tuple[int, list]], parsed: ParsedSubmission) -> None:
     if header_at is None:
         raise UnreadableFile(
             "file.no_header",
-            "Không tìm thấy dòng tiêu đề cột (ví dụ \"Mã xã\", \"Ca mắc mới\") trong tệp.",
-            "No header row found (expected column headers such as \"Mã xã\", \"Ca mắc mới\").",
+            'Không tìm thấy dòng tiêu đề cột (ví dụ "Mã xã", "Ca mắc mới") trong tệp.',
+            'No header row found (expected column headers such as "Mã xã", "Ca mắc mới").',
         )
     header_row, header_cells = grid[header_at]
     positions = _map_columns(header_cells, header_row, parsed)
@@ -681,8 +694,8 @@ def _parse_grid(grid: list[tuple[int, list]], parsed: ParsedSubmission) -> None:
     for column in missing:
         parsed.error(
             "file.missing_column",
-            f"Thiếu cột bắt buộc \"{column.header_vi}\" ({column.name}).",
-            f"Required column \"{column.header_vi}\" ({column.name}) is missing.",
+            f'Thiếu cột bắt buộc "{column.header_vi}" ({column.name}).',
+            f'Required column "{column.header_vi}" ({column.name}) is missing.',
             row=header_row,
             column=column.name,
         )
@@ -724,16 +737,16 @@ def _map_columns(cells: list, header_row: int, parsed: ParsedSubmission) -> dict
         if name is None:
             parsed.warning(
                 "file.unknown_column",
-                f"Cột \"{written}\" không có trong mẫu báo cáo và được bỏ qua.",
-                f"Column \"{written}\" is not part of the format and is ignored.",
+                f'Cột "{written}" không có trong mẫu báo cáo và được bỏ qua.',
+                f'Column "{written}" is not part of the format and is ignored.',
                 row=header_row,
                 header=written,
             )
         elif name in positions:
             parsed.error(
                 "file.duplicate_column",
-                f"Cột \"{written}\" xuất hiện hai lần.",
-                f"Column \"{written}\" appears twice.",
+                f'Cột "{written}" xuất hiện hai lần.',
+                f'Column "{written}" appears twice.',
                 row=header_row,
                 column=name,
                 header=written,
@@ -791,9 +804,10 @@ def _text(raw, column, where, parsed: ParsedSubmission) -> str | None:
     if len(text) > limit:
         parsed.error(
             "cell.too_long",
-            f"Ô ở cột \"{column.header_vi}\" dài {len(text):,} ký tự; tối đa {limit:,} ({setting}).",
-            f"The cell in \"{column.header_vi}\" is {len(text):,} characters long; at most {limit:,} ({setting}).",
-            value=text, **where,
+            f'Ô ở cột "{column.header_vi}" dài {len(text):,} ký tự; tối đa {limit:,} ({setting}).',
+            f'The cell in "{column.header_vi}" is {len(text):,} characters long; at most {limit:,} ({setting}).',
+            value=text,
+            **where,
         )
         return text[:limit]
     return text
@@ -804,8 +818,8 @@ def _typed(parser, raw, column, where, parsed: ParsedSubmission):
         if column.required:
             parsed.error(
                 "cell.required",
-                f"Ô trống ở cột \"{column.header_vi}\": phải ghi số (ghi 0 nếu không có).",
-                f"Empty cell in \"{column.header_vi}\": a value is required (write 0 for none).",
+                f'Ô trống ở cột "{column.header_vi}": phải ghi số (ghi 0 nếu không có).',
+                f'Empty cell in "{column.header_vi}": a value is required (write 0 for none).',
                 value="",
                 **where,
             )
@@ -813,11 +827,12 @@ def _typed(parser, raw, column, where, parsed: ParsedSubmission):
     if isinstance(raw, UncomputedFormula):
         parsed.error(
             "cell.formula",
-            f"Ô ở cột \"{column.header_vi}\" chứa công thức chưa được tính; hệ thống không tính công thức: "
+            f'Ô ở cột "{column.header_vi}" chứa công thức chưa được tính; hệ thống không tính công thức: '
             "hãy nhập số (hoặc mở tệp bằng Excel và lưu lại).",
-            f"The cell in \"{column.header_vi}\" holds a formula with no saved value; formulas are never "
+            f'The cell in "{column.header_vi}" holds a formula with no saved value; formulas are never '
             "evaluated: type the number (or open the file in Excel and save it again).",
-            value=str(raw), **where,
+            value=str(raw),
+            **where,
         )
         return None
     try:
@@ -826,8 +841,13 @@ def _typed(parser, raw, column, where, parsed: ParsedSubmission):
         if len(problem.args) != 3:  # a parser's own refusal always names its rule; anything else is not a value
             problem = ValueError("cell.not_a_number", "Giá trị không đọc được", "Unreadable value")
         rule, vi, en = problem.args
-        parsed.error(rule, f"{vi} (cột \"{column.header_vi}\").", f"{en} (column \"{column.header_vi}\").",
-                     value=_shown(raw), **where)
+        parsed.error(
+            rule,
+            f'{vi} (cột "{column.header_vi}").',
+            f'{en} (column "{column.header_vi}").',
+            value=_shown(raw),
+            **where,
+        )
         return None
 
 
@@ -855,8 +875,11 @@ def parse_count(raw) -> int:
 
 def _bounded(value: int) -> int:
     if abs(value) > COUNT_MAX:
-        raise ValueError("cell.too_large", f"Số quá lớn (tối đa {COUNT_MAX:,})".replace(",", "."),
-                         f"Number too large (at most {COUNT_MAX:,})")
+        raise ValueError(
+            "cell.too_large",
+            f"Số quá lớn (tối đa {COUNT_MAX:,})".replace(",", "."),
+            f"Number too large (at most {COUNT_MAX:,})",
+        )
     return value
 
 
@@ -870,12 +893,18 @@ def _whole_number(raw) -> int:
             raise ValueError("cell.not_a_number", "Giá trị không phải là số", "Not a number")
         if raw.is_integer():
             return int(raw)
-        raise ValueError("cell.decimal", "Số thập phân trong cột đếm, phải là số nguyên",
-                         "A decimal in a count column; a whole number is required")
+        raise ValueError(
+            "cell.decimal",
+            "Số thập phân trong cột đếm, phải là số nguyên",
+            "A decimal in a count column; a whole number is required",
+        )
     text = _SPACES.sub("", str(raw))
     if sum(ch.isdigit() for ch in text) > DIGITS_MAX and re.fullmatch(r"-?[\d.,]+", text):
-        raise ValueError("cell.too_large", f"Số quá lớn (tối đa {COUNT_MAX:,})".replace(",", "."),
-                         f"Number too large (at most {COUNT_MAX:,})")
+        raise ValueError(
+            "cell.too_large",
+            f"Số quá lớn (tối đa {COUNT_MAX:,})".replace(",", "."),
+            f"Number too large (at most {COUNT_MAX:,})",
+        )
     if len(text) > DIGITS_MAX + 8:
         raise ValueError("cell.not_a_number", "Giá trị không phải là số", "Not a number")
     if _PLAIN.match(text):
@@ -883,8 +912,11 @@ def _whole_number(raw) -> int:
     if _GROUPED_DOTS.match(text):
         return int(text.replace(".", ""))
     if re.match(r"^-?\d*[.,]\d+$", text) or re.match(r"^-?\d{1,3}(,\d{3})+$", text):
-        raise ValueError("cell.decimal", "Số thập phân trong cột đếm, phải là số nguyên",
-                         "A decimal in a count column; a whole number is required")
+        raise ValueError(
+            "cell.decimal",
+            "Số thập phân trong cột đếm, phải là số nguyên",
+            "A decimal in a count column; a whole number is required",
+        )
     raise ValueError("cell.not_a_number", "Giá trị không phải là số", "Not a number")
 
 
@@ -892,8 +924,9 @@ def parse_date(raw) -> date:
     """`YYYY-MM-DD` or `dd/mm/yyyy` (also `d/m/yyyy`), or an Excel date cell; years 2000–2100."""
     parsed = _date(raw)
     if not YEARS[0] <= parsed.year <= YEARS[1]:
-        raise ValueError("cell.date", f"Ngày ngoài khoảng năm {YEARS[0]}–{YEARS[1]}",
-                         f"Date outside the years {YEARS[0]}–{YEARS[1]}")
+        raise ValueError(
+            "cell.date", f"Ngày ngoài khoảng năm {YEARS[0]}–{YEARS[1]}", f"Date outside the years {YEARS[0]}–{YEARS[1]}"
+        )
     return parsed
 
 
@@ -912,8 +945,11 @@ def _date(raw) -> date:
             return date(year, month, day)
     except ValueError:
         pass
-    raise ValueError("cell.date", "Ngày không hợp lệ; ghi dạng dd/mm/yyyy hoặc yyyy-mm-dd",
-                     "Invalid date; write dd/mm/yyyy or yyyy-mm-dd")
+    raise ValueError(
+        "cell.date",
+        "Ngày không hợp lệ; ghi dạng dd/mm/yyyy hoặc yyyy-mm-dd",
+        "Invalid date; write dd/mm/yyyy or yyyy-mm-dd",
+    )
 
 
 def _check_totals(totals_cells: list, positions: dict[str, int], parsed: ParsedSubmission) -> None:
@@ -933,8 +969,8 @@ def _check_totals(totals_cells: list, positions: dict[str, int], parsed: ParsedS
             column = COLUMN_BY_NAME[name]
             parsed.error(
                 "file.totals_mismatch",
-                f"Dòng tổng cột \"{column.header_vi}\" ghi {written}, nhưng tổng các xã là {sum(values)}.",
-                f"The totals row of \"{column.header_vi}\" says {written} but the communes add up to {sum(values)}.",
+                f'Dòng tổng cột "{column.header_vi}" ghi {written}, nhưng tổng các xã là {sum(values)}.',
+                f'The totals row of "{column.header_vi}" says {written} but the communes add up to {sum(values)}.',
                 row=number,
                 column=name,
                 header=parsed.headers.get(name),

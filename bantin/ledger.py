@@ -25,9 +25,26 @@ from contextlib import contextmanager
 NEWEST_FIRST = "received_at DESC, sha256 DESC"
 ARRIVAL = "received_at, sha256"
 
-_SUBMISSION_COLUMNS = ("submission_id", "district_code", "report_date", "file_name", "landing_path", "archive_path",
-                       "sha256", "size_bytes", "received_at", "recorded_at", "version", "status", "error_count",
-                       "warning_count", "is_late", "headers_json", "channel", "provenance_json")
+_SUBMISSION_COLUMNS = (
+    "submission_id",
+    "district_code",
+    "report_date",
+    "file_name",
+    "landing_path",
+    "archive_path",
+    "sha256",
+    "size_bytes",
+    "received_at",
+    "recorded_at",
+    "version",
+    "status",
+    "error_count",
+    "warning_count",
+    "is_late",
+    "headers_json",
+    "channel",
+    "provenance_json",
+)
 
 SUBMISSION_IN_FORCE_DDL = f"""
 CREATE OR REPLACE VIEW ops.submission_in_force AS
@@ -75,28 +92,38 @@ def record_submission(con, entry: dict, findings: list, rows: list[tuple] = (), 
     Call inside a transaction.
     """
     names = list(entry)
-    con.execute(f"INSERT INTO ops.submission ({', '.join(names)}, status) "
-                f"VALUES ({', '.join(['?'] * len(names))}, 'received')", [entry[n] for n in names])
+    con.execute(
+        f"INSERT INTO ops.submission ({', '.join(names)}, status) VALUES ({', '.join(['?'] * len(names))}, 'received')",
+        [entry[n] for n in names],
+    )
     insert_findings(con, [(entry["submission_id"], f) for f in findings], "intake")
     if rows:
         # by name: a column added to the contract later sits at the end of an older warehouse's table
-        insert_rows(con, "raw.submission_row (submission_id, source_row, " + ", ".join(row_columns) + ")",
-                    [(entry["submission_id"], *row) for row in rows])
+        insert_rows(
+            con,
+            "raw.submission_row (submission_id, source_row, " + ", ".join(row_columns) + ")",
+            [(entry["submission_id"], *row) for row in rows],
+        )
 
 
 def insert_findings(con, findings: list[tuple], stage: str) -> None:
     """(submission_id, Finding) pairs into ops.finding, found by `stage` (intake or validation)."""
     if not findings:
         return
-    insert_rows(con, "ops.finding",
-                [(sid, stage, f.severity, f.rule, f.row, f.column, f.header, f.value, f.message_vi, f.message_en)
-                 for sid, f in findings])
+    insert_rows(
+        con,
+        "ops.finding",
+        [
+            (sid, stage, f.severity, f.rule, f.row, f.column, f.header, f.value, f.message_vi, f.message_en)
+            for sid, f in findings
+        ],
+    )
 
 
 def insert_rows(con, table: str, rows: list[tuple]) -> None:
     """One multi-row INSERT: DuckDB's executemany binds row by row, ~100× slower for a file's rows."""
     for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
+        chunk = rows[start : start + 500]
         values = ", ".join([f"({', '.join(['?'] * len(chunk[0]))})"] * len(chunk))
         con.execute(f"INSERT INTO {table} VALUES {values}", [v for row in chunk for v in row])
 

@@ -61,24 +61,43 @@ class RuleSet:
 
     def row(self) -> tuple:
         return (
-            self.rule_set_id, self.version, self.name, self.legal_basis, self.effective_from,
+            self.rule_set_id,
+            self.version,
+            self.name,
+            self.legal_basis,
+            self.effective_from,
             list(self.province_codes) if self.province_codes else None,
-            self.numerator, self.window_days, self.main_coverage_threshold, self.elderly_coverage_threshold,
-            self.elderly_age, self.coverage_raise, self.elderly_adjustment, self.elderly_exempt_if_no_case,
-            self.commune_min_mobile_stations, self.district_min_treatment_beds,
-            self.province_min_icu_beds_per_100k, self.capacity_effect, self.file_name,
-            list(self.band_lower_bounds), [self.matrix[b][0] for b in sorted(self.matrix)],
+            self.numerator,
+            self.window_days,
+            self.main_coverage_threshold,
+            self.elderly_coverage_threshold,
+            self.elderly_age,
+            self.coverage_raise,
+            self.elderly_adjustment,
+            self.elderly_exempt_if_no_case,
+            self.commune_min_mobile_stations,
+            self.district_min_treatment_beds,
+            self.province_min_icu_beds_per_100k,
+            self.capacity_effect,
+            self.file_name,
+            list(self.band_lower_bounds),
+            [self.matrix[b][0] for b in sorted(self.matrix)],
             [self.matrix[b][1] for b in sorted(self.matrix)],
         )
 
     def bands(self) -> list[tuple]:
         lowers = self.band_lower_bounds
-        return [(self.rule_set_id, self.version, band, lower, lowers[band] if band < len(lowers) else None)
-                for band, lower in enumerate(lowers, start=1)]
+        return [
+            (self.rule_set_id, self.version, band, lower, lowers[band] if band < len(lowers) else None)
+            for band, lower in enumerate(lowers, start=1)
+        ]
 
     def matrix_rows(self) -> list[tuple]:
-        return [(self.rule_set_id, self.version, band, met, levels[0] if met else levels[1])
-                for band, levels in sorted(self.matrix.items()) for met in (True, False)]
+        return [
+            (self.rule_set_id, self.version, band, met, levels[0] if met else levels[1])
+            for band, levels in sorted(self.matrix.items())
+            for met in (True, False)
+        ]
 
     def applies_to(self, province_code: int) -> bool:
         return self.province_codes is None or province_code in self.province_codes
@@ -108,9 +127,10 @@ class _Reader:
     def only(self, value: dict, path: str, known: set[str]) -> None:
         unknown = sorted(set(value) - known)
         if unknown:
-            self.fail(f"{path}.{unknown[0]}" if path else unknown[0],
-                      f"unknown key (expected one of {sorted(known)}); a misspelt key would silently "
-                      "fall back to a default")
+            self.fail(
+                f"{path}.{unknown[0]}" if path else unknown[0],
+                f"unknown key (expected one of {sorted(known)}); a misspelt key would silently fall back to a default",
+            )
 
     def take(self, parent: dict, key: str, path: str, kind, *, default=...):
         full = f"{path}.{key}" if path else key
@@ -161,29 +181,45 @@ def read_rule_set(path: Path) -> RuleSet:
     if provinces is not None:
         known = {p.code for p in reference.provinces()}
         if not provinces or any(isinstance(c, bool) or not isinstance(c, int) or c not in known for c in provinces):
-            r.fail("provinces",
-                   f"must be a non-empty list of GSO province codes (e.g. [38]), not {json.dumps(provinces)}")
+            r.fail(
+                "provinces", f"must be a non-empty list of GSO province codes (e.g. [38]), not {json.dumps(provinces)}"
+            )
     version = r.take(spec, "version", "", int)
     p = r.node(spec, "parameters", "", PARAMETER_KEYS)
     t = r.node(p, "transmission", "parameters", {"numerator", "window_days", "band_lower_bounds"})
     v = r.node(p, "vaccine", "parameters", {"main_threshold", "elderly_threshold", "elderly_age"})
     e = r.node(p, "elderly_adjustment", "parameters", {"enabled", "exempt_if_no_case_in_window"})
-    c = r.node(p, "capacity", "parameters", {"commune_min_mobile_stations", "district_min_treatment_beds",
-                                              "province_min_icu_beds_per_100k", "effect"})
+    c = r.node(
+        p,
+        "capacity",
+        "parameters",
+        {"commune_min_mobile_stations", "district_min_treatment_beds", "province_min_icu_beds_per_100k", "effect"},
+    )
     bounds = r.take(t, "band_lower_bounds", "parameters.transmission", list)
-    if (not bounds or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
-            or bounds[0] != 0 or bounds != sorted(set(bounds))):
-        r.fail("parameters.transmission.band_lower_bounds",
-               f"must be numbers starting at 0 and increasing strictly, not {json.dumps(bounds)}")
+    if (
+        not bounds
+        or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
+        or bounds[0] != 0
+        or bounds != sorted(set(bounds))
+    ):
+        r.fail(
+            "parameters.transmission.band_lower_bounds",
+            f"must be numbers starting at 0 and increasing strictly, not {json.dumps(bounds)}",
+        )
     matrix_spec = r.take(p, "matrix", "parameters", dict)
     if sorted(matrix_spec) != [str(b) for b in range(1, len(bounds) + 1)]:
-        r.fail("parameters.matrix", f"must have one entry per band \"1\"..\"{len(bounds)}\", has {sorted(matrix_spec)}")
+        r.fail("parameters.matrix", f'must have one entry per band "1".."{len(bounds)}", has {sorted(matrix_spec)}')
     matrix = {}
     for band, levels_ in matrix_spec.items():
-        if (not isinstance(levels_, list) or len(levels_) != 2
-                or any(isinstance(x, bool) or x not in (1, 2, 3, 4) for x in levels_)):
-            r.fail(f"parameters.matrix.{band}", f"must be [level if main coverage met, level if not], "
-                                                f"levels 1 to 4, not {json.dumps(levels_)}")
+        if (
+            not isinstance(levels_, list)
+            or len(levels_) != 2
+            or any(isinstance(x, bool) or x not in (1, 2, 3, 4) for x in levels_)
+        ):
+            r.fail(
+                f"parameters.matrix.{band}",
+                f"must be [level if main coverage met, level if not], levels 1 to 4, not {json.dumps(levels_)}",
+            )
         matrix[int(band)] = (levels_[0], levels_[1])
     return RuleSet(
         rule_set_id=r.take(spec, "rule_set_id", "", str),
@@ -204,8 +240,9 @@ def read_rule_set(path: Path) -> RuleSet:
         elderly_exempt_if_no_case=r.take(e, "exempt_if_no_case_in_window", "parameters.elderly_adjustment", bool),
         commune_min_mobile_stations=r.take(c, "commune_min_mobile_stations", "parameters.capacity", int),
         district_min_treatment_beds=r.take(c, "district_min_treatment_beds", "parameters.capacity", int),
-        province_min_icu_beds_per_100k=float(r.take(c, "province_min_icu_beds_per_100k", "parameters.capacity",
-                                                    (int, float))),
+        province_min_icu_beds_per_100k=float(
+            r.take(c, "province_min_icu_beds_per_100k", "parameters.capacity", (int, float))
+        ),
         capacity_effect=r.choice(c, "effect", "parameters.capacity", CAPACITY_EFFECTS),
         file_name=path.name,
     )
@@ -230,8 +267,7 @@ def in_force(rule_sets: list[RuleSet], province_code: int, day: date) -> RuleSet
     Latest effective_from, then scoped, then version.
     """
     candidates = [rs for rs in rule_sets if rs.effective_from <= day and rs.applies_to(province_code)]
-    return max(candidates, key=lambda rs: (rs.effective_from, rs.province_codes is not None, rs.version),
-               default=None)
+    return max(candidates, key=lambda rs: (rs.effective_from, rs.province_codes is not None, rs.version), default=None)
 
 
 # ---------------------------------------------------------------- loading into the warehouse
@@ -249,23 +285,26 @@ def load_rule_sets(con, directory: Path = RULE_SETS_DIR) -> list[RuleSet]:
             district_min_treatment_beds INTEGER, province_min_icu_beds_per_100k DOUBLE,
             capacity_effect VARCHAR, file_name VARCHAR,
             band_lower_bounds DOUBLE[], level_if_coverage_met INTEGER[], level_if_coverage_not_met INTEGER[])""")
-    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 22) + ")",
-                    [rs.row() for rs in rule_sets])
-    con.execute("CREATE OR REPLACE TABLE ref.rule_set_band (rule_set_id VARCHAR, version INTEGER, band INTEGER, "
-                "lower_bound DOUBLE, upper_bound DOUBLE)")
-    con.executemany("INSERT INTO ref.rule_set_band VALUES (?, ?, ?, ?, ?)",
-                    [b for rs in rule_sets for b in rs.bands()])
-    con.execute("CREATE OR REPLACE TABLE ref.rule_set_matrix (rule_set_id VARCHAR, version INTEGER, "
-                "band INTEGER, coverage_met BOOLEAN, level INTEGER)")
-    con.executemany("INSERT INTO ref.rule_set_matrix VALUES (?, ?, ?, ?, ?)",
-                    [m for rs in rule_sets for m in rs.matrix_rows()])
+    con.executemany("INSERT INTO ref.rule_set VALUES (" + ", ".join(["?"] * 22) + ")", [rs.row() for rs in rule_sets])
+    con.execute(
+        "CREATE OR REPLACE TABLE ref.rule_set_band (rule_set_id VARCHAR, version INTEGER, band INTEGER, "
+        "lower_bound DOUBLE, upper_bound DOUBLE)"
+    )
+    con.executemany("INSERT INTO ref.rule_set_band VALUES (?, ?, ?, ?, ?)", [b for rs in rule_sets for b in rs.bands()])
+    con.execute(
+        "CREATE OR REPLACE TABLE ref.rule_set_matrix (rule_set_id VARCHAR, version INTEGER, "
+        "band INTEGER, coverage_met BOOLEAN, level INTEGER)"
+    )
+    con.executemany(
+        "INSERT INTO ref.rule_set_matrix VALUES (?, ?, ?, ?, ?)", [m for rs in rule_sets for m in rs.matrix_rows()]
+    )
     return rule_sets
 
 
 REF_COMMENTS = {
     "ref.rule_set": "Epidemic-level rule sets, one row per file in the rule-set folder (BANTIN_RULE_SETS, default "
-                    "reference/rule_sets/). province_codes NULL: national. The level model picks, per province and "
-                    "report date, the latest effective_from on or before it, a province-scoped one first on a tie.",
+    "reference/rule_sets/). province_codes NULL: national. The level model picks, per province and "
+    "report date, the latest effective_from on or before it, a province-scoped one first on a tie.",
     "ref.rule_set_band": "Transmission bands of each rule set: weekly rate per 100,000 in [lower_bound, upper_bound).",
     "ref.rule_set_matrix": "Level for each band of each rule set, when main vaccine coverage is met or not.",
 }

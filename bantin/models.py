@@ -63,9 +63,14 @@ def submission_columns() -> list[dict]:
 
 
 def _project_files() -> list[Path]:
-    return sorted(p for p in TRANSFORMS_DIR.rglob("*") if p.is_file() and p.suffix in (".sql", ".yml", ".md")
-                  and "target" not in p.relative_to(TRANSFORMS_DIR).parts
-                  and "logs" not in p.relative_to(TRANSFORMS_DIR).parts)
+    return sorted(
+        p
+        for p in TRANSFORMS_DIR.rglob("*")
+        if p.is_file()
+        and p.suffix in (".sql", ".yml", ".md")
+        and "target" not in p.relative_to(TRANSFORMS_DIR).parts
+        and "logs" not in p.relative_to(TRANSFORMS_DIR).parts
+    )
 
 
 def _database_path(con) -> Path:
@@ -80,8 +85,15 @@ def _work_dir(database: Path) -> Path:
     return database.parent / "dbt"
 
 
-def run_dbt(command: list[str], *, database: Path, engine_config: dict | None = None, variables: dict | None = None,
-            after_model: Callable[[str], None] | None = None, full_refresh: bool = False):
+def run_dbt(
+    command: list[str],
+    *,
+    database: Path,
+    engine_config: dict | None = None,
+    variables: dict | None = None,
+    after_model: Callable[[str], None] | None = None,
+    full_refresh: bool = False,
+):
     """One dbt command (`build`, `run`, `docs generate` …) on the warehouse file, in this process.
 
     `engine_config` must be the configuration the caller's open connection to the same file was
@@ -92,15 +104,36 @@ def run_dbt(command: list[str], *, database: Path, engine_config: dict | None = 
     from dbt.cli.main import dbtRunner
 
     work = _work_dir(database)
-    variables = {"warehouse_path": str(database), "duckdb_config": engine_config or {"threads": 2},
-                 "submission_columns": submission_columns(), **(variables or {})}
-    args = [*command, "--project-dir", str(TRANSFORMS_DIR), "--profiles-dir", str(TRANSFORMS_DIR),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-            "--vars", json.dumps(variables, default=str), "--log-level", "warn", "--log-level-file", "info",
-            "--no-use-colors", "--no-send-anonymous-usage-stats", "--no-version-check", "--quiet",
-            # no Rust parser (dbt-extractor): its thread pool costs address space a capped run needs (a
-            # `bantin run` fits in 1 GiB: tests/test_hostile_day.py), and 12 models parse as fast with Jinja
-            "--no-static-parser"]
+    variables = {
+        "warehouse_path": str(database),
+        "duckdb_config": engine_config or {"threads": 2},
+        "submission_columns": submission_columns(),
+        **(variables or {}),
+    }
+    args = [
+        *command,
+        "--project-dir",
+        str(TRANSFORMS_DIR),
+        "--profiles-dir",
+        str(TRANSFORMS_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--vars",
+        json.dumps(variables, default=str),
+        "--log-level",
+        "warn",
+        "--log-level-file",
+        "info",
+        "--no-use-colors",
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+        "--quiet",
+        # no Rust parser (dbt-extractor): its thread pool costs address space a capped run needs (a
+        # `bantin run` fits in 1 GiB: tests/test_hostile_day.py), and 12 models parse as fast with Jinja
+        "--no-static-parser",
+    ]
     if full_refresh:
         args.append("--full-refresh")
 
@@ -184,10 +217,13 @@ def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.R
 def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool = False) -> BuildPlan:
     """Compare the ledger (`current_build_input`) and calendar with what the marts were last built from."""
     state = dict(con.execute("SELECT key, value FROM ops.build_state").fetchall())
-    built = {name for (name,) in con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-        "WHERE table_catalog = current_database()"
-    ).fetchall()}
+    built = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database()"
+        ).fetchall()
+    }
     if full_refresh:
         return BuildPlan("full", None, "full refresh asked for")
     if not set(model_names()) <= built:
@@ -211,9 +247,16 @@ def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool 
     return BuildPlan("incremental", first, why)
 
 
-def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: bool = False,
-          rule_sets_dir: Path = levels.RULE_SETS_DIR, engine_config: dict | None = None,
-          after_model: Callable[[str], None] | None = None) -> BuildPlan:
+def build(
+    con,
+    *,
+    province_codes: list[int],
+    calendar_end: date,
+    full_refresh: bool = False,
+    rule_sets_dir: Path = levels.RULE_SETS_DIR,
+    engine_config: dict | None = None,
+    after_model: Callable[[str], None] | None = None,
+) -> BuildPlan:
     """Reference tables and `dbt build` (models and their data tests) as the plan says; then record
     what the marts were built from.
 
@@ -224,8 +267,9 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
     """
     levels.read_rule_sets(rule_sets_dir)  # a malformed file is refused before anything is written
     fingerprint = inputs_fingerprint(province_codes, rule_sets_dir)
-    calendar_end = max(calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0]
-                       or calendar_end)
+    calendar_end = max(
+        calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0] or calendar_end
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {LEDGER_FINGERPRINT}")
     plan = plan_build(con, fingerprint=fingerprint, calendar_end=calendar_end, full_refresh=full_refresh)
     log.info("build plan: %s (%s)", plan.mode, plan.reason)
@@ -235,16 +279,29 @@ def build(con, *, province_codes: list[int], calendar_end: date, full_refresh: b
         with store.transaction(con):
             warehouse.load_reference(con, province_codes, rule_sets_dir)
             warehouse.comment_tables(con)
-    result = run_dbt(["build"], database=_database_path(con), engine_config=engine_config or _default_engine(con),
-                     variables={"calendar_end": calendar_end.isoformat(),
-                                "rebuild_from": plan.rebuild_from.isoformat() if plan.rebuild_from else None},
-                     after_model=after_model, full_refresh=plan.mode == "full")
-    plan = replace(plan, seconds_by_model=tuple((r.node.name, round(r.execution_time, 2)) for r in result.results
-                                                if r.node.resource_type == "model"))
+    result = run_dbt(
+        ["build"],
+        database=_database_path(con),
+        engine_config=engine_config or _default_engine(con),
+        variables={
+            "calendar_end": calendar_end.isoformat(),
+            "rebuild_from": plan.rebuild_from.isoformat() if plan.rebuild_from else None,
+        },
+        after_model=after_model,
+        full_refresh=plan.mode == "full",
+    )
+    plan = replace(
+        plan,
+        seconds_by_model=tuple(
+            (r.node.name, round(r.execution_time, 2)) for r in result.results if r.node.resource_type == "model"
+        ),
+    )
     with store.transaction(con):
         con.execute("DELETE FROM ops.build_input; INSERT INTO ops.build_input SELECT * FROM current_build_input")
-        con.executemany("INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",
-                        [("inputs_fingerprint", fingerprint), ("calendar_end", calendar_end.isoformat())])
+        con.executemany(
+            "INSERT OR REPLACE INTO ops.build_state VALUES (?, ?)",
+            [("inputs_fingerprint", fingerprint), ("calendar_end", calendar_end.isoformat())],
+        )
     return plan
 
 
@@ -257,9 +314,12 @@ def refresh_signoff(con, report_date: date, *, engine_config: dict | None = None
 
     Call after the decision is committed, with the writer's connection idle.
     """
-    run_dbt(["run", "--select", "level_signoff"], database=_database_path(con),
-            engine_config=engine_config or _default_engine(con),
-            variables={"rebuild_from": report_date.isoformat()})
+    run_dbt(
+        ["run", "--select", "level_signoff"],
+        database=_database_path(con),
+        engine_config=engine_config or _default_engine(con),
+        variables={"rebuild_from": report_date.isoformat()},
+    )
 
 
 # --------------------------------------------------------------------------- docs
@@ -322,7 +382,8 @@ def data_dictionary(con) -> str:
     tables = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name IN (SELECT unnest(?)) ORDER BY list_position(?, schema_name), table_name",
-        [list(DICTIONARY_SCHEMAS), list(DICTIONARY_SCHEMAS)]).fetchall()
+        [list(DICTIONARY_SCHEMAS), list(DICTIONARY_SCHEMAS)],
+    ).fetchall()
     lines = [
         "# Data dictionary",
         "",
@@ -343,12 +404,21 @@ def data_dictionary(con) -> str:
         "are internal steps of the models).",
     ]
     for schema, table, comment in tables:
-        lines += ["", f"## `{schema}.{table}`", "", (comment or "").strip(), "", "| column | type | meaning |",
-                  "|---|---|---|"]
+        lines += [
+            "",
+            f"## `{schema}.{table}`",
+            "",
+            (comment or "").strip(),
+            "",
+            "| column | type | meaning |",
+            "|---|---|---|",
+        ]
         for column, data_type, text in con.execute(
-                "SELECT column_name, data_type, coalesce(comment, '') FROM duckdb_columns() "
-                "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
-                "ORDER BY column_index", [schema, table]).fetchall():
+            "SELECT column_name, data_type, coalesce(comment, '') FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [schema, table],
+        ).fetchall():
             lines.append(f"| `{column}` | {data_type} | {' '.join(text.split()).replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 

@@ -71,8 +71,16 @@ def bulletin_timetable(settings: Settings):
 
 # The stages of a daily run, in order. Each name is at once the Airflow task id (both DAGs), the `stage`
 # of its rows in ops.pipeline_run (bantin.store.stage) and its key in the run summary.
-STAGES = ("collect", "validate", "alert_new_f0", "build_marts", "publish_snapshot", "director_signoff",
-          "render_bulletin", "deliver_bulletin")
+STAGES = (
+    "collect",
+    "validate",
+    "alert_new_f0",
+    "build_marts",
+    "publish_snapshot",
+    "director_signoff",
+    "render_bulletin",
+    "deliver_bulletin",
+)
 
 
 def summary_line(stage: str, stats: dict) -> str:

@@ -83,13 +83,18 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
     """
     stats = {"seen": 0, "new": 0, "unreadable": 0}
     wait = getattr(settings, "lock_wait_seconds", store.LOCK_TIMEOUT_S)
-    with store.stage(settings, "collect", run_id=run_id, stats=stats), \
-            store.exclusive_lock(settings.receipts / ".collect.lock", timeout=wait):
+    with (
+        store.stage(settings, "collect", run_id=run_id, stats=stats),
+        store.exclusive_lock(settings.receipts / ".collect.lock", timeout=wait),
+    ):
         if removed := intake.remove_leftovers(settings.archive):
             log.warning("collect: removed %d partial copies left by an interrupted collection", removed)
-        incoming = intake.scan_inboxes(settings.landing, settings.timezone,
-                                       seen_register=settings.receipts / ".seen.json",
-                                       settle_seconds=settings.settle_seconds)
+        incoming = intake.scan_inboxes(
+            settings.landing,
+            settings.timezone,
+            seen_register=settings.receipts / ".seen.json",
+            settle_seconds=settings.settle_seconds,
+        )
         stats["seen"] = len(incoming)
         with store.writer(settings) as con:
             known, known_ids = ledger.known_files(con)
@@ -100,9 +105,11 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
                 continue
             try:
                 if not item.regular:
-                    raise intake.RefusedFile("file.not_regular",
-                                             "Không phải tệp thông thường (liên kết, thiết bị…): không nhận.",
-                                             "Not a regular file (a link, a device…): not taken.")
+                    raise intake.RefusedFile(
+                        "file.not_regular",
+                        "Không phải tệp thông thường (liên kết, thiết bị…): không nhận.",
+                        "Not a regular file (a link, a device…): not taken.",
+                    )
                 sha = intake.hash_file(item.path, settings.max_file_bytes)
                 if (item.district_code, sha) in known:
                     continue
@@ -154,30 +161,36 @@ def _record_batch(settings: Settings, batch: list) -> None:
 
 # What a clerk is told when bantin itself failed on their file (the log has the details).
 _FAILED = {
-    "read": ("Hệ thống không đọc được tệp này (lỗi nội bộ đã được ghi lại để kỹ thuật viên xem). Hãy kiểm tra "
-             "tệp theo mẫu báo cáo và gửi lại, hoặc liên hệ Sở Y tế.",
-             "bantin could not read this file (an internal error, logged for the engineers). Check the file "
-             "against the template and send it again, or contact the Department of Health."),
-    "load": ("Không nạp được số liệu của tệp vào kho dữ liệu (lỗi đã được ghi lại). Hãy kiểm tra tệp theo mẫu "
-             "báo cáo và gửi lại.",
-             "The file's figures could not be loaded into the warehouse (the error is logged). Check the file "
-             "against the template and send it again."),
-    "validate": ("Không kiểm tra được tệp này (lỗi nội bộ đã được ghi lại); tệp tạm thời bị từ chối để không "
-                 "chặn các báo cáo khác. Hãy gửi lại hoặc liên hệ Sở Y tế.",
-                 "This file could not be checked (an internal error, logged); it is set aside so it cannot "
-                 "hold up the other reports. Send it again or contact the Department of Health."),
+    "read": (
+        "Hệ thống không đọc được tệp này (lỗi nội bộ đã được ghi lại để kỹ thuật viên xem). Hãy kiểm tra "
+        "tệp theo mẫu báo cáo và gửi lại, hoặc liên hệ Sở Y tế.",
+        "bantin could not read this file (an internal error, logged for the engineers). Check the file "
+        "against the template and send it again, or contact the Department of Health.",
+    ),
+    "load": (
+        "Không nạp được số liệu của tệp vào kho dữ liệu (lỗi đã được ghi lại). Hãy kiểm tra tệp theo mẫu "
+        "báo cáo và gửi lại.",
+        "The file's figures could not be loaded into the warehouse (the error is logged). Check the file "
+        "against the template and send it again.",
+    ),
+    "validate": (
+        "Không kiểm tra được tệp này (lỗi nội bộ đã được ghi lại); tệp tạm thời bị từ chối để không "
+        "chặn các báo cáo khác. Hãy gửi lại hoặc liên hệ Sở Y tế.",
+        "This file could not be checked (an internal error, logged); it is set aside so it cannot "
+        "hold up the other reports. Send it again or contact the Department of Health.",
+    ),
 }
 
 
 def _parse_or_explain(stored: Path, item, settings: Settings, file_name: str) -> intake.ParsedSubmission:
     """The file read and typed; an unexpected failure of the reader becomes the file's finding."""
     try:
-        return intake.read_submission(stored, item.district_code, max_bytes=settings.max_file_bytes,
-                                      file_name=file_name, limits=settings.limits)
+        return intake.read_submission(
+            stored, item.district_code, max_bytes=settings.max_file_bytes, file_name=file_name, limits=settings.limits
+        )
     except Exception:
         log.exception("collect: reading %s failed; recorded as rejected", item.path)
-        parsed = intake.ParsedSubmission(file_name=file_name,
-                                         district_code=item.district_code)
+        parsed = intake.ParsedSubmission(file_name=file_name, district_code=item.district_code)
         parsed.error("file.read_failed", *_FAILED["read"])
         return parsed
 
@@ -186,16 +199,27 @@ def _receipt_for(item, sha: str, settings: Settings) -> intake.Receipt:
     """The channel's receipt for these bytes, or the time bantin first saw them (then recorded as one)."""
     receipt = intake.read_receipt(settings.receipts, item.district_code, sha, settings.timezone)
     if receipt is None:
-        intake.write_receipt(settings.receipts, item.district_code, sha, item.first_seen, "inbox",
-                             intake.display_name(item.path.name), landing_path=_landing_path(item.path, settings))
-        receipt = intake.Receipt(item.first_seen, "inbox", {"file_name": intake.display_name(item.path.name),
-                                                            "landing_path": _landing_path(item.path, settings)})
+        intake.write_receipt(
+            settings.receipts,
+            item.district_code,
+            sha,
+            item.first_seen,
+            "inbox",
+            intake.display_name(item.path.name),
+            landing_path=_landing_path(item.path, settings),
+        )
+        receipt = intake.Receipt(
+            item.first_seen,
+            "inbox",
+            {"file_name": intake.display_name(item.path.name), "landing_path": _landing_path(item.path, settings)},
+        )
     return receipt
 
 
 def _landing_path(path: Path, settings: Settings) -> str:
-    return intake.display_name(str(path.relative_to(settings.home)) if path.is_relative_to(settings.home)
-                               else str(path))
+    return intake.display_name(
+        str(path.relative_to(settings.home)) if path.is_relative_to(settings.home) else str(path)
+    )
 
 
 def _refusal_entry(item, refusal: intake.RefusedFile, settings: Settings, known_ids: set):
@@ -214,27 +238,46 @@ def _refusal_entry(item, refusal: intake.RefusedFile, settings: Settings, known_
         return None
     known_ids.add(submission_id)
     log.warning("collect: %s refused: %s", item.path, refusal.message_en)
-    entry = {"submission_id": submission_id, "district_code": item.district_code, "report_date": None,
-             "file_name": intake.display_name(item.path.name), "landing_path": _landing_path(item.path, settings),
-             "archive_path": "", "sha256": "", "size_bytes": item.size,
-             "received_at": _local(item.first_seen, settings),
-             "recorded_at": _local(datetime.now(settings.timezone), settings), "is_late": False,
-             "headers_json": "{}", "channel": "inbox",
-             "provenance_json": json.dumps({"refused": refusal.rule}, ensure_ascii=False)}
+    entry = {
+        "submission_id": submission_id,
+        "district_code": item.district_code,
+        "report_date": None,
+        "file_name": intake.display_name(item.path.name),
+        "landing_path": _landing_path(item.path, settings),
+        "archive_path": "",
+        "sha256": "",
+        "size_bytes": item.size,
+        "received_at": _local(item.first_seen, settings),
+        "recorded_at": _local(datetime.now(settings.timezone), settings),
+        "is_late": False,
+        "headers_json": "{}",
+        "channel": "inbox",
+        "provenance_json": json.dumps({"refused": refusal.rule}, ensure_ascii=False),
+    }
     return ("refused", item, entry, [Finding("error", refusal.rule, refusal.message_vi, refusal.message_en)])
 
 
-def _record(con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings,
-            receipt: intake.Receipt) -> None:
+def _record(
+    con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings, receipt: intake.Receipt
+) -> None:
     received = receipt.received_at
     late = parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings)
-    entry = {"submission_id": ledger.submission_id_for(item.district_code, sha), "district_code": item.district_code,
-             "report_date": parsed.report_date, "file_name": parsed.file_name,
-             "landing_path": _landing_path(item.path, settings), "archive_path": str(stored.relative_to(settings.home)),
-             "sha256": sha, "size_bytes": item.size, "received_at": _local(received, settings),
-             "recorded_at": _local(datetime.now(settings.timezone), settings), "is_late": late,
-             "headers_json": json.dumps(parsed.headers, ensure_ascii=False), "channel": receipt.channel,
-             "provenance_json": json.dumps(receipt.provenance, ensure_ascii=False, default=str)}
+    entry = {
+        "submission_id": ledger.submission_id_for(item.district_code, sha),
+        "district_code": item.district_code,
+        "report_date": parsed.report_date,
+        "file_name": parsed.file_name,
+        "landing_path": _landing_path(item.path, settings),
+        "archive_path": str(stored.relative_to(settings.home)),
+        "sha256": sha,
+        "size_bytes": item.size,
+        "received_at": _local(received, settings),
+        "recorded_at": _local(datetime.now(settings.timezone), settings),
+        "is_late": late,
+        "headers_json": json.dumps(parsed.headers, ensure_ascii=False),
+        "channel": receipt.channel,
+        "provenance_json": json.dumps(receipt.provenance, ensure_ascii=False, default=str),
+    }
     rows = [(n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows, strict=True)]
     ledger.record_submission(con, entry, parsed.findings, rows, row_columns=COLUMN_NAMES)
 
@@ -265,20 +308,32 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             if not pending:
                 return stats
             rows, files = _rows_for_validation(con, pending, settings)
-            intake_errors = [r[0] for r in con.execute(
-                "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
-                "AND list_contains(?, submission_id)", [pending]).fetchall()]
+            intake_errors = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
+                    "AND list_contains(?, submission_id)",
+                    [pending],
+                ).fetchall()
+            ]
             headers = _headers_by_submission(con, pending)
-            already = dict(con.execute(
-                "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
-                "AND list_contains(?, submission_id) GROUP BY 1", [pending]).fetchall())
+            already = dict(
+                con.execute(
+                    "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
+                    "AND list_contains(?, submission_id) GROUP BY 1",
+                    [pending],
+                ).fetchall()
+            )
             history = validation.copy_history(con, pending, rows["commune_code"], settings)
         try:
             outcome = _validate_or_set_aside(validation, rows, files, history, intake_errors, settings, run_id)
         finally:
             history.close()
-        found = _capped_per_file([(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
-                                 settings.limits.max_findings_per_file, already)
+        found = _capped_per_file(
+            [(sid, _with_header(f, headers.get(sid, {}))) for sid, f in outcome.findings],
+            settings.limits.max_findings_per_file,
+            already,
+        )
         with store.writer(settings) as con:
             still = set(ledger.pending(con))
             judged = [sid for sid in pending if sid in still]
@@ -287,9 +342,12 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
                 ledger.insert_findings(con, found, "validation")
                 ledger.settle(con, judged)
             stats["validated"] = len(judged)
-            verdicts = dict(con.execute(
-                "SELECT status, count(*) FROM ops.submission WHERE list_contains(?, submission_id) GROUP BY status",
-                [judged]).fetchall())
+            verdicts = dict(
+                con.execute(
+                    "SELECT status, count(*) FROM ops.submission WHERE list_contains(?, submission_id) GROUP BY status",
+                    [judged],
+                ).fetchall()
+            )
             stats["accepted"] = verdicts.get("accepted", 0) + verdicts.get("superseded", 0)
             stats["rejected"] = verdicts.get("rejected", 0)
             stats["warnings"] = sum(f.severity == WARNING for _, f in found)
@@ -307,34 +365,39 @@ def _validate_or_set_aside(validation, rows, files, con, intake_errors, settings
     failure is logged, never the run's.
     """
     try:
-        return validation.validate_files(rows, files, history=con, untrusted_ids=intake_errors,
-                                         docs_dir=settings.home / "data_docs", run_name=run_id)
+        return validation.validate_files(
+            rows, files, history=con, untrusted_ids=intake_errors, docs_dir=settings.home / "data_docs", run_name=run_id
+        )
     except Exception:
         log.exception("validate: the batch failed; validating file by file to find the file that fails")
     outcome = validation.Outcome()
     for submission_id in files["submission_id"]:
         try:
-            alone = validation.validate_files(rows[rows["submission_id"] == submission_id],
-                                              files[files["submission_id"] == submission_id], history=con,
-                                              untrusted_ids=[s for s in intake_errors if s == submission_id])
+            alone = validation.validate_files(
+                rows[rows["submission_id"] == submission_id],
+                files[files["submission_id"] == submission_id],
+                history=con,
+                untrusted_ids=[s for s in intake_errors if s == submission_id],
+            )
             outcome.findings += alone.findings
         except Exception:
             log.exception("validate: %s could not be validated; set aside (rejected)", submission_id)
-            outcome.findings.append((submission_id, Finding("error", "file.validation_failed",
-                                                            *_FAILED["validate"])))
+            outcome.findings.append((submission_id, Finding("error", "file.validation_failed", *_FAILED["validate"])))
     return outcome
 
 
-def _capped_per_file(found: list[tuple[str, Finding]], limit: int,
-                     already: dict[str, int]) -> list[tuple[str, Finding]]:
+def _capped_per_file(
+    found: list[tuple[str, Finding]], limit: int, already: dict[str, int]
+) -> list[tuple[str, Finding]]:
     """Validation's findings of each file, capped so that with intake's (`already`) a file has at most `limit` + 1."""
     from bantin.findings import capped
 
     by_file: dict[str, list[Finding]] = {}
     for sid, finding in found:
         by_file.setdefault(sid, []).append(finding)
-    return [(sid, f) for sid, findings in by_file.items()
-            for f in capped(findings, max(limit - already.get(sid, 0), 1))]
+    return [
+        (sid, f) for sid, findings in by_file.items() for f in capped(findings, max(limit - already.get(sid, 0), 1))
+    ]
 
 
 def _rows_for_validation(con, submission_ids: list[str], settings: Settings):
@@ -390,20 +453,27 @@ def build_marts(settings: Settings, report_date: date, *, run_id: str = "manual"
     from bantin import levels, models
 
     stats: dict = {"report_date": report_date.isoformat()}
-    with store.stage(settings, "build_marts", run_id=run_id, report_date=report_date, stats=stats,
-                     write=True) as con:
+    with store.stage(settings, "build_marts", run_id=run_id, report_date=report_date, stats=stats, write=True) as con:
         levels.read_rule_sets(settings.rule_sets_dir)  # a malformed rule set is refused before anything is written
         with store.transaction(con):
             con.execute(
                 "INSERT INTO ops.report_day VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [report_date, _local(datetime.now(settings.timezone), settings)],
             )
-        plan = models.build(con, province_codes=[settings.province_code], calendar_end=report_date,
-                            full_refresh=full_refresh, rule_sets_dir=settings.rule_sets_dir,
-                            engine_config=store.engine_config(settings))
-        stats.update(mode=plan.mode, reason=plan.reason,
-                     rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None,
-                     seconds_by_model=dict(plan.seconds_by_model))  # each dbt model, in the run summary
+        plan = models.build(
+            con,
+            province_codes=[settings.province_code],
+            calendar_end=report_date,
+            full_refresh=full_refresh,
+            rule_sets_dir=settings.rule_sets_dir,
+            engine_config=store.engine_config(settings),
+        )
+        stats.update(
+            mode=plan.mode,
+            reason=plan.reason,
+            rebuild_from=plan.rebuild_from.isoformat() if plan.rebuild_from else None,
+            seconds_by_model=dict(plan.seconds_by_model),
+        )  # each dbt model, in the run summary
         stats["commune_days"] = con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0]
     return stats
 
@@ -417,8 +487,9 @@ def publish(settings: Settings, *, run_id: str = "manual") -> dict:
         path = warehouse.publish_snapshot(con, settings.analytics_path)
         stats["snapshot"] = str(path)
         stats["parquet"] = str(warehouse.export_parquet(con, settings.analytics_path.parent))
-        stats["docs"] = str(models.publish_docs(con, settings.analytics_path.parent,
-                                                engine_config=store.engine_config(settings)))
+        stats["docs"] = str(
+            models.publish_docs(con, settings.analytics_path.parent, engine_config=store.engine_config(settings))
+        )
     return stats
 
 
@@ -443,16 +514,26 @@ def deliver(settings: Settings, report_date: date, rendered: dict, *, run_id: st
     stats: dict = {"report_date": report_date.isoformat()}
     # SMTP retries hold no lock: the writer is taken only to record the stage
     with store.stage(settings, "deliver_bulletin", run_id=run_id, report_date=report_date, stats=stats):
-        stats.update(delivery.deliver(settings, report_date, {k: Path(v) for k, v in rendered.items()
-                                                              if k in ("html", "pdf", "json")}))
+        stats.update(
+            delivery.deliver(
+                settings, report_date, {k: Path(v) for k, v in rendered.items() if k in ("html", "pdf", "json")}
+            )
+        )
     return stats
 
 
 # --------------------------------------------------------------------------- whole days
 
 
-def run_day(settings: Settings, report_date: date, *, run_id: str | None = None, bulletin: bool = True,
-            deliver_bulletin: bool = True, full_refresh: bool = False) -> dict:
+def run_day(
+    settings: Settings,
+    report_date: date,
+    *,
+    run_id: str | None = None,
+    bulletin: bool = True,
+    deliver_bulletin: bool = True,
+    full_refresh: bool = False,
+) -> dict:
     """Every stage for one report date, in this process (what the DAG does, minus Airflow)."""
     run_id = run_id or cli_run_id(settings)
     summary = {"collect": collect(settings, run_id=run_id), "validate": validate(settings, run_id=run_id)}
@@ -480,7 +561,6 @@ def run_days(settings: Settings, start: date, end: date, **options) -> list[dict
     return days
 
 
-
 # --------------------------------------------------------------------------- one file, for `bantin validate`
 
 
@@ -502,13 +582,22 @@ def check_file(settings: Settings, path: Path, district_code: int, as_of: date) 
         rows = pd.DataFrame(parsed.rows, columns=list(COLUMN_NAMES))
         rows.insert(0, "source_row", parsed.source_rows)
         rows.insert(0, "submission_id", "file")
-        files = pd.DataFrame([{"submission_id": "file", "inbox_district_code": district_code, "as_of": as_of,
-                               "backdate_days": settings.backdate_days}])
+        files = pd.DataFrame(
+            [
+                {
+                    "submission_id": "file",
+                    "inbox_district_code": district_code,
+                    "as_of": as_of,
+                    "backdate_days": settings.backdate_days,
+                }
+            ]
+        )
         with _history_reader(settings) as con:  # copied out of the snapshot, judged with it let go
             history = validation.copy_history(con, [], rows["commune_code"], settings) if con is not None else None
         try:
-            outcome = validation.validate_files(rows, files, history=history,
-                                                untrusted_ids=["file"] if has_errors(findings) else [])
+            outcome = validation.validate_files(
+                rows, files, history=history, untrusted_ids=["file"] if has_errors(findings) else []
+            )
         finally:
             if history is not None:
                 history.close()

@@ -185,8 +185,9 @@ def commune(code: int) -> Commune:
 def _treatment_capacity() -> tuple[tuple[tuple[str, int], tuple[int, int]], ...]:
     return tuple(
         ((unit_type, int(code)), (int(beds), int(icu)))
-        for unit_type, code, beds, icu, _source in _rows(REFERENCE_DIR / "treatment_capacity.csv",
-                                                         "unit_type,unit_code,treatment_beds,icu_beds,source")
+        for unit_type, code, beds, icu, _source in _rows(
+            REFERENCE_DIR / "treatment_capacity.csv", "unit_type,unit_code,treatment_beds,icu_beds,source"
+        )
     )
 
 

@@ -110,7 +110,8 @@ def html_to_pdf(html: str, target: Path) -> int:
 
     fonts = FontConfiguration()
     document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).render(
-        stylesheets=[weasyprint.CSS(string=PRINT_FONTS, font_config=fonts)], font_config=fonts)
+        stylesheets=[weasyprint.CSS(string=PRINT_FONTS, font_config=fonts)], font_config=fonts
+    )
     document.write_pdf(str(target))
     return len(document.pages)
 
@@ -126,8 +127,15 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(vn_int=vn_int, vn_dec=vn_dec, vn_pct=vn_pct, vn_date=vn_date, vn_time=vn_time,
-                       vn_long_date=vn_long_date, signed=signed)
+    env.filters.update(
+        vn_int=vn_int,
+        vn_dec=vn_dec,
+        vn_pct=vn_pct,
+        vn_date=vn_date,
+        vn_time=vn_time,
+        vn_long_date=vn_long_date,
+        signed=signed,
+    )
     return env
 
 
@@ -154,9 +162,22 @@ def _chromium(*args: str) -> str:
     if browser is None:
         raise FileNotFoundError("chromium not found: `make bulletin-deps` installs it")
     with tempfile.TemporaryDirectory() as profile:  # no shared profile, no first-run state
-        return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                               "--allow-file-access-from-files", f"--user-data-dir={profile}", *args],
-                              check=True, capture_output=True, text=True, timeout=120).stdout
+        return subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--allow-file-access-from-files",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
 
 
 # Headless Chromium keeps its window at least 500 px wide: a phone's width is had by an iframe of that width.

@@ -141,17 +141,16 @@ def quarantine_reply(settings: Settings, original: EmailMessage, record: dict) -
     subject = record.get("subject") or "(không tiêu đề)"
     body = (
         "Kính gửi anh/chị,\n\n"
-        f"Hệ thống tiếp nhận báo cáo COVID-19 của Sở Y tế đã nhận thư \"{subject}\" lúc "
+        f'Hệ thống tiếp nhận báo cáo COVID-19 của Sở Y tế đã nhận thư "{subject}" lúc '
         f"{received:%H:%M ngày %d/%m/%Y}, nhưng CHƯA tiếp nhận được báo cáo vì {vi_why.format(detail=detail)}\n"
         f"{vi_do}\n\nThư của anh/chị được lưu lại, không bị xoá.\n\n"
         "Trân trọng,\nHệ thống bantin – Sở Y tế\n\n"
         "------------------------------------------------------------ English\n\n"
-        f"The Department of Health's COVID-19 reporting system received your message \"{subject}\" at "
+        f'The Department of Health\'s COVID-19 reporting system received your message "{subject}" at '
         f"{received:%H:%M on %d/%m/%Y}, but could NOT take the report because {en_why.format(detail=detail)}\n"
         f"{en_do}\n\nYour message is kept, not deleted.\n\nbantin – Department of Health\n"
     )
-    reply = _envelope(settings, [record["sender"]], f"Chưa tiếp nhận được báo cáo / Report not taken: {subject}",
-                      body)
+    reply = _envelope(settings, [record["sender"]], f"Chưa tiếp nhận được báo cáo / Report not taken: {subject}", body)
     reply["In-Reply-To"] = record["message_id"]
     reply["References"] = record["message_id"]
     return reply
@@ -172,9 +171,22 @@ def answer_senders(settings: Settings) -> dict:
         rows = con.execute(
             "SELECT submission_id, district_code, report_date, file_name, sha256, received_at, status, version, "
             "error_count, warning_count, is_late FROM ops.submission WHERE status <> 'received' AND recorded_at >= ? "
-            "ORDER BY received_at", [since]).fetchall()
-        names = ["submission_id", "district_code", "report_date", "file_name", "sha256", "received_at", "status",
-                 "version", "error_count", "warning_count", "is_late"]
+            "ORDER BY received_at",
+            [since],
+        ).fetchall()
+        names = [
+            "submission_id",
+            "district_code",
+            "report_date",
+            "file_name",
+            "sha256",
+            "received_at",
+            "status",
+            "version",
+            "error_count",
+            "warning_count",
+            "is_late",
+        ]
         todo = []
         for row in rows:
             submission = dict(zip(names, row, strict=True))
@@ -202,8 +214,12 @@ def answer_senders(settings: Settings) -> dict:
                 message["In-Reply-To"] = receipt["message_id"]
                 message["References"] = receipt["message_id"]
             if report is not None:
-                message.add_attachment(report.read_bytes(), maintype="text", subtype="html",
-                                       filename=f"phan-hoi-{submission['submission_id']}.html")
+                message.add_attachment(
+                    report.read_bytes(),
+                    maintype="text",
+                    subtype="html",
+                    filename=f"phan-hoi-{submission['submission_id']}.html",
+                )
             queue(settings, f"verdict-{submission['submission_id']}", message)
             done["to"] = to
             stats["replies"] += 1
@@ -211,8 +227,10 @@ def answer_senders(settings: Settings) -> dict:
     stats["sent"] = flush_outbox(settings)
     stats["waiting"] = pending(settings)
     if stats["waiting"]:
-        raise channels.ChannelUnavailable(f"{stats['waiting']} replies wait in the outbox: the mail server refused "
-                                          "them; the task retries (nothing is lost)")
+        raise channels.ChannelUnavailable(
+            f"{stats['waiting']} replies wait in the outbox: the mail server refused "
+            "them; the task retries (nothing is lost)"
+        )
     return stats
 
 
@@ -243,11 +261,17 @@ def verdict_text(settings: Settings, submission: dict, findings: list[dict], rec
     late_en = f" (after the {settings.cutoff:%H:%M} cutoff: late)" if submission["is_late"] else ""
     errors = [f for f in findings if f["severity"] == "error"]
     warnings = [f for f in findings if f["severity"] != "error"]
-    vi = [f"Kính gửi {district},", "",
-          f"Tệp \"{submission['file_name']}\" (báo cáo {day_vi}) nhận lúc {received:%H:%M %d/%m/%Y}{late_vi}."]
-    en = [f"To {district},", "",
-          f"The file \"{submission['file_name']}\" (report of {day_en}) was received at "
-          f"{received:%H:%M on %d/%m/%Y}{late_en}."]
+    vi = [
+        f"Kính gửi {district},",
+        "",
+        f'Tệp "{submission["file_name"]}" (báo cáo {day_vi}) nhận lúc {received:%H:%M %d/%m/%Y}{late_vi}.',
+    ]
+    en = [
+        f"To {district},",
+        "",
+        f'The file "{submission["file_name"]}" (report of {day_en}) was received at '
+        f"{received:%H:%M on %d/%m/%Y}{late_en}.",
+    ]
     if accepted:
         vi.append("KẾT QUẢ: ĐÃ NHẬN. Số liệu được đưa vào bản tin; không cần gửi lại.")
         en.append("RESULT: ACCEPTED. The figures go into the bulletin; nothing to resend.")
@@ -255,21 +279,29 @@ def verdict_text(settings: Settings, submission: dict, findings: list[dict], rec
             vi.append("Một tệp gửi sau cho cùng ngày đã thay thế tệp này.")
             en.append("A file sent later for the same date has replaced this one.")
     else:
-        vi.append(f"KẾT QUẢ: CẦN GỬI LẠI. Tệp có {len(errors)} lỗi, số liệu chưa được dùng. Hãy sửa đúng các ô dưới "
-                  f"đây và gửi lại cả tệp, trước {settings.cutoff:%H:%M}.")
-        en.append(f"RESULT: PLEASE RESEND. The file has {len(errors)} error(s); its figures are not used. Correct "
-                  f"the cells below and send the whole file again, before {settings.cutoff:%H:%M}.")
-    for title_vi, title_en, items in (("Lỗi (phải sửa)", "Errors (must be corrected)", errors),
-                                      ("Lưu ý (không bắt buộc sửa)", "Warnings (no resend needed)", warnings)):
+        vi.append(
+            f"KẾT QUẢ: CẦN GỬI LẠI. Tệp có {len(errors)} lỗi, số liệu chưa được dùng. Hãy sửa đúng các ô dưới "
+            f"đây và gửi lại cả tệp, trước {settings.cutoff:%H:%M}."
+        )
+        en.append(
+            f"RESULT: PLEASE RESEND. The file has {len(errors)} error(s); its figures are not used. Correct "
+            f"the cells below and send the whole file again, before {settings.cutoff:%H:%M}."
+        )
+    for title_vi, title_en, items in (
+        ("Lỗi (phải sửa)", "Errors (must be corrected)", errors),
+        ("Lưu ý (không bắt buộc sửa)", "Warnings (no resend needed)", warnings),
+    ):
         if items:
-            vi += ["", f"{title_vi}:"] + [f"  {n}. {_where(f, 'vi')}{f['message_vi']}" for n, f in
-                                          enumerate(items, 1)]
-            en += ["", f"{title_en}:"] + [f"  {n}. {_where(f, 'en')}{f['message_en']}" for n, f in
-                                          enumerate(items, 1)]
+            vi += ["", f"{title_vi}:"] + [f"  {n}. {_where(f, 'vi')}{f['message_vi']}" for n, f in enumerate(items, 1)]
+            en += ["", f"{title_en}:"] + [f"  {n}. {_where(f, 'en')}{f['message_en']}" for n, f in enumerate(items, 1)]
     vi += ["", "Báo cáo chi tiết (HTML) được đính kèm.", "", "Hệ thống bantin – Sở Y tế"]
     en += ["", "The detailed report (HTML) is attached.", "", "bantin – Department of Health"]
-    body = "\n".join(vi) + "\n\n------------------------------------------------------------ English\n\n" + \
-        "\n".join(en) + "\n"
+    body = (
+        "\n".join(vi)
+        + "\n\n------------------------------------------------------------ English\n\n"
+        + "\n".join(en)
+        + "\n"
+    )
     return subject, body
 
 
@@ -280,9 +312,9 @@ def _where(finding: dict, language: str) -> str:
         parts.append(f"{'Dòng' if language == 'vi' else 'Row'} {finding['row']}")
     if finding.get("column"):
         header = finding.get("header") or finding["column"]
-        parts.append(f"{'cột' if language == 'vi' else 'column'} \"{header}\"")
+        parts.append(f'{"cột" if language == "vi" else "column"} "{header}"')
     if finding.get("value") not in (None, ""):
-        parts.append(f"{'giá trị' if language == 'vi' else 'value'} \"{finding['value']}\"")
+        parts.append(f'{"giá trị" if language == "vi" else "value"} "{finding["value"]}"')
     return (", ".join(parts) + ": ") if parts else ""
 
 

@@ -33,10 +33,20 @@ from bantin.config import Settings
 
 log = logging.getLogger(__name__)
 
-TO_BULLETIN = {"accepted": "on_time", "late": "late", "rejected": "rejected", "received": "missing",
-               "missing": "missing"}
-LABELS_VI = {"accepted": "Đã nhận", "late": "Nhận muộn", "rejected": "Bị từ chối", "received": "Đang kiểm tra",
-             "missing": "Chưa gửi"}
+TO_BULLETIN = {
+    "accepted": "on_time",
+    "late": "late",
+    "rejected": "rejected",
+    "received": "missing",
+    "missing": "missing",
+}
+LABELS_VI = {
+    "accepted": "Đã nhận",
+    "late": "Nhận muộn",
+    "rejected": "Bị từ chối",
+    "received": "Đang kiểm tra",
+    "missing": "Chưa gửi",
+}
 REASONS_SHOWN = 3
 
 
@@ -52,14 +62,20 @@ def district_status(con, settings: Settings, report_date: date) -> list[dict]:
     """One dict per reporting district for the report date, from the ledger as it stands (see module doc)."""
     cursor = con.execute(
         "SELECT submission_id, district_code, file_name, received_at, status, error_count, is_late "
-        "FROM ops.submission WHERE report_date = ? ORDER BY district_code, received_at", [report_date])
+        "FROM ops.submission WHERE report_date = ? ORDER BY district_code, received_at",
+        [report_date],
+    )
     names = [d[0] for d in cursor.description]
     files: dict[int, list[dict]] = {}
     for row in cursor.fetchall():
         item = dict(zip(names, row, strict=True))
         files.setdefault(item["district_code"], []).append(item)
-    in_force_ids = {r[0] for r in con.execute(
-        "SELECT submission_id FROM ops.submission_in_force WHERE report_date = ?", [report_date]).fetchall()}
+    in_force_ids = {
+        r[0]
+        for r in con.execute(
+            "SELECT submission_id FROM ops.submission_in_force WHERE report_date = ?", [report_date]
+        ).fetchall()
+    }
     rejected_ids = [f["submission_id"] for fs in files.values() for f in fs if f["status"] == "rejected"]
     reasons = _first_errors(con, rejected_ids)
     result = []
@@ -75,21 +91,33 @@ def district_status(con, settings: Settings, report_date: date) -> list[dict]:
         else:
             state = "missing"
         last_rejected = next((f for f in reversed(versions) if f["status"] == "rejected"), None)
-        result.append({
-            "district_code": district.code,
-            "district_name": district.name,
-            "status": state,
-            "bulletin_status": TO_BULLETIN[state],
-            "received": len(versions),
-            "rejected": sum(f["status"] == "rejected" for f in versions),
-            "superseded": sum(f["status"] == "superseded" for f in versions),
-            "first_received_at": _iso(versions[0]["received_at"]) if versions else None,
-            "accepted_received_at": _iso(in_force["received_at"]) if in_force else None,
-            "accepted_file": in_force["file_name"] if in_force else None,
-            "why_rejected": reasons.get(last_rejected["submission_id"], []) if last_rejected and not in_force else [],
-            "files": [{"file_name": f["file_name"], "received_at": _iso(f["received_at"]), "status": f["status"],
-                       "errors": f["error_count"], "late": f["is_late"]} for f in versions],
-        })
+        result.append(
+            {
+                "district_code": district.code,
+                "district_name": district.name,
+                "status": state,
+                "bulletin_status": TO_BULLETIN[state],
+                "received": len(versions),
+                "rejected": sum(f["status"] == "rejected" for f in versions),
+                "superseded": sum(f["status"] == "superseded" for f in versions),
+                "first_received_at": _iso(versions[0]["received_at"]) if versions else None,
+                "accepted_received_at": _iso(in_force["received_at"]) if in_force else None,
+                "accepted_file": in_force["file_name"] if in_force else None,
+                "why_rejected": reasons.get(last_rejected["submission_id"], [])
+                if last_rejected and not in_force
+                else [],
+                "files": [
+                    {
+                        "file_name": f["file_name"],
+                        "received_at": _iso(f["received_at"]),
+                        "status": f["status"],
+                        "errors": f["error_count"],
+                        "late": f["is_late"],
+                    }
+                    for f in versions
+                ],
+            }
+        )
     return result
 
 
@@ -99,11 +127,20 @@ def _first_errors(con, submission_ids: list[str]) -> dict[str, list[str]]:
     rows = con.execute(
         "SELECT submission_id, source_row, header, column_name, value, message_vi FROM ops.finding "
         "WHERE severity = 'error' AND list_contains(?, submission_id) "
-        "ORDER BY submission_id, coalesce(source_row, 0), column_name", [submission_ids]).fetchall()
+        "ORDER BY submission_id, coalesce(source_row, 0), column_name",
+        [submission_ids],
+    ).fetchall()
     found: dict[str, list[str]] = {}
     for sid, row, header, column, value, message in rows:
-        where = ", ".join(p for p in (f"dòng {row}" if row else "", f"cột {header or column}" if column else "",
-                                      f"giá trị {value}" if value not in (None, "") else "") if p)
+        where = ", ".join(
+            p
+            for p in (
+                f"dòng {row}" if row else "",
+                f"cột {header or column}" if column else "",
+                f"giá trị {value}" if value not in (None, "") else "",
+            )
+            if p
+        )
         found.setdefault(sid, [])
         if len(found[sid]) < REASONS_SHOWN:
             found[sid].append(f"{where}: {message}" if where else message)
@@ -132,11 +169,20 @@ def write_board(settings: Settings, report_date: date, statuses: list[dict], now
     cutoff = datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
     deadline = datetime.combine(report_date, settings.deadline, tzinfo=settings.timezone)
     counts = {state: sum(s["status"] == state for s in statuses) for state in LABELS_VI}
-    document = {"report_date": report_date.isoformat(), "updated_at": now.isoformat(timespec="seconds"),
-                "cutoff": cutoff.isoformat(timespec="minutes"), "deadline": deadline.isoformat(timespec="minutes"),
-                "after_cutoff": now >= cutoff, "counts": counts, "districts": statuses}
-    html = environment().get_template("board.html.j2").render(board=document, labels=LABELS_VI,
-                                                              province=reference.province(settings.province_code))
+    document = {
+        "report_date": report_date.isoformat(),
+        "updated_at": now.isoformat(timespec="seconds"),
+        "cutoff": cutoff.isoformat(timespec="minutes"),
+        "deadline": deadline.isoformat(timespec="minutes"),
+        "after_cutoff": now >= cutoff,
+        "counts": counts,
+        "districts": statuses,
+    }
+    html = (
+        environment()
+        .get_template("board.html.j2")
+        .render(board=document, labels=LABELS_VI, province=reference.province(settings.province_code))
+    )
     folder = settings.board / report_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
@@ -181,29 +227,42 @@ def send_reminders(settings: Settings, report_date: date, statuses: list[dict], 
             continue
         to = channels.addresses_of(settings, status["district_code"])
         if to:
-            replies.queue(settings, f"reminder-{report_date}-{stamp}-{status['district_code']}",
-                          reminder_message(settings, status, report_date, to, now))
+            replies.queue(
+                settings,
+                f"reminder-{report_date}-{stamp}-{status['district_code']}",
+                reminder_message(settings, status, report_date, to, now),
+            )
             reminded.append(status)
         else:
             no_address.append(status)
         channels.remember(record, {"to": to, "status": status["status"], "at": now.isoformat(timespec="seconds")})
     if (reminded or no_address) and settings.alert_to:
-        replies.queue(settings, f"reminder-{report_date}-{stamp}-operators",
-                      operators_message(settings, report_date, when, reminded, no_address))
+        replies.queue(
+            settings,
+            f"reminder-{report_date}-{stamp}-operators",
+            operators_message(settings, report_date, when, reminded, no_address),
+        )
     sent = replies.flush_outbox(settings)
-    return {"reminder": f"{when:%H:%M}", "reminded": [s["district_code"] for s in reminded],
-            "no_address": [s["district_code"] for s in no_address], "sent": sent}
+    return {
+        "reminder": f"{when:%H:%M}",
+        "reminded": [s["district_code"] for s in reminded],
+        "no_address": [s["district_code"] for s in no_address],
+        "sent": sent,
+    }
 
 
-def reminder_message(settings: Settings, status: dict, report_date: date, to: list[str],
-                     now: datetime) -> EmailMessage:
+def reminder_message(settings: Settings, status: dict, report_date: date, to: list[str], now: datetime) -> EmailMessage:
     from bantin import replies
 
     rejected = status["status"] == "rejected"
-    vi_state = ("tệp đã gửi chưa đạt (xem thư phản hồi) và chưa có tệp thay thế" if rejected
-                else "Sở chưa nhận được báo cáo")
-    en_state = ("the file sent was not accepted (see the reply) and no corrected file has come" if rejected
-                else "the Department has not received the report")
+    vi_state = (
+        "tệp đã gửi chưa đạt (xem thư phản hồi) và chưa có tệp thay thế" if rejected else "Sở chưa nhận được báo cáo"
+    )
+    en_state = (
+        "the file sent was not accepted (see the reply) and no corrected file has come"
+        if rejected
+        else "the Department has not received the report"
+    )
     body = (
         f"Kính gửi {status['district_name']},\n\n"
         f"Đến {now.astimezone(settings.timezone):%H:%M}, {vi_state} ngày {report_date:%d/%m/%Y}.\n"
@@ -216,25 +275,35 @@ def reminder_message(settings: Settings, status: dict, report_date: date, to: li
         "Department's reporting mailbox, or to your SFTP folder). If you sent it in the last few minutes, please "
         "ignore this message.\n"
     )
-    return replies._envelope(settings, to, f"Nhắc gửi báo cáo COVID-19 ngày {report_date:%d/%m/%Y} – "
-                                           f"{status['district_name']}", body)
+    return replies._envelope(
+        settings, to, f"Nhắc gửi báo cáo COVID-19 ngày {report_date:%d/%m/%Y} – {status['district_name']}", body
+    )
 
 
-def operators_message(settings: Settings, report_date: date, when: time, reminded: list[dict],
-                      no_address: list[dict]) -> EmailMessage:
+def operators_message(
+    settings: Settings, report_date: date, when: time, reminded: list[dict], no_address: list[dict]
+) -> EmailMessage:
     from bantin import replies
 
     def lines(items):
-        return "\n".join(f"  - {s['district_name']} ({s['district_code']}): {LABELS_VI[s['status']]}"
-                         for s in items) or "  (không có)"
+        return (
+            "\n".join(f"  - {s['district_name']} ({s['district_code']}): {LABELS_VI[s['status']]}" for s in items)
+            or "  (không có)"
+        )
 
-    body = (f"Nhắc gửi báo cáo lúc {when:%H:%M} ngày {report_date:%d/%m/%Y}.\n\n"
-            f"Đã nhắc qua thư ({len(reminded)}):\n{lines(reminded)}\n\n"
-            f"Chưa có địa chỉ đăng ký, cần gọi điện ({len(no_address)}):\n{lines(no_address)}\n\n"
-            f"Bảng theo dõi: {settings.board / 'index.html'}\n")
-    return replies._envelope(settings, list(settings.alert_to),
-                             f"[bantin] Nhắc báo cáo {when:%H:%M} {report_date:%d/%m/%Y}: "
-                             f"{len(reminded) + len(no_address)} huyện chưa có báo cáo đạt", body)
+    body = (
+        f"Nhắc gửi báo cáo lúc {when:%H:%M} ngày {report_date:%d/%m/%Y}.\n\n"
+        f"Đã nhắc qua thư ({len(reminded)}):\n{lines(reminded)}\n\n"
+        f"Chưa có địa chỉ đăng ký, cần gọi điện ({len(no_address)}):\n{lines(no_address)}\n\n"
+        f"Bảng theo dõi: {settings.board / 'index.html'}\n"
+    )
+    return replies._envelope(
+        settings,
+        list(settings.alert_to),
+        f"[bantin] Nhắc báo cáo {when:%H:%M} {report_date:%d/%m/%Y}: "
+        f"{len(reminded) + len(no_address)} huyện chưa có báo cáo đạt",
+        body,
+    )
 
 
 # --------------------------------------------------------------------------- after each collection
@@ -244,8 +313,11 @@ def after_collection(settings: Settings, now: datetime, *, remind: bool = True) 
     """Rewrite the board for the day of `now`, and send the reminders due at `now`."""
     report_date = now.astimezone(settings.timezone).date()
     statuses = today_status(settings, report_date)
-    result = {"report_date": report_date.isoformat(), "board": str(write_board(settings, report_date, statuses, now)),
-              "missing": [s["district_code"] for s in statuses if s["status"] in ("missing", "rejected")]}
+    result = {
+        "report_date": report_date.isoformat(),
+        "board": str(write_board(settings, report_date, statuses, now)),
+        "missing": [s["district_code"] for s in statuses if s["status"] in ("missing", "rejected")],
+    }
     if remind:
         result.update(send_reminders(settings, report_date, statuses, now))
     return result

@@ -34,9 +34,17 @@ OVERRIDE_OPTION = "Công bố cấp độ khác (ghi ở ô Điều chỉnh)"
 LATER_OPTION = "Chưa quyết định: phát hành bản tin với cấp độ đề xuất"
 OPTIONS = [APPROVE_OPTION, OVERRIDE_OPTION, LATER_OPTION]
 
-UNIT_WORDS = {"tỉnh": "province", "tinh": "province", "province": "province",
-              "huyện": "district", "huyen": "district", "district": "district",
-              "xã": "commune", "xa": "commune", "commune": "commune"}
+UNIT_WORDS = {
+    "tỉnh": "province",
+    "tinh": "province",
+    "province": "province",
+    "huyện": "district",
+    "huyen": "district",
+    "district": "district",
+    "xã": "commune",
+    "xa": "commune",
+    "commune": "commune",
+}
 _OVERRIDE = re.compile(r"^\s*(\w+)\s*[: ]?\s*(\d*)\s*=\s*(\d)\s*$")
 
 
@@ -68,13 +76,16 @@ def parse_overrides(text: str | None, province_code: int) -> dict[tuple[str, int
         kind = UNIT_WORDS.get(match.group(1)) if match else None
         if not match or kind is None or (kind != "province" and not match.group(2)):
             raise SignoffError(
-                f"Không hiểu \"{part.strip()}\": ghi dạng tỉnh=2; huyện 193=3; xã 6655=2 (mã đơn vị theo TCTK).",
-                f"Cannot read \"{part.strip()}\": write province=2; district 193=3; commune 6655=2 (GSO codes).")
+                f'Không hiểu "{part.strip()}": ghi dạng tỉnh=2; huyện 193=3; xã 6655=2 (mã đơn vị theo TCTK).',
+                f'Cannot read "{part.strip()}": write province=2; district 193=3; commune 6655=2 (GSO codes).',
+            )
         code = province_code if kind == "province" else int(match.group(2))
         level = int(match.group(3))
         if level not in (1, 2, 3, 4):
-            raise SignoffError(f"Cấp độ {level} không hợp lệ (1 đến 4): \"{part.strip()}\".",
-                               f"Level {level} is not 1 to 4: \"{part.strip()}\".")
+            raise SignoffError(
+                f'Cấp độ {level} không hợp lệ (1 đến 4): "{part.strip()}".',
+                f'Level {level} is not 1 to 4: "{part.strip()}".',
+            )
         overrides[(kind, code)] = level
     return overrides
 
@@ -89,47 +100,78 @@ def record(con, decision: Decision, *, engine_config: dict | None = None) -> dic
     """
     from bantin import models, store
 
-    computed = {(t, c): (level, rule_set_id, rule_set_version) for t, c, level, rule_set_id, rule_set_version in
-                con.execute("SELECT unit_type, unit_code, level, rule_set_id, rule_set_version "
-                            "FROM marts.epidemic_level WHERE report_date = ?", [decision.report_date]).fetchall()}
+    computed = {
+        (t, c): (level, rule_set_id, rule_set_version)
+        for t, c, level, rule_set_id, rule_set_version in con.execute(
+            "SELECT unit_type, unit_code, level, rule_set_id, rule_set_version "
+            "FROM marts.epidemic_level WHERE report_date = ?",
+            [decision.report_date],
+        ).fetchall()
+    }
     if not computed:
-        raise SignoffError(f"Chưa có cấp độ tính cho ngày {decision.report_date:%d/%m/%Y}: chạy build_marts trước.",
-                           f"No computed levels for {decision.report_date}: build the marts first.")
+        raise SignoffError(
+            f"Chưa có cấp độ tính cho ngày {decision.report_date:%d/%m/%Y}: chạy build_marts trước.",
+            f"No computed levels for {decision.report_date}: build the marts first.",
+        )
     unknown = [key for key in decision.overrides if key not in computed]
     if unknown:
-        raise SignoffError(f"Không có đơn vị {', '.join(f'{t} {c}' for t, c in unknown)} trong cấp độ ngày "
-                           f"{decision.report_date:%d/%m/%Y}.",
-                           f"No unit {', '.join(f'{t} {c}' for t, c in unknown)} among the levels of "
-                           f"{decision.report_date}.")
+        raise SignoffError(
+            f"Không có đơn vị {', '.join(f'{t} {c}' for t, c in unknown)} trong cấp độ ngày "
+            f"{decision.report_date:%d/%m/%Y}.",
+            f"No unit {', '.join(f'{t} {c}' for t, c in unknown)} among the levels of {decision.report_date}.",
+        )
     changed = {key: level for key, level in decision.overrides.items() if level != computed[key][0]}
     if changed and not decision.reason.strip():
-        raise SignoffError("Công bố cấp độ khác với cấp độ đề xuất phải ghi lý do.",
-                           "Declaring a level other than the computed one needs a reason.")
+        raise SignoffError(
+            "Công bố cấp độ khác với cấp độ đề xuất phải ghi lý do.",
+            "Declaring a level other than the computed one needs a reason.",
+        )
     if not decision.decided_by.strip():
         raise SignoffError("Thiếu tên người quyết định.", "Who decided is missing.")
-    rows = [(decision.report_date, unit_type, unit_code, level, changed.get((unit_type, unit_code), level),
-             OVERRIDDEN if (unit_type, unit_code) in changed else APPROVED, decision.decided_by.strip(),
-             decision.decided_at, decision.reason.strip() or None, decision.channel, rule_set_id, rule_set_version)
-            for (unit_type, unit_code), (level, rule_set_id, rule_set_version) in computed.items()]
+    rows = [
+        (
+            decision.report_date,
+            unit_type,
+            unit_code,
+            level,
+            changed.get((unit_type, unit_code), level),
+            OVERRIDDEN if (unit_type, unit_code) in changed else APPROVED,
+            decision.decided_by.strip(),
+            decision.decided_at,
+            decision.reason.strip() or None,
+            decision.channel,
+            rule_set_id,
+            rule_set_version,
+        )
+        for (unit_type, unit_code), (level, rule_set_id, rule_set_version) in computed.items()
+    ]
     with store.transaction(con):
         con.executemany("INSERT INTO ops.level_decision VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     # the decision is the record; the mart follows it (a rerun of the date's build refreshes it too)
     models.refresh_signoff(con, decision.report_date, engine_config=engine_config)
-    return {"status": OVERRIDDEN if changed else APPROVED, "decided_by": decision.decided_by.strip(),
-            "decided_at": decision.decided_at.isoformat(timespec="seconds"),
-            "overridden": [f"{t} {c}: {computed[(t, c)][0]} → {level}" for (t, c), level in sorted(changed.items())],
-            "channel": decision.channel}
+    return {
+        "status": OVERRIDDEN if changed else APPROVED,
+        "decided_by": decision.decided_by.strip(),
+        "decided_at": decision.decided_at.isoformat(timespec="seconds"),
+        "overridden": [f"{t} {c}: {computed[(t, c)][0]} → {level}" for (t, c), level in sorted(changed.items())],
+        "channel": decision.channel,
+    }
 
 
 def status(con, report_date: date) -> dict:
     """The date's sign-off at a glance: approved, overridden or provisional, with who and when."""
     row = con.execute(
         "SELECT max(decided_by), max(decided_at), bool_or(status = 'overridden'), count(*) FILTER (WHERE status <> ?)"
-        " FROM marts.level_signoff WHERE report_date = ?", [PROVISIONAL, report_date]).fetchone()
+        " FROM marts.level_signoff WHERE report_date = ?",
+        [PROVISIONAL, report_date],
+    ).fetchone()
     if not row or not row[3]:
         return {"status": PROVISIONAL, "label": PROVISIONAL_LABEL}
-    return {"status": OVERRIDDEN if row[2] else APPROVED, "decided_by": row[0],
-            "decided_at": row[1].isoformat(timespec="seconds") if row[1] else None}
+    return {
+        "status": OVERRIDDEN if row[2] else APPROVED,
+        "decided_by": row[0],
+        "decided_at": row[1].isoformat(timespec="seconds") if row[1] else None,
+    }
 
 
 def has_decision(con, report_date: date) -> bool:
@@ -148,8 +190,10 @@ def wait_for(settings: Settings, report_date: date, now: datetime, wait_minutes:
     if wait_minutes is not None:
         return timedelta(minutes=float(wait_minutes))
     signoff_by = datetime.combine(report_date, settings.signoff_by, tzinfo=settings.timezone)
-    warned_at = (datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
-                 + deadlines.intervals(settings)["warning"])
+    warned_at = (
+        datetime.combine(report_date, settings.cutoff, tzinfo=settings.timezone)
+        + deadlines.intervals(settings)["warning"]
+    )
     return min(signoff_by, warned_at) - now.astimezone(settings.timezone)
 
 
@@ -158,18 +202,33 @@ def request_body(con, report_date: date) -> str:
     rows = con.execute(
         "SELECT unit_type, unit_code, unit_name, level, reason, is_complete FROM marts.epidemic_level "
         "WHERE report_date = ? AND unit_type IN ('province', 'district') "
-        "ORDER BY unit_type = 'district', unit_code", [report_date]).fetchall()
-    communes = con.execute("SELECT level, count(*) FROM marts.epidemic_level WHERE report_date = ? "
-                           "AND unit_type = 'commune' GROUP BY level ORDER BY level", [report_date]).fetchall()
-    lines = [f"**Cấp độ dịch đề xuất ngày {report_date:%d/%m/%Y}** (đơn vị: mã TCTK).", "",
-             "| Đơn vị | Mã | Cấp đề xuất | Lý do |", "|---|---|---|---|"]
+        "ORDER BY unit_type = 'district', unit_code",
+        [report_date],
+    ).fetchall()
+    communes = con.execute(
+        "SELECT level, count(*) FROM marts.epidemic_level WHERE report_date = ? "
+        "AND unit_type = 'commune' GROUP BY level ORDER BY level",
+        [report_date],
+    ).fetchall()
+    lines = [
+        f"**Cấp độ dịch đề xuất ngày {report_date:%d/%m/%Y}** (đơn vị: mã TCTK).",
+        "",
+        "| Đơn vị | Mã | Cấp đề xuất | Lý do |",
+        "|---|---|---|---|",
+    ]
     for unit_type, code, name, level, reason, complete in rows:
         flag = "" if complete else " ⚠ số liệu chưa đủ"
-        lines.append(f"| {name} | {'tỉnh' if unit_type == 'province' else f'huyện {code}'} | {level}{flag} | "
-                     f"{reason.replace('|', '/')} |")
-    lines += ["", "Xã theo cấp: " + ", ".join(f"cấp {level}: {n}" for level, n in communes), "",
-              f"Phê duyệt: chọn \"{APPROVE_OPTION}\". Công bố cấp khác: chọn \"{OVERRIDE_OPTION}\", ghi ở ô "
-              "Điều chỉnh `tỉnh=2; huyện 193=3; xã 6655=2` và ghi lý do. Không trả lời trước giờ chốt: bản tin "
-              f"phát hành với ghi chú \"{PROVISIONAL_LABEL}\"; quyết định sau đó tạo phiên bản mới "
-              "(`bantin levels approve|override`)."]
+        lines.append(
+            f"| {name} | {'tỉnh' if unit_type == 'province' else f'huyện {code}'} | {level}{flag} | "
+            f"{reason.replace('|', '/')} |"
+        )
+    lines += [
+        "",
+        "Xã theo cấp: " + ", ".join(f"cấp {level}: {n}" for level, n in communes),
+        "",
+        f'Phê duyệt: chọn "{APPROVE_OPTION}". Công bố cấp khác: chọn "{OVERRIDE_OPTION}", ghi ở ô '
+        "Điều chỉnh `tỉnh=2; huyện 193=3; xã 6655=2` và ghi lý do. Không trả lời trước giờ chốt: bản tin "
+        f'phát hành với ghi chú "{PROVISIONAL_LABEL}"; quyết định sau đó tạo phiên bản mới '
+        "(`bantin levels approve|override`).",
+    ]
     return "\n".join(lines)

@@ -41,12 +41,21 @@ class DirectorSignoff(HITLOperator):
             options=list(signoff.OPTIONS),
             defaults=[signoff.LATER_OPTION],  # what the scheduler chooses when the sign-off time passes
             params={
-                "dieu_chinh": Param("", type=["null", "string"], title="Điều chỉnh (chỉ khi công bố cấp khác)",
-                                    description="Ví dụ: tỉnh=2; huyện 193=3; xã 6655=2"),
-                "ly_do": Param("", type=["null", "string"], title="Lý do",
-                               description="Bắt buộc khi công bố cấp khác cấp đề xuất"),
-                "nguoi_quyet_dinh": Param("", type=["null", "string"], title="Người quyết định",
-                                          description="Họ tên, chức vụ (mặc định: tài khoản trả lời)"),
+                "dieu_chinh": Param(
+                    "",
+                    type=["null", "string"],
+                    title="Điều chỉnh (chỉ khi công bố cấp khác)",
+                    description="Ví dụ: tỉnh=2; huyện 193=3; xã 6655=2",
+                ),
+                "ly_do": Param(
+                    "", type=["null", "string"], title="Lý do", description="Bắt buộc khi công bố cấp khác cấp đề xuất"
+                ),
+                "nguoi_quyet_dinh": Param(
+                    "",
+                    type=["null", "string"],
+                    title="Người quyết định",
+                    description="Họ tên, chức vụ (mặc định: tài khoản trả lời)",
+                ),
             },
             **kwargs,
         )
@@ -63,11 +72,15 @@ class DirectorSignoff(HITLOperator):
         with store.writer(settings) as con:
             decided = signoff.has_decision(con, report_date)
             body = signoff.request_body(con, report_date)
-        wait = signoff.wait_for(settings, report_date, datetime.now(UTC),
-                                context["params"].get("signoff_wait_minutes"))
+        wait = signoff.wait_for(settings, report_date, datetime.now(UTC), context["params"].get("signoff_wait_minutes"))
         if mode == "skip" or decided or wait.total_seconds() <= 0:
-            why = ("skip" if mode == "skip" else "decision already recorded" if decided
-                   else f"sign-off time {settings.signoff_by:%H:%M} of {report_date} has passed")
+            why = (
+                "skip"
+                if mode == "skip"
+                else "decision already recorded"
+                if decided
+                else f"sign-off time {settings.signoff_by:%H:%M} of {report_date} has passed"
+            )
             log.info("sign-off of %s: not waiting (%s)", report_date, why)
             return {"report_date": report_date.isoformat(), "waited": False, "why": why}
         self.response_timeout = wait
@@ -95,7 +108,7 @@ class DirectorSignoff(HITLOperator):
             return outcome
         params = answer.get("params_input") or {}
         responded_at = answer["responded_at"]
-        decided_at = (responded_at if isinstance(responded_at, datetime) else datetime.fromisoformat(str(responded_at)))
+        decided_at = responded_at if isinstance(responded_at, datetime) else datetime.fromisoformat(str(responded_at))
         decision = signoff.Decision(
             report_date=report_date,
             decided_by=(params.get("nguoi_quyet_dinh") or "").strip() or user.get("name") or user.get("id") or "?",
@@ -108,8 +121,9 @@ class DirectorSignoff(HITLOperator):
             if chosen == signoff.OVERRIDE_OPTION:
                 overrides = signoff.parse_overrides(params.get("dieu_chinh"), settings.province_code)
                 if not overrides:
-                    raise signoff.SignoffError("Chọn công bố cấp khác nhưng ô Điều chỉnh để trống.",
-                                               "Override chosen but no unit level given.")
+                    raise signoff.SignoffError(
+                        "Chọn công bố cấp khác nhưng ô Điều chỉnh để trống.", "Override chosen but no unit level given."
+                    )
                 decision = signoff.Decision(**{**decision.__dict__, "overrides": overrides})
             with store.writer(settings) as con:
                 outcome.update(signoff.record(con, decision, engine_config=store.engine_config(settings)))

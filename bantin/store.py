@@ -64,8 +64,10 @@ def exclusive_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusy(f"another bantin process has held {lock_path} for over {timeout:g} s: "
-                                        "see which task is still running before clearing this one") from None
+                    raise WarehouseBusy(
+                        f"another bantin process has held {lock_path} for over {timeout:g} s: "
+                        "see which task is still running before clearing this one"
+                    ) from None
                 time.sleep(0.2)
         try:
             yield
@@ -139,8 +141,9 @@ def _connect_when_free(path: Path, config: dict, deadline: float):
             if "lock" not in str(problem).lower():
                 raise
             if time.monotonic() > deadline:
-                raise WarehouseBusy(f"{path} is held open by another process past the wait bound "
-                                    f"(BANTIN_LOCK_WAIT_S): {problem}") from None
+                raise WarehouseBusy(
+                    f"{path} is held open by another process past the wait bound (BANTIN_LOCK_WAIT_S): {problem}"
+                ) from None
             log.warning("warehouse busy (%s); waiting", str(problem).splitlines()[0][:200])
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
@@ -198,21 +201,35 @@ MIGRATIONS: tuple[Migration, ...] = (
     # The schema as it stood when migrations began (#13). Written with IF NOT EXISTS and
     # ADD COLUMN IF NOT EXISTS so that it adopts a warehouse made by any earlier release.
     Migration(1, "baseline: raw, ref, ops, staging, marts", lambda: _sql_file("0001_baseline.sql")),
-    Migration(2, "ops.pipeline_run records failed stages (status, error)", """
+    Migration(
+        2,
+        "ops.pipeline_run records failed stages (status, error)",
+        """
         ALTER TABLE ops.pipeline_run ADD COLUMN status VARCHAR DEFAULT 'succeeded';
         ALTER TABLE ops.pipeline_run ALTER COLUMN status SET NOT NULL;
         ALTER TABLE ops.pipeline_run ADD COLUMN error VARCHAR;
-    """),
-    Migration(3, "ops.submission_in_force: the file in force of each district and report date",
-              lambda: ledger.SUBMISSION_IN_FORCE_DDL),
-    Migration(4, "raw.submission_row's columns in the contract's order (upgraded and new warehouses alike)",
-              lambda: _sql_file("0004_raw_rows_in_contract_order.sql")),
+    """,
+    ),
+    Migration(
+        3,
+        "ops.submission_in_force: the file in force of each district and report date",
+        lambda: ledger.SUBMISSION_IN_FORCE_DDL,
+    ),
+    Migration(
+        4,
+        "raw.submission_row's columns in the contract's order (upgraded and new warehouses alike)",
+        lambda: _sql_file("0004_raw_rows_in_contract_order.sql"),
+    ),
     # The hand-made model runner's steps that the dbt project keeps under `intermediate` now: left in
     # `staging`, they would sit there stale and mislead an analyst browsing the schemas.
-    Migration(5, "the models on dbt: staging.commune_window and staging.unit_daily move to intermediate", """
+    Migration(
+        5,
+        "the models on dbt: staging.commune_window and staging.unit_daily move to intermediate",
+        """
         DROP VIEW IF EXISTS staging.commune_window;
         DROP TABLE IF EXISTS staging.unit_daily;
-    """),
+    """,
+    ),
 )
 
 _VERSION_TABLE = """
@@ -227,8 +244,10 @@ CREATE TABLE IF NOT EXISTS ops.schema_version (
 
 def schema_version(con) -> int:
     """The last migration applied to this database (0: none, e.g. a warehouse from before migrations)."""
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                         "AND schema_name = 'ops' AND table_name = 'schema_version'").fetchone()[0]
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'ops' AND table_name = 'schema_version'"
+    ).fetchone()[0]
     if not exists:
         return 0
     return con.execute("SELECT coalesce(max(version), 0) FROM ops.schema_version").fetchone()[0]
@@ -246,8 +265,10 @@ def migrate(con) -> list[int]:
         with transaction(con):
             con.execute(_VERSION_TABLE)
             con.execute(sql)
-            con.execute("INSERT INTO ops.schema_version VALUES (?, ?, current_localtimestamp())",
-                        [migration.version, migration.description])
+            con.execute(
+                "INSERT INTO ops.schema_version VALUES (?, ?, current_localtimestamp())",
+                [migration.version, migration.description],
+            )
         log.info("warehouse schema migrated to version %d: %s", migration.version, migration.description)
     return [m.version for m in pending]
 
@@ -282,10 +303,22 @@ def stage(settings, name: str, *, run_id: str, report_date=None, stats: dict | N
     def record(con, status: str, error: str | None) -> None:
         seconds = time.perf_counter() - clock
         stats["seconds"] = round(seconds, 3)
-        con.execute("INSERT INTO ops.pipeline_run (run_id, stage, report_date, started_at, finished_at, seconds, "
-                    "stats_json, try_number, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, name, report_date, started, datetime.now(), seconds, json.dumps(stats, default=str),
-                     try_number(run_id), status, error])
+        con.execute(
+            "INSERT INTO ops.pipeline_run (run_id, stage, report_date, started_at, finished_at, seconds, "
+            "stats_json, try_number, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                name,
+                report_date,
+                started,
+                datetime.now(),
+                seconds,
+                json.dumps(stats, default=str),
+                try_number(run_id),
+                status,
+                error,
+            ],
+        )
 
     def record_failure(con, problem: Exception) -> None:
         error = f"{type(problem).__name__}: {problem}"[:4000]

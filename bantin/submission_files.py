@@ -299,12 +299,19 @@ def _write_totals(sheet, number: int, rows: list[Row], cell_style: dict, *, form
 
 def _make_fill_in(sheet, first: int, last: int) -> None:
     """Unlock what the clerk types (counts, notes), allow only whole numbers >= 0, protect the rest."""
-    rule = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                          showErrorMessage=True, errorStyle="stop",
-                          errorTitle="Giá trị không hợp lệ / Invalid value",
-                          error="Chỉ nhập số nguyên từ 0 trở lên / Whole numbers >= 0 only",
-                          showInputMessage=True, promptTitle="Số nguyên ≥ 0",
-                          prompt="Ghi 0 nếu không có / Write 0 for none")
+    rule = DataValidation(
+        type="whole",
+        operator="greaterThanOrEqual",
+        formula1="0",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="stop",
+        errorTitle="Giá trị không hợp lệ / Invalid value",
+        error="Chỉ nhập số nguyên từ 0 trở lên / Whole numbers >= 0 only",
+        showInputMessage=True,
+        promptTitle="Số nguyên ≥ 0",
+        prompt="Ghi 0 nếu không có / Write 0 for none",
+    )
     sheet.add_data_validation(rule)
     for index, column in enumerate(COLUMNS, start=1):
         if column.name not in COUNT_COLUMNS and column.name != "notes":

@@ -65,7 +65,9 @@ def _non_negative(column: Column) -> dict:
         "type": "expect_column_values_to_be_between",
         "kwargs": {"column": column.name, "min_value": 0},
         "meta": {
-            "severity": "error", "rule": "count.non_negative", "blame": column.name,
+            "severity": "error",
+            "rule": "count.non_negative",
+            "blame": column.name,
             "message_vi": f'Số âm ({{value}}) ở cột "{column.header_vi}": số đếm phải ≥ 0.',
             "message_en": f'Negative value ({{value}}) in "{column.header_vi}": counts must be ≥ 0.',
         },
@@ -76,14 +78,20 @@ def _never_decreases(column: Column) -> dict:
     name, previous = column.name, f"previous_{column.name}"  # history_frame's column for the last known value
     return {
         "type": "expect_column_pair_values_a_to_be_greater_than_b",
-        "kwargs": {"column_A": name, "column_B": previous, "or_equal": True,
-                   "ignore_row_if": "either_value_is_missing"},
+        "kwargs": {
+            "column_A": name,
+            "column_B": previous,
+            "or_equal": True,
+            "ignore_row_if": "either_value_is_missing",
+        },
         "meta": {
-            "severity": "error", "rule": "history.cumulative_decrease", "blame": name,
+            "severity": "error",
+            "rule": "history.cumulative_decrease",
+            "blame": name,
             "message_vi": f'Số cộng dồn "{column.header_vi}" giảm từ {{{previous}}} (ngày báo cáo trước) xuống '
-                          f"{{{name}}}: số cộng dồn không được giảm.",
+            f"{{{name}}}: số cộng dồn không được giảm.",
             "message_en": f'Cumulative "{column.header_vi}" fell from {{{previous}}} (previous report) to '
-                          f"{{{name}}}: a running total never decreases.",
+            f"{{{name}}}: a running total never decreases.",
         },
     }
 
@@ -133,15 +141,17 @@ def _reference_frame():
     import pandas as pd
 
     communes = reference.communes()
-    return pd.DataFrame({
-        "commune_code": [float(c.code) for c in communes],
-        "commune_district_code": [float(c.district_code) for c in communes],
-        "reference_name": [c.name for c in communes],
-        "population": [float(c.population) for c in communes],
-        "population_18plus": [float(c.population_18plus) for c in communes],
-        "population_65plus": [float(c.population_65plus) for c in communes],
-        "population_50plus": [float(c.population_50plus) for c in communes],
-    })
+    return pd.DataFrame(
+        {
+            "commune_code": [float(c.code) for c in communes],
+            "commune_district_code": [float(c.district_code) for c in communes],
+            "reference_name": [c.name for c in communes],
+            "population": [float(c.population) for c in communes],
+            "population_18plus": [float(c.population_18plus) for c in communes],
+            "population_65plus": [float(c.population_65plus) for c in communes],
+            "population_50plus": [float(c.population_50plus) for c in communes],
+        }
+    )
 
 
 def file_frame(rows, files):
@@ -167,8 +177,9 @@ def file_frame(rows, files):
     files["as_of"] = pd.to_datetime(files["as_of"])
     files["oldest_allowed"] = files["as_of"] - pd.to_timedelta(files["backdate_days"], unit="D")
 
-    roster = files.merge(ref[["commune_code", "commune_district_code"]], left_on="inbox_district_code",
-                         right_on="commune_district_code")[["submission_id", "commune_code"]]
+    roster = files.merge(
+        ref[["commune_code", "commune_district_code"]], left_on="inbox_district_code", right_on="commune_district_code"
+    )[["submission_id", "commune_code"]]
     roster = roster[roster.submission_id.isin(rows.submission_id)]
     listed = roster.merge(rows[["submission_id", "commune_code"]].drop_duplicates(), how="left", indicator=True)
     missing = listed[listed["_merge"] == "left_only"][["submission_id", "commune_code"]].assign(in_file=False)
@@ -176,7 +187,8 @@ def file_frame(rows, files):
     frame = pd.concat([rows, missing], ignore_index=True)
     frame = frame.merge(files, on="submission_id", how="left").merge(ref, on="commune_code", how="left")
     frame["commune_district_code"] = frame["commune_district_code"].where(
-        frame["commune_code"].isna() | frame["commune_district_code"].notna(), 0.0)  # listed but unknown: no district
+        frame["commune_code"].isna() | frame["commune_district_code"].notna(), 0.0
+    )  # listed but unknown: no district
     _add_commune_columns(frame)
     _add_report_date_columns(frame)
     frame["in_file"] = frame["in_file"].astype(bool)
@@ -195,8 +207,9 @@ def _add_commune_columns(frame) -> None:
     frame["commune_name_key"] = written.map(html.escape, na_action="ignore")
     # A clerk may write "Hà Khánh" or "Phường Hà Khánh": compare like with like.
     frame["reference_name_key"] = [
-        None if w is None or w != w else html.escape(normalise_header(name if _has_type_prefix(w) else
-                                                                      _strip_type(name)))
+        None
+        if w is None or w != w
+        else html.escape(normalise_header(name if _has_type_prefix(w) else _strip_type(name)))
         for w, name in zip(written, frame["reference_name"], strict=True)
     ]
 
@@ -208,7 +221,7 @@ def _has_type_prefix(key: str) -> bool:
 def _strip_type(name: str) -> str:
     for prefix in COMMUNE_TYPE_PREFIXES:
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -276,8 +289,10 @@ def copy_history(con, pending_ids: list[str], commune_codes, settings=None):
     in_force = [r[0] for r in history.execute("SELECT submission_id FROM ops.submission_in_force").fetchall()]
     candidates = sorted(set(in_force) | set(pending_ids))
     communes = sorted({int(c) for c in commune_codes.dropna()})
-    rows = con.execute("SELECT * FROM raw.submission_row WHERE list_contains(?, submission_id) "  # noqa: F841
-                       "AND list_contains(?, commune_code)", [candidates, communes]).df()
+    rows = con.execute(  # noqa: F841 (read by name below)
+        "SELECT * FROM raw.submission_row WHERE list_contains(?, submission_id) AND list_contains(?, commune_code)",
+        [candidates, communes],
+    ).df()
     history.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM rows")
     return history
 
@@ -303,8 +318,14 @@ def history_frame(frame, con, trusted_ids: list[str]):
         finally:
             con.unregister("pending")
     rows = rows.merge(features, on="row_id", how="left").set_index("row_id")
-    for column in ("silent_days", "new_cases_recent_level", *(f"previous_{c}" for c in CUMULATIVE_COLUMNS),
-                   "previous_in_treatment", "previous_quarantine_centralized", "previous_quarantine_home"):
+    for column in (
+        "silent_days",
+        "new_cases_recent_level",
+        *(f"previous_{c}" for c in CUMULATIVE_COLUMNS),
+        "previous_in_treatment",
+        "previous_quarantine_centralized",
+        "previous_quarantine_home",
+    ):
         rows[column] = rows[column].astype("float64") if column in rows else float("nan")
     # What a stock can plausibly be today: yesterday's level plus what entered today.
     rows["in_treatment_expected"] = rows["previous_in_treatment"] + rows["new_cases"]
@@ -324,8 +345,16 @@ class Outcome:
     data_docs: Path | None = None  # index.html of the Data Docs site, when one was built
 
 
-def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(),
-                   docs_dir: Path | None = None, run_name: str | None = None) -> Outcome:
+def validate_files(
+    rows,
+    files,
+    *,
+    history=None,
+    trusted_ids=(),
+    untrusted_ids=(),
+    docs_dir: Path | None = None,
+    run_name: str | None = None,
+) -> Outcome:
     """Every suite over the rows of many files: one GX validation per suite, whatever the number of files.
 
     `history`: a DuckDB connection with the ledger, its `ops.submission_in_force` and the raw rows
@@ -342,8 +371,9 @@ def validate_files(rows, files, *, history=None, trusted_ids=(), untrusted_ids=(
     frame = file_frame(rows, files)
     outcome.findings = runner.run((ROW_SUITE, FILE_SUITE), frame, run_name)
     rejected = {sid for sid, f in outcome.findings if f.severity == ERROR} | set(untrusted_ids)
-    outcome.findings += _history_findings(runner, frame[~frame["submission_id"].isin(rejected)], history,
-                                          trusted_ids, run_name)
+    outcome.findings += _history_findings(
+        runner, frame[~frame["submission_id"].isin(rejected)], history, trusted_ids, run_name
+    )
     if docs_dir:
         try:
             outcome.data_docs = runner.build_docs()
@@ -383,11 +413,14 @@ class _Runner:
         self.context.variables.progress_bars = {"globally": False}
         self.docs_dir = docs_dir
         if docs_dir:
-            self.context.add_data_docs_site(DOCS_SITE, {
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            })
+            self.context.add_data_docs_site(
+                DOCS_SITE,
+                {
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
         asset = self.context.data_sources.add_pandas("submissions").add_dataframe_asset("rows")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("all_rows")
         self.checkpoints: dict[tuple[str, ...], object] = {}
@@ -396,20 +429,28 @@ class _Runner:
         if names not in self.checkpoints:
             gx = self.gx
             definitions = [
-                self.context.validation_definitions.add(gx.ValidationDefinition(
-                    name=name, data=self.batch_definition, suite=self.context.suites.add(load_suite(name))))
+                self.context.validation_definitions.add(
+                    gx.ValidationDefinition(
+                        name=name, data=self.batch_definition, suite=self.context.suites.add(load_suite(name))
+                    )
+                )
                 for name in names
             ]
-            self.checkpoints[names] = self.context.checkpoints.add(gx.Checkpoint(
-                name="+".join(names), validation_definitions=definitions,
-                result_format={"result_format": "COMPLETE"}))
+            self.checkpoints[names] = self.context.checkpoints.add(
+                gx.Checkpoint(
+                    name="+".join(names),
+                    validation_definitions=definitions,
+                    result_format={"result_format": "COMPLETE"},
+                )
+            )
         return self.checkpoints[names]
 
     def run(self, names: tuple[str, ...], frame, run_name: str | None = None) -> list[tuple[str, Finding]]:
         from great_expectations.core.run_identifier import RunIdentifier
 
-        result = self.checkpoint(names).run(batch_parameters={"dataframe": frame},
-                                            run_id=RunIdentifier(run_name=run_name) if run_name else None)
+        result = self.checkpoint(names).run(
+            batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name) if run_name else None
+        )
         found: list[tuple[str, Finding]] = []
         for suite_result in result.run_results.values():
             for outcome in suite_result.results:
@@ -445,8 +486,10 @@ def finding_for(record, meta: dict, kwargs: dict) -> tuple[str, Finding]:
     words = {**{k: _shown(v) for k, v in kwargs.items()}, **{k: _shown(v) for k, v in record.items()}}
     words["value"] = words.get(blame, "")
     # the Vietnamese message writes decimals the Vietnamese way (`9,1`), the English one `9.1`
-    words_vi = {**{k: _shown(v, vi=True) for k, v in kwargs.items()},
-                **{k: _shown(v, vi=True) for k, v in record.items()}}
+    words_vi = {
+        **{k: _shown(v, vi=True) for k, v in kwargs.items()},
+        **{k: _shown(v, vi=True) for k, v in record.items()},
+    }
     words_vi["value"] = words_vi.get(blame, "")
     finding = Finding(
         severity=meta["severity"],
@@ -482,4 +525,3 @@ def _shown(value, *, vi: bool = False) -> str:
             return vn_dec(value, 1)
         return f"{value:.1f}"
     return str(value)
-

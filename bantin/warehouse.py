@@ -95,11 +95,11 @@ COLUMN_COMMENTS = {
         "sha256": "SHA-256 of the file's bytes: the same bytes sent twice are recorded once",
         "size_bytes": "File size in bytes",
         "received_at": "Receipt time (local wall-clock time): when the channel's server (mail server, SFTP) or "
-                       "bantin first saw the file, never a time the sender controls",
+        "bantin first saw the file, never a time the sender controls",
         "recorded_at": "When the pipeline recorded it (local wall-clock time)",
         "version": "Order of arrival among the files of this district and report date (1 = first)",
         "status": "received (not validated yet), accepted (the one in the figures), superseded (an "
-                  "earlier good file), rejected (has errors)",
+        "earlier good file), rejected (has errors)",
         "error_count": "Errors found in the file (any error rejects it)",
         "warning_count": "Warnings found in the file (accepted, but worth a look)",
         "is_late": "Received after the cutoff of its report date",
@@ -131,14 +131,14 @@ COLUMN_COMMENTS = {
     "ops.pipeline_run": {
         "run_id": "Airflow run id (manual__/scheduled__/backfill__…) or cli__<time>__<id> for one `bantin run`",
         "stage": "Pipeline stage, named as its Airflow task (collect, validate, alert_new_f0, build_marts, "
-                 "publish_snapshot, render_bulletin, deliver_bulletin)",
+        "publish_snapshot, render_bulletin, deliver_bulletin)",
         "report_date": "Report date of the stage (NULL for stages that serve every date: collect, validate)",
         "started_at": "Stage start (local wall-clock time)",
         "finished_at": "Stage end (local wall-clock time)",
         "seconds": "Duration in seconds",
         "stats_json": "What the stage read, accepted, rejected and produced (JSON)",
         "try_number": "The Airflow task's try (1 first, 2 the first retry …); 1 for `bantin run`; "
-                      "NULL for rows written before it was recorded",
+        "NULL for rows written before it was recorded",
         "status": "succeeded or failed (rows written before failures were recorded: succeeded)",
         "error": "For a failed stage, the error it failed with (type and message); NULL otherwise",
     },
@@ -264,8 +264,12 @@ def analyst_session(snapshot: Path, settings=None):
     read_csv of host files and extension loading; `lock_configuration=True`
     closes SET/RESET/PRAGMA of settings (memory and threads stay as given).
     """
-    locked_down = {"enable_external_access": False, "autoload_known_extensions": False,
-                   "autoinstall_known_extensions": False, "lock_configuration": True}
+    locked_down = {
+        "enable_external_access": False,
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "lock_configuration": True,
+    }
     with store.reader(snapshot, settings, extra_config=locked_down) as con:
         yield con
 
@@ -338,8 +342,10 @@ def publish_snapshot(con, target: Path) -> Path:
             con.execute(f"CREATE TABLE snapshot.{schema}.{table} AS SELECT * FROM {schema}.{table}")
         # the ledger's reading of which file is in force, as a table (a view would not travel)
         con.execute("CREATE TABLE snapshot.ops.submission_in_force AS SELECT * FROM ops.submission_in_force")
-        con.execute("COMMENT ON TABLE snapshot.ops.submission_in_force IS "
-                    + _literal(TABLE_COMMENTS["ops.submission_in_force"]))
+        con.execute(
+            "COMMENT ON TABLE snapshot.ops.submission_in_force IS "
+            + _literal(TABLE_COMMENTS["ops.submission_in_force"])
+        )
         _copy_comments(con, "snapshot")
     finally:
         con.execute("DETACH snapshot")
@@ -354,12 +360,14 @@ SNAPSHOT_SCHEMAS = ("raw", "ref", "marts", "ops")
 def _copy_comments(con, database: str) -> None:
     for schema, table, comment in con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND comment IS NOT NULL").fetchall():
+        "WHERE database_name = current_database() AND comment IS NOT NULL"
+    ).fetchall():
         if schema in SNAPSHOT_SCHEMAS:
             con.execute(f"COMMENT ON TABLE {database}.{schema}.{table} IS {_literal(comment)}")
     for schema, table, column, comment in con.execute(
         "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND comment IS NOT NULL").fetchall():
+        "WHERE database_name = current_database() AND comment IS NOT NULL"
+    ).fetchall():
         if schema in SNAPSHOT_SCHEMAS:
             con.execute(f"COMMENT ON COLUMN {database}.{schema}.{table}.{column} IS {_literal(comment)}")
 
@@ -396,12 +404,16 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
         "SELECT database_name, schema_name, view_name FROM duckdb_views() WHERE NOT internal) AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
         "WHERE t.database_name = current_database() AND t.schema_name IN (SELECT unnest(?)) "
-        "GROUP BY ALL", [list(SNAPSHOT_SCHEMAS)]).fetchall()
+        "GROUP BY ALL",
+        [list(SNAPSHOT_SCHEMAS)],
+    ).fetchall()
     for schema, table, by_date in sorted(tables):
         target = folder / table if schema == "marts" else folder / schema / table
         if schema == "marts" and by_date:
-            con.execute(f"COPY {schema}.{table} TO '{target}' "
-                        "(FORMAT parquet, PARTITION_BY (report_date), WRITE_PARTITION_COLUMNS true)")
+            con.execute(
+                f"COPY {schema}.{table} TO '{target}' "
+                "(FORMAT parquet, PARTITION_BY (report_date), WRITE_PARTITION_COLUMNS true)"
+            )
         else:
             target.mkdir(parents=True)
             con.execute(f"COPY {schema}.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
@@ -435,8 +447,11 @@ def sql_query(snapshot: Path, query: str, output_format: str, out, settings=None
         try:
             statements = con.extract_statements(query)
             if len(statements) != 1:
-                print("Lỗi truy vấn / query error: mỗi lần chạy đúng một câu lệnh / exactly one statement per call "
-                      f"({len(statements)} given)", file=sys.stderr)
+                print(
+                    "Lỗi truy vấn / query error: mỗi lần chạy đúng một câu lệnh / exactly one statement per call "
+                    f"({len(statements)} given)",
+                    file=sys.stderr,
+                )
                 return 1
             relation = con.sql(query)
             if relation is None:  # a statement with no result
@@ -479,12 +494,15 @@ def _print_rows(columns: list[str], rows: list[tuple], output_format: str, out) 
         writer_.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     elif output_format == "json":
         # JSON escapes C0 controls itself; C1 and bidi controls are dropped from text values.
-        records = [{c: terminal_text(v) if isinstance(v, str) else v for c, v in zip(columns, r, strict=True)}
-                   for r in rows]
+        records = [
+            {c: terminal_text(v) if isinstance(v, str) else v for c, v in zip(columns, r, strict=True)} for r in rows
+        ]
         out.write(json.dumps(records, ensure_ascii=False, default=str, indent=1) + "\n")
     else:
-        cells = [[("NULL" if v is None else terminal_text(str(v).replace("\n", " ").replace("\t", " ")))
-                  for v in row] for row in rows]
+        cells = [
+            [("NULL" if v is None else terminal_text(str(v).replace("\n", " ").replace("\t", " "))) for v in row]
+            for row in rows
+        ]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()  # noqa: E731
         out.write("\n".join([line(columns), "-+-".join("-" * w for w in widths), *map(line, cells)]) + "\n")
@@ -517,9 +535,10 @@ def sql_shell(snapshot: Path) -> int:
         if not buffer and command == ".tables":
             line = "SELECT schema_name || '.' || table_name AS table_name, comment FROM duckdb_tables() ORDER BY 1;"
         elif not buffer and command.startswith("."):  # a shell command is never part of a query
-            print(SHELL_HELP if command == ".help" else
-                  f"Lệnh không rõ / unknown command: {command} (.help)", file=sys.stdout if command == ".help"
-                  else sys.stderr)
+            print(
+                SHELL_HELP if command == ".help" else f"Lệnh không rõ / unknown command: {command} (.help)",
+                file=sys.stdout if command == ".help" else sys.stderr,
+            )
             continue
         buffer.append(line)
         if line.rstrip().endswith(";"):

@@ -33,6 +33,7 @@ TITLE = "P5 — bulletin rendering: HTML + PDF, one province-day and a 63-provin
 BIN = Path(PYTHON).parent
 REPEAT = 3
 
+
 def _font_subsetter() -> None:
     """With BENCH_FONTTOOLS set, WeasyPrint subsets the font through fontTools (as without HarfBuzz-Subset)."""
     if os.environ.get("BENCH_FONTTOOLS"):
@@ -62,16 +63,29 @@ def render_province_day() -> None:
     with store.reader(settings.warehouse_path) as con:
         figures = bulletin.build_summary(con, settings, date(2021, 10, 19))
     summarised = time.perf_counter()
-    doc = {"version": 1, "generated_at": "2021-10-19T17:05:00", "run_id": "bench", "software_version": "bench",
-           "changes_from_previous": [], "figures": figures}
+    doc = {
+        "version": 1,
+        "generated_at": "2021-10-19T17:05:00",
+        "run_id": "bench",
+        "software_version": "bench",
+        "changes_from_previous": [],
+        "figures": figures,
+    }
     html = bulletin.render_html(doc)
     written = time.perf_counter()
     out = settings.home / "bench-out"
     out.mkdir(exist_ok=True)
     pages = render.html_to_pdf(html, out / "bulletin.pdf")
     printed = time.perf_counter()
-    _write_parts({"imports": imported - started, "marts": summarised - imported, "html": written - summarised,
-                  "pdf": printed - written, "pages": pages})
+    _write_parts(
+        {
+            "imports": imported - started,
+            "marts": summarised - imported,
+            "html": written - summarised,
+            "pdf": printed - written,
+            "pages": pages,
+        }
+    )
 
 
 def render_national() -> None:
@@ -89,8 +103,15 @@ def render_national() -> None:
     written = time.perf_counter()
     pages = render.html_to_pdf(html, document.with_suffix(".pdf"))
     printed = time.perf_counter()
-    _write_parts({"imports": imported - started, "marts": 0, "html": written - imported, "pdf": printed - written,
-                  "pages": pages})
+    _write_parts(
+        {
+            "imports": imported - started,
+            "marts": 0,
+            "html": written - imported,
+            "pdf": printed - written,
+            "pages": pages,
+        }
+    )
 
 
 def national_document(template: dict) -> dict:
@@ -109,25 +130,66 @@ def national_document(template: dict) -> dict:
     for province in reference.provinces():
         cases = reference.real_daily_cases(province.code)
         week = sum(cases.get(day - timedelta(days=n), 0) for n in range(7))
-        rows.append({**blank, "district_code": province.code, "district_name": province.name_full,
-                     "new_cases": cases.get(day, 0), "new_cases_7d": week,
-                     "reporting_status": "on_time", "level": None})
+        rows.append(
+            {
+                **blank,
+                "district_code": province.code,
+                "district_name": province.name_full,
+                "new_cases": cases.get(day, 0),
+                "new_cases_7d": week,
+                "reporting_status": "on_time",
+                "level": None,
+            }
+        )
         trends[str(province.code)] = [{"report_date": d.isoformat(), "new_cases": cases.get(d, 0)} for d in window]
-        levels.append({"district_code": province.code, "district_name": province.name_full,
-                       "communes": {"1": communes.get(province.code, 0), "2": 0, "3": 0, "4": 0}})
-    national = {**template["figures"]["province"], "province_name": "toàn quốc",
-                "new_cases": sum(r["new_cases"] for r in rows), "new_cases_7d": sum(r["new_cases_7d"] for r in rows)}
+        levels.append(
+            {
+                "district_code": province.code,
+                "district_name": province.name_full,
+                "communes": {"1": communes.get(province.code, 0), "2": 0, "3": 0, "4": 0},
+            }
+        )
+    national = {
+        **template["figures"]["province"],
+        "province_name": "toàn quốc",
+        "new_cases": sum(r["new_cases"] for r in rows),
+        "new_cases_7d": sum(r["new_cases_7d"] for r in rows),
+    }
     history = template["figures"]["level_history"]
-    figures = {**template["figures"], "province": national, "districts": rows, "district_trends": trends,
-               "level_summary": levels, "communes_watch": [], "notes": [], "data_quality": [],
-               "data_quality_summary": [], "attention": [],
-               "level_history": {"days": history["days"],
-                                 "rows": [{"district_code": r["district_code"], "name": r["district_name"],
-                                           "levels": [None] * len(history["days"]),
-                                           "stale": [False] * len(history["days"])} for r in rows]},
-               "trend": [{"report_date": d.isoformat(), "new_cases": sum(t[i]["new_cases"] for t in trends.values()),
-                          "new_cases_community": None, "complete": True, "average_7d": None}
-                         for i, d in enumerate(window)]}
+    figures = {
+        **template["figures"],
+        "province": national,
+        "districts": rows,
+        "district_trends": trends,
+        "level_summary": levels,
+        "communes_watch": [],
+        "notes": [],
+        "data_quality": [],
+        "data_quality_summary": [],
+        "attention": [],
+        "level_history": {
+            "days": history["days"],
+            "rows": [
+                {
+                    "district_code": r["district_code"],
+                    "name": r["district_name"],
+                    "levels": [None] * len(history["days"]),
+                    "stale": [False] * len(history["days"]),
+                }
+                for r in rows
+            ],
+        },
+        "trend": [
+            {
+                "report_date": d.isoformat(),
+                "new_cases": sum(t[i]["new_cases"] for t in trends.values()),
+                "new_cases_community": None,
+                "complete": True,
+                "average_7d": None,
+            }
+            for i, d in enumerate(window)
+        ],
+    }
     return {**template, "figures": figures}
 
 
@@ -152,26 +214,41 @@ def run() -> str:
         national_path = root / "national.json"
         national_path.write_text(json.dumps(national_document(document), ensure_ascii=False), encoding="utf-8")
         lines, parts_rows = [TABLE_HEAD], []
-        variants = (("one province-day (Quảng Ninh, 13 districts)", render_province_day, {"BANTIN_HOME": str(home)}),
-                    ("national bulletin (63 provinces)", render_national, {"BENCH_DOC": str(national_path)}))
+        variants = (
+            ("one province-day (Quảng Ninh, 13 districts)", render_province_day, {"BANTIN_HOME": str(home)}),
+            ("national bulletin (63 provinces)", render_national, {"BENCH_DOC": str(national_path)}),
+        )
         for label, step, env in variants:
             for subsetter, switch in (("HarfBuzz-Subset", {}), ("fontTools", {"BENCH_FONTTOOLS": "1"})):
                 out = root / f"parts-{len(parts_rows)}.jsonl"
-                m = measure(f"{label}, font subset by {subsetter}: fresh process", child(step),
-                            env={**env, **switch, "BANTIN_PROVINCE": "22", "BENCH_OUT": str(out)}, repeat=REPEAT)
+                m = measure(
+                    f"{label}, font subset by {subsetter}: fresh process",
+                    child(step),
+                    env={**env, **switch, "BANTIN_PROVINCE": "22", "BENCH_OUT": str(out)},
+                    repeat=REPEAT,
+                )
                 parts = _median_parts(out)
                 work = parts["marts"] + parts["html"] + parts["pdf"]
                 lines.append(m.row("", ""))
-                lines.append(f"| of which marts → HTML → PDF (imports done) | {work:.2f} s | median of {REPEAT} | – | "
-                             f"≤ 5 s | {verdict(work, 5)} |")
-                parts_rows.append(f"| {label} | {subsetter} | {parts['pages']} | {parts['imports']:.2f} s | "
-                                  f"{parts['marts']:.2f} s | {parts['html']:.3f} s | {parts['pdf']:.2f} s |")
-        lines += ["", "Medians of the parts, inside the child process:", "",
-                  "| bulletin | font subsetting | pages | imports | summary from marts | Jinja2 HTML "
-                  "| WeasyPrint PDF |",
-                  "|---|---|---|---|---|---|---|", *parts_rows, "",
-                  "The target (P5, ≤ 5 s) is for the province-day; the cold figure adds interpreter start-up and "
-                  "the WeasyPrint/DuckDB imports, which an Airflow task pays once."]
+                lines.append(
+                    f"| of which marts → HTML → PDF (imports done) | {work:.2f} s | median of {REPEAT} | – | "
+                    f"≤ 5 s | {verdict(work, 5)} |"
+                )
+                parts_rows.append(
+                    f"| {label} | {subsetter} | {parts['pages']} | {parts['imports']:.2f} s | "
+                    f"{parts['marts']:.2f} s | {parts['html']:.3f} s | {parts['pdf']:.2f} s |"
+                )
+        lines += [
+            "",
+            "Medians of the parts, inside the child process:",
+            "",
+            "| bulletin | font subsetting | pages | imports | summary from marts | Jinja2 HTML | WeasyPrint PDF |",
+            "|---|---|---|---|---|---|---|",
+            *parts_rows,
+            "",
+            "The target (P5, ≤ 5 s) is for the province-day; the cold figure adds interpreter start-up and "
+            "the WeasyPrint/DuckDB imports, which an Airflow task pays once.",
+        ]
         return "\n".join(lines)
     finally:
         shutil.rmtree(root, ignore_errors=True)

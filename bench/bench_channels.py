@@ -37,6 +37,7 @@ from channels.servers import Dovecot, free_port  # noqa: E402  (the tests' real-
 TITLE = "Channels — message to reply over IMAP + SMTP, and a national day of mail (695 messages) in one run"
 COLLECT_EVERY_MINUTES = 15
 
+
 def collection_run(what: str) -> None:
     """One collection run's stages in this process, each timed: what collect_submissions does for e-mail.
 
@@ -91,9 +92,14 @@ def _smtp():
     handler, port = Replies(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    connection = json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-                             "extra": {"from_email": "bantin@soyte.example", "disable_tls": True,
-                                       "disable_ssl": True, "timeout": 30}})
+    connection = json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {"from_email": "bantin@soyte.example", "disable_tls": True, "disable_ssl": True, "timeout": 30},
+        }
+    )
     return controller, handler, connection
 
 
@@ -115,8 +121,12 @@ def _home(files: list[Path]) -> Path:
 
 
 def _env(home: Path, dovecot: Dovecot, smtp_connection: str) -> dict:
-    return {"BANTIN_HOME": str(home), "BANTIN_IMAP_CONN_ID": "imap_bench",
-            "AIRFLOW_CONN_IMAP_BENCH": dovecot.connection(), "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection}
+    return {
+        "BANTIN_HOME": str(home),
+        "BANTIN_IMAP_CONN_ID": "imap_bench",
+        "AIRFLOW_CONN_IMAP_BENCH": dovecot.connection(),
+        "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection,
+    }
 
 
 def _deliver_all(dovecot: Dovecot, files: list[Path]) -> None:
@@ -135,8 +145,13 @@ def _deliver_all(dovecot: Dovecot, files: list[Path]) -> None:
 def _run(env: dict, what: str) -> tuple[dict, float, float]:
     """`collection_run` in a fresh process: its stage times, wall seconds and peak RSS (MiB)."""
     started = time.perf_counter()
-    process = subprocess.Popen(child(collection_run, what), env={**os.environ, **env}, cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        child(collection_run, what),
+        env={**os.environ, **env},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     output = process.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -174,8 +189,12 @@ def _through_airflow(files: list[Path]) -> float:
     airflow_home = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
     try:
         home = _home(files[:1])
-        env = {**_env(home, dovecot, smtp_connection), "AIRFLOW_HOME": str(airflow_home),
-               "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        env = {
+            **_env(home, dovecot, smtp_connection),
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        }
         run_child([str(Path(PYTHON).parent / "airflow"), "db", "migrate"], env)
         _deliver_all(dovecot, files[:1])
         delivered = time.time()

@@ -33,8 +33,9 @@ def write_hostile_corpus(root: str, day: str) -> None:
 
     root_path = Path(root)
     (root_path / "secret").write_text("SMTP_PASSWORD=x\n")
-    entries = write_corpus(root_path / "var" / "landing", date.fromisoformat(day), max_bytes=2 * 1024 * 1024,
-                           secret=root_path / "secret")
+    entries = write_corpus(
+        root_path / "var" / "landing", date.fromisoformat(day), max_bytes=2 * 1024 * 1024, secret=root_path / "secret"
+    )
     print(len(entries))
 
 
@@ -51,28 +52,47 @@ def run() -> str:
     root = Path(tempfile.mkdtemp(prefix="bantin-hostile-"))
     template = root / "template"
     template.mkdir()
-    count = subprocess.run(child(write_hostile_corpus, template, day), cwd=REPO, check=True,
-                           capture_output=True, text=True).stdout.strip()
+    count = subprocess.run(
+        child(write_hostile_corpus, template, day), cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
     home = root / "var"
 
     def fresh():
         shutil.rmtree(home, ignore_errors=True)
         subprocess.run(["cp", "-a", str(template / "var"), str(home)], check=True)  # links and the pipe as they are
 
-    env = {"BANTIN_HOME": str(home), "BANTIN_PROVINCE": "22", "BANTIN_MAX_FILE_MB": "2", "BANTIN_SETTLE_S": "0.2",
-           "BANTIN_DUCKDB_MEMORY_LIMIT": "512MB", "BANTIN_DUCKDB_THREADS": "2"}
+    env = {
+        "BANTIN_HOME": str(home),
+        "BANTIN_PROVINCE": "22",
+        "BANTIN_MAX_FILE_MB": "2",
+        "BANTIN_SETTLE_S": "0.2",
+        "BANTIN_DUCKDB_MEMORY_LIMIT": "512MB",
+        "BANTIN_DUCKDB_THREADS": "2",
+    }
     capped = ["bash", "-c", 'ulimit -v 1048576 && exec "$@"', "capped"]
-    rows = [measure("`bantin run` (CLI: two malloc arenas)", [*capped, str(Path(PYTHON).parent / "bantin"), "run",
-                                                               "--start", day, "--no-deliver"],
-                    env=env, setup=fresh).row("finishes in 1 GiB", "yes")]
+    rows = [
+        measure(
+            "`bantin run` (CLI: two malloc arenas)",
+            [*capped, str(Path(PYTHON).parent / "bantin"), "run", "--start", day, "--no-deliver"],
+            env=env,
+            setup=fresh,
+        ).row("finishes in 1 GiB", "yes")
+    ]
     fresh()
-    uncapped = subprocess.run([*capped, *child(run_day_without_arena_limit, day)], env={**os.environ, **env},
-                              cwd=REPO, capture_output=True, text=True)
+    uncapped = subprocess.run(
+        [*capped, *child(run_day_without_arena_limit, day)],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     shutil.rmtree(root, ignore_errors=True)
     errors = [line for line in uncapped.stderr.splitlines() if re.match(r"^[\w.]*(Error|Exception)\b", line)]
     outcome = "finishes" if uncapped.returncode == 0 else f"fails (`{(errors or ['?'])[-1][:160]}`)"
-    return (f"{count} hostile inbox entries (the test's corpus). Peak RSS is the process's own; the limit is on "
-            f"address space (`ulimit -v`), which DuckDB's threads and glibc's per-thread malloc arenas (64 MB "
-            f"each) fill long before memory.\n\n{TABLE_HEAD}\n{rows[0]}\n\n"
-            f"Without the arena limit (the pipeline called directly, glibc defaults) the same day in 1 GiB: "
-            f"{outcome}.\n")
+    return (
+        f"{count} hostile inbox entries (the test's corpus). Peak RSS is the process's own; the limit is on "
+        f"address space (`ulimit -v`), which DuckDB's threads and glibc's per-thread malloc arenas (64 MB "
+        f"each) fill long before memory.\n\n{TABLE_HEAD}\n{rows[0]}\n\n"
+        f"Without the arena limit (the pipeline called directly, glibc defaults) the same day in 1 GiB: "
+        f"{outcome}.\n"
+    )

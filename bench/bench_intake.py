@@ -28,6 +28,7 @@ from bench.common import TABLE_HEAD, child, measure, run_child, verdict
 TITLE = "Intake — every district of the country, one file each (P2)"
 DAY = date(2021, 10, 19)
 
+
 def generate_national_day(landing: str) -> None:
     """The demo generator's files of DAY for every province (setup, not timed)."""
     from bantin import demo_data, reference
@@ -64,8 +65,14 @@ def read_and_check_every_file(landing: str) -> None:
         sid = f"{path.parent.name}/{path.name}"  # two districts can send files of the same name
         frame.insert(0, "submission_id", sid)
         frames.append(frame)
-        files.append({"submission_id": sid, "inbox_district_code": int(path.parent.name),
-                      "as_of": parsed.report_date, "backdate_days": 7})
+        files.append(
+            {
+                "submission_id": sid,
+                "inbox_district_code": int(path.parent.name),
+                "as_of": parsed.report_date,
+                "backdate_days": 7,
+            }
+        )
     rows = pd.concat(frames, ignore_index=True)
     found = validation.validate_files(rows, pd.DataFrame(files)).findings
     assert len(rows) == 10055, len(rows)
@@ -102,12 +109,19 @@ def run() -> str:
             (home / "landing").parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(landing, home / "landing")  # copy2 keeps the receipt times (mtimes)
 
-        read = measure("1. read + type + identity (`intake.read_submission`), 695 files",
-                       child(read_every_file, landing))
-        checked = measure("2. the same + GX suites over all rows in one call (GX start-up included)",
-                          child(read_and_check_every_file, landing))
-        full = measure("3. P2: `pipeline.collect` + `validate` (archive, ledger, findings, feedback)",
-                       child(collect_and_validate), env={"BANTIN_HOME": str(home)}, setup=fresh_home)
+        read = measure(
+            "1. read + type + identity (`intake.read_submission`), 695 files", child(read_every_file, landing)
+        )
+        checked = measure(
+            "2. the same + GX suites over all rows in one call (GX start-up included)",
+            child(read_and_check_every_file, landing),
+        )
+        full = measure(
+            "3. P2: `pipeline.collect` + `validate` (archive, ledger, findings, feedback)",
+            child(collect_and_validate),
+            env={"BANTIN_HOME": str(home)},
+            setup=fresh_home,
+        )
         lines = [
             f"Input: {files} files ({_mix(landing)}; {size_mb:.1f} MiB), 10,055 commune rows, one report date.",
             "",

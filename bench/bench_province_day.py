@@ -67,14 +67,23 @@ def run() -> str:
             run_child([str(BIN / "bantin"), "demo-data", "--start", "2021-10-19", "--end", "2021-10-19"], env)
 
         split_file = root / "split.txt"
-        p1c = measure("P1c cold: `bantin run` as a fresh process (imports included)", child(run_day_timed),
-                      env={**env, "BENCH_OUT": str(split_file)}, setup=fresh_day, repeat=3)
+        p1c = measure(
+            "P1c cold: `bantin run` as a fresh process (imports included)",
+            child(run_day_timed),
+            env={**env, "BENCH_OUT": str(split_file)},
+            setup=fresh_day,
+            repeat=3,
+        )
         splits = [tuple(float(x) for x in line.split()) for line in split_file.read_text().splitlines()]
         imports = statistics.median(s[0] for s in splits)
         calls = statistics.median(s[1] for s in splits)
-        p1 = measure("P1: `airflow dags test daily_bulletin 2021-10-19`",
-                     [str(BIN / "airflow"), "dags", "test", "daily_bulletin", "2021-10-19"],
-                     env={**env, **airflow_env}, setup=fresh_day, repeat=3)
+        p1 = measure(
+            "P1: `airflow dags test daily_bulletin 2021-10-19`",
+            [str(BIN / "airflow"), "dags", "test", "daily_bulletin", "2021-10-19"],
+            env={**env, **airflow_env},
+            setup=fresh_day,
+            repeat=3,
+        )
         lines = [
             TABLE_HEAD,
             p1.row("≤ 60 s", verdict(p1.median, 60)),

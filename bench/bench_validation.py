@@ -71,16 +71,36 @@ def seed_national(home: str) -> None:
             sid = f"{district}-{day:%Y%m%d}"
             received = datetime.combine(day, time(15, 0))
             status = "received" if day == DAY else "accepted"
-            submissions.append((sid, district, day, "bench.csv", "landing", "archive", sid, 1, received, received,
-                                None if status == "received" else 1, status, 0, 0, False, "{}"))
+            submissions.append(
+                (
+                    sid,
+                    district,
+                    day,
+                    "bench.csv",
+                    "landing",
+                    "archive",
+                    sid,
+                    1,
+                    received,
+                    received,
+                    None if status == "received" else 1,
+                    status,
+                    0,
+                    0,
+                    False,
+                    "{}",
+                )
+            )
             rows += [(sid, n, *(r[c] for c in COLUMN_NAMES)) for n, r in enumerate(file_rows, start=2)]
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
     with store.writer(settings) as con:
-        con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, "
-                        "landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, "
-                        "error_count, warning_count, is_late, headers_json) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        submissions)
+        con.executemany(
+            "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, "
+            "landing_path, archive_path, sha256, size_bytes, received_at, recorded_at, version, status, "
+            "error_count, warning_count, is_late, headers_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            submissions,
+        )
         con.register("bench_rows", frame)
         con.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM bench_rows")
 
@@ -111,12 +131,14 @@ def run() -> str:
         run_child([str(BIN / "bantin"), "run", "--start", "2021-10-01", "--end", "2021-10-18", "--load-only"], env)
 
         def collect_day(child_env: dict) -> None:
-            run_child([str(BIN / "bantin"), "demo-data", "--start", DAY.isoformat(), "--end", DAY.isoformat()],
-                      child_env)
+            run_child(
+                [str(BIN / "bantin"), "demo-data", "--start", DAY.isoformat(), "--end", DAY.isoformat()], child_env
+            )
             run_child(child(collect), child_env)
 
-        qn = _timed("Quảng Ninh day: `pipeline.validate` in a fresh process", province, root / "home", root,
-                    prepare=collect_day)
+        qn = _timed(
+            "Quảng Ninh day: `pipeline.validate` in a fresh process", province, root / "home", root, prepare=collect_day
+        )
 
         country = root / "country"
         run_child(child(seed_national, country), {"BANTIN_HOME": str(country)})
@@ -126,8 +148,10 @@ def run() -> str:
         for (result, imports, call, files), target in ((qn, ""), (national, "≤ 30 s with intake (P2)")):
             lines.append(result.row(target, verdict(result.median, 30) if target else ""))
             lines.append(f"| – of which importing GX, pandas, DuckDB | {imports:.2f} s | median | – | – | – |")
-            lines.append(f"| – of which validating {files} files (3 suites, history, verdicts, feedback, Data Docs) "
-                         f"| {call:.2f} s | median | – | – | – |")
+            lines.append(
+                f"| – of which validating {files} files (3 suites, history, verdicts, feedback, Data Docs) "
+                f"| {call:.2f} s | median | – | – | – |"
+            )
         lines += [
             "",
             f"Load average of the machine (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "

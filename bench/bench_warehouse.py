@@ -49,7 +49,9 @@ store.migrate(con)
 
 # Ledger and raw rows for report dates [first, last] (the figures vary by commune and day, and
 # coverage rises over time, so the windows and levels have real work to do).
-GENERATE = PRELUDE + """
+GENERATE = (
+    PRELUDE
+    + """
 first, last, status = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]), sys.argv[4]
 with store.transaction(con):
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
@@ -92,8 +94,11 @@ with store.transaction(con):
     con.execute("INSERT INTO ops.report_day VALUES (?, now()::TIMESTAMP) ON CONFLICT DO NOTHING", [last])
 con.close()
 """
+)
 
-BUILD = PRELUDE + """
+BUILD = (
+    PRELUDE
+    + """
 full = sys.argv[2] == "full"
 plan = models.build(con, province_codes=PROVINCES, calendar_end=date.fromisoformat(sys.argv[3]),
                     full_refresh=full, engine_config=ENGINE)
@@ -101,11 +106,14 @@ assert plan.mode == ("full" if full else "incremental"), plan
 print(plan)
 con.close()
 """
+)
 
 # The new day's files arrive (one transaction) and the marts are brought up to date, as build_marts does.
 DAILY = GENERATE.replace("con.close()\n", "") + BUILD.split("store.migrate(con)\n", 1)[1]
 
-FLOOR = PRELUDE + """
+FLOOR = (
+    PRELUDE
+    + """
 con.execute('''
 CREATE OR REPLACE TABLE main.floor AS
 WITH days AS (
@@ -134,6 +142,7 @@ GROUP BY GROUPING SETS ((report_date, province_code, district_code, commune_code
 ''')
 con.close()
 """
+)
 
 
 def _counts(path: Path) -> dict:
@@ -141,12 +150,20 @@ def _counts(path: Path) -> dict:
 
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return dict(zip(
-            ("commune_days", "units_levelled", "level_rows", "file_mb"),
-            (*con.execute("SELECT (SELECT count(*) FROM marts.commune_daily), "
-                          "(SELECT count(DISTINCT (unit_type, unit_code)) FROM marts.epidemic_level), "
-                          "(SELECT count(*) FROM marts.epidemic_level)").fetchone(),
-             path.stat().st_size / 1024**2), strict=True))
+        return dict(
+            zip(
+                ("commune_days", "units_levelled", "level_rows", "file_mb"),
+                (
+                    *con.execute(
+                        "SELECT (SELECT count(*) FROM marts.commune_daily), "
+                        "(SELECT count(DISTINCT (unit_type, unit_code)) FROM marts.epidemic_level), "
+                        "(SELECT count(*) FROM marts.epidemic_level)"
+                    ).fetchone(),
+                    path.stat().st_size / 1024**2,
+                ),
+                strict=True,
+            )
+        )
     finally:
         con.close()
 
@@ -162,8 +179,9 @@ def run() -> str:
         for history in HISTORIES:  # ledger through the day before, marts built
             bases[history] = root / f"base-{history}.duckdb"
             last_but_one = FIRST + timedelta(days=history - 2)
-            run_child(python_snippet(GENERATE) + [str(bases[history]), FIRST.isoformat(), last_but_one.isoformat(),
-                                                   "v1"])
+            run_child(
+                python_snippet(GENERATE) + [str(bases[history]), FIRST.isoformat(), last_but_one.isoformat(), "v1"]
+            )
             run_child(python_snippet(BUILD) + [str(bases[history]), "full", last_but_one.isoformat()])
 
         def fresh_copy(history: int = DAYS) -> None:
@@ -180,22 +198,31 @@ def run() -> str:
             week_ago = (LAST - timedelta(days=7)).isoformat()
             run_child(python_snippet(GENERATE) + [str(work), week_ago, week_ago, "v2"])
 
-        full = measure("full rebuild: reference, `dbt build` of every model and data test (365 days)",
-                       python_snippet(BUILD) + [str(work), "full", LAST.isoformat()],
-                       setup=with_last_day)
+        full = measure(
+            "full rebuild: reference, `dbt build` of every model and data test (365 days)",
+            python_snippet(BUILD) + [str(work), "full", LAST.isoformat()],
+            setup=with_last_day,
+        )
         counts = _counts(work)
         daily = {}
         for history in HISTORIES:
             day = (FIRST + timedelta(days=history - 1)).isoformat()
-            daily[history] = measure(f"daily incremental load, {history} days of history: the day's 695 files "
-                                     "inserted, marts brought up to date",
-                                     python_snippet(DAILY) + [str(work), day, day, "v1"],
-                                     setup=lambda history=history: fresh_copy(history))
-        late = measure("late correction: every district resubmits day 358; days 358–364 replaced",
-                       python_snippet(BUILD) + [str(work), "incremental", (LAST - timedelta(days=1)).isoformat()],
-                       setup=with_correction)
-        floor = measure("floor: the same aggregation as one bare DuckDB query",
-                        python_snippet(FLOOR) + [str(work)], setup=with_last_day)
+            daily[history] = measure(
+                f"daily incremental load, {history} days of history: the day's 695 files "
+                "inserted, marts brought up to date",
+                python_snippet(DAILY) + [str(work), day, day, "v1"],
+                setup=lambda history=history: fresh_copy(history),
+            )
+        late = measure(
+            "late correction: every district resubmits day 358; days 358–364 replaced",
+            python_snippet(BUILD) + [str(work), "incremental", (LAST - timedelta(days=1)).isoformat()],
+            setup=with_correction,
+        )
+        floor = measure(
+            "floor: the same aggregation as one bare DuckDB query",
+            python_snippet(FLOOR) + [str(work)],
+            setup=with_last_day,
+        )
         ratio = full.median / floor.median
         growth = daily[DAYS].median / daily[HISTORIES[0]].median
         peak = max(m.peak_rss_mb for m in (full, late, *daily.values()))

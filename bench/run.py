@@ -29,8 +29,10 @@ def machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def modules() -> list[str]:
@@ -52,11 +54,12 @@ def main() -> int:
         if max(load_before, load_after) > (os.cpu_count() or 1):
             load += " (above the core count: other work shared the CPUs and the wall times are inflated)"
         (SECTIONS / f"{name}.md").write_text(
-            f"## {module.TITLE}\n\nMeasured {stamp} on {machine()}; {load}.\n\n{body.strip()}\n",
-            encoding="utf-8")
+            f"## {module.TITLE}\n\nMeasured {stamp} on {machine()}; {load}.\n\n{body.strip()}\n", encoding="utf-8"
+        )
         print(body, flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     parts = [
         "# Benchmarks\n",
         "Measured by `make bench` (one module: `make bench BENCH=province_day`) against the targets in "

@@ -44,13 +44,21 @@ def _run_id() -> str:
     start_date=pendulum.datetime(2021, 10, 1, tz=LOCAL),
     catchup=False,
     max_active_runs=1,  # runs share the one warehouse writer and the bulletin versions of their dates
-    params={"report_date": Param(None, type=["null", "string"], format="date",
-                                 description="Override the report date (YYYY-MM-DD)"),
-            # the Director's sign-off (bantin/signoff_operator.py): wait, or skip (provisional bulletin)
-            "signoff": Param(None, type=["null", "string"], enum=[None, "wait", "skip"],
-                             description="wait for the Director or skip (default: BANTIN_SIGNOFF)"),
-            "signoff_wait_minutes": Param(None, type=["null", "number"],
-                                          description="wait this long instead of until BANTIN_SIGNOFF_BY")},
+    params={
+        "report_date": Param(
+            None, type=["null", "string"], format="date", description="Override the report date (YYYY-MM-DD)"
+        ),
+        # the Director's sign-off (bantin/signoff_operator.py): wait, or skip (provisional bulletin)
+        "signoff": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "wait", "skip"],
+            description="wait for the Director or skip (default: BANTIN_SIGNOFF)",
+        ),
+        "signoff_wait_minutes": Param(
+            None, type=["null", "number"], description="wait this long instead of until BANTIN_SIGNOFF_BY"
+        ),
+    },
     default_args=operations.LOCAL_RETRIES,
     deadline=bulletin_deadlines(),  # 19:30 warning, 20:00 escalation of the report date (bantin/deadlines.py)
     tags=["bantin"],
@@ -123,13 +131,35 @@ def daily_bulletin():
         return deliver(load_settings(), pendulum.parse(_report_date()).date(), rendered, run_id=_run_id())
 
     @task
-    def summarize_run(collect: dict, validate: dict, alert_new_f0: dict, build_marts: dict, publish_snapshot: dict,
-                      director_signoff: dict, render_bulletin: dict, deliver_bulletin: dict) -> dict:
+    def summarize_run(
+        collect: dict,
+        validate: dict,
+        alert_new_f0: dict,
+        build_marts: dict,
+        publish_snapshot: dict,
+        director_signoff: dict,
+        render_bulletin: dict,
+        deliver_bulletin: dict,
+    ) -> dict:
         """The run at a glance: each stage by name under "Rendered Templates" in the UI, its log in lines."""
         import logging
 
-        stages = dict(zip(operations.STAGES, (collect, validate, alert_new_f0, build_marts, publish_snapshot,
-                                              director_signoff, render_bulletin, deliver_bulletin), strict=True))
+        stages = dict(
+            zip(
+                operations.STAGES,
+                (
+                    collect,
+                    validate,
+                    alert_new_f0,
+                    build_marts,
+                    publish_snapshot,
+                    director_signoff,
+                    render_bulletin,
+                    deliver_bulletin,
+                ),
+                strict=True,
+            )
+        )
         logging.getLogger("bantin").info("run %s\n%s", _run_id(), operations.run_summary(stages))
         return stages
 
@@ -143,9 +173,16 @@ def daily_bulletin():
     chain(pulled, collected, validated, built, signoff, rendered)
     validated >> alerted  # the last collection's new F0 must not wait for the bulletin
     built >> [published, rendered]  # analysts get today's marts whatever happens to the mail
-    summarize_run(collect=collected, validate=validated, alert_new_f0=alerted, build_marts=built,
-                  publish_snapshot=published, director_signoff=signoff.output, render_bulletin=rendered,
-                  deliver_bulletin=delivered)
+    summarize_run(
+        collect=collected,
+        validate=validated,
+        alert_new_f0=alerted,
+        build_marts=built,
+        publish_snapshot=published,
+        director_signoff=signoff.output,
+        render_bulletin=rendered,
+        deliver_bulletin=delivered,
+    )
 
 
 daily_bulletin()

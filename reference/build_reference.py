@@ -43,22 +43,69 @@ EXPECTED_COUNTS = {"provinces": 63, "districts": 696, "communes": 10_051}
 # Portal id → province name, verbatim from data/real/README.md. The portal
 # numbers provinces its own way (no id 20; 64 is Hậu Giang by elimination).
 NCSC_PORTAL_NAMES = {
-    1: "Hà Nội", 2: "TP Hồ Chí Minh", 3: "Hải Phòng", 4: "Đà Nẵng",
-    5: "Hà Giang", 6: "Cao Bằng", 7: "Lai Châu", 8: "Lào Cai",
-    9: "Tuyên Quang", 10: "Lạng Sơn", 11: "Bắc Kạn", 12: "Thái Nguyên",
-    13: "Yên Bái", 14: "Sơn La", 15: "Phú Thọ", 16: "Vĩnh Phúc",
-    17: "Quảng Ninh", 18: "Bắc Giang", 19: "Bắc Ninh", 21: "Hải Dương",
-    22: "Hưng Yên", 23: "Hòa Bình", 24: "Hà Nam", 25: "Nam Định",
-    26: "Thái Bình", 27: "Ninh Bình", 28: "Thanh Hóa", 29: "Nghệ An",
-    30: "Hà Tĩnh", 31: "Quảng Bình", 32: "Quảng Trị", 33: "Thừa Thiên Huế",
-    34: "Quảng Nam", 35: "Quảng Ngãi", 36: "Kon Tum", 37: "Bình Định",
-    38: "Gia Lai", 39: "Phú Yên", 40: "Đắk Lắk", 41: "Khánh Hòa",
-    42: "Lâm Đồng", 43: "Bình Phước", 44: "Bình Dương", 45: "Ninh Thuận",
-    46: "Tây Ninh", 47: "Bình Thuận", 48: "Đồng Nai", 49: "Long An",
-    50: "Đồng Tháp", 51: "An Giang", 52: "Bà Rịa–Vũng Tàu", 53: "Tiền Giang",
-    54: "Kiên Giang", 55: "Cần Thơ", 56: "Bến Tre", 57: "Vĩnh Long",
-    58: "Trà Vinh", 59: "Sóc Trăng", 60: "Bạc Liêu", 61: "Cà Mau",
-    62: "Điện Biên", 63: "Đắk Nông", 64: "Hậu Giang",
+    1: "Hà Nội",
+    2: "TP Hồ Chí Minh",
+    3: "Hải Phòng",
+    4: "Đà Nẵng",
+    5: "Hà Giang",
+    6: "Cao Bằng",
+    7: "Lai Châu",
+    8: "Lào Cai",
+    9: "Tuyên Quang",
+    10: "Lạng Sơn",
+    11: "Bắc Kạn",
+    12: "Thái Nguyên",
+    13: "Yên Bái",
+    14: "Sơn La",
+    15: "Phú Thọ",
+    16: "Vĩnh Phúc",
+    17: "Quảng Ninh",
+    18: "Bắc Giang",
+    19: "Bắc Ninh",
+    21: "Hải Dương",
+    22: "Hưng Yên",
+    23: "Hòa Bình",
+    24: "Hà Nam",
+    25: "Nam Định",
+    26: "Thái Bình",
+    27: "Ninh Bình",
+    28: "Thanh Hóa",
+    29: "Nghệ An",
+    30: "Hà Tĩnh",
+    31: "Quảng Bình",
+    32: "Quảng Trị",
+    33: "Thừa Thiên Huế",
+    34: "Quảng Nam",
+    35: "Quảng Ngãi",
+    36: "Kon Tum",
+    37: "Bình Định",
+    38: "Gia Lai",
+    39: "Phú Yên",
+    40: "Đắk Lắk",
+    41: "Khánh Hòa",
+    42: "Lâm Đồng",
+    43: "Bình Phước",
+    44: "Bình Dương",
+    45: "Ninh Thuận",
+    46: "Tây Ninh",
+    47: "Bình Thuận",
+    48: "Đồng Nai",
+    49: "Long An",
+    50: "Đồng Tháp",
+    51: "An Giang",
+    52: "Bà Rịa–Vũng Tàu",
+    53: "Tiền Giang",
+    54: "Kiên Giang",
+    55: "Cần Thơ",
+    56: "Bến Tre",
+    57: "Vĩnh Long",
+    58: "Trà Vinh",
+    59: "Sóc Trăng",
+    60: "Bạc Liêu",
+    61: "Cà Mau",
+    62: "Điện Biên",
+    63: "Đắk Nông",
+    64: "Hậu Giang",
 }
 
 # Names that normalisation alone cannot match. The package (0.6.0) already
@@ -151,7 +198,7 @@ def type_from_prefix(name: str, prefixes: tuple[tuple[str, str], ...]) -> str:
 def short_province_name(full: str) -> str:
     for prefix in ("Tỉnh ", "Thành phố "):
         if full.startswith(prefix):
-            return full[len(prefix):]
+            return full[len(prefix) :]
     raise BuildError(f"unexpected province name {full!r}")
 
 
@@ -238,8 +285,7 @@ def map_portal_ids(provinces: list[dict], series_ids: set[int]) -> dict[int, int
     """GSO code → portal id, matched by normalised name; fails unless one-to-one."""
     if set(NCSC_PORTAL_NAMES) != series_ids:
         raise BuildError(
-            f"portal ids in the README table and in the series differ: "
-            f"{sorted(set(NCSC_PORTAL_NAMES) ^ series_ids)}"
+            f"portal ids in the README table and in the series differ: {sorted(set(NCSC_PORTAL_NAMES) ^ series_ids)}"
         )
     by_key: dict[str, int] = {}
     for portal_id, name in NCSC_PORTAL_NAMES.items():
@@ -274,14 +320,24 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
     for p in sorted(divisions, key=lambda p: p["code"]):
         census_name, population, population_18plus = census[p["code"]]
         if normalise_name(census_name) != normalise_name(p["name"]):
-            raise BuildError(f"province {p['code']}: {census_name!r} in the population file, "
-                             f"{p['name']!r} in the package")
+            raise BuildError(
+                f"province {p['code']}: {census_name!r} in the population file, {p['name']!r} in the package"
+            )
         population_65plus = round_half_up(population * SHARE_65PLUS)
         population_50plus = round_half_up(population * SHARE_50PLUS)
-        province_rows.append([
-            p["code"], short_province_name(p["name"]), p["name"], portal[p["code"]],
-            population, population_18plus, population_65plus, population_50plus, SOURCE_PROVINCE,
-        ])
+        province_rows.append(
+            [
+                p["code"],
+                short_province_name(p["name"]),
+                p["name"],
+                portal[p["code"]],
+                population,
+                population_18plus,
+                population_65plus,
+                population_50plus,
+                SOURCE_PROVINCE,
+            ]
+        )
 
         p_districts, p_communes = [], {}
         for d in sorted(p["districts"], key=lambda d: d["code"]):
@@ -298,8 +354,7 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
             p_districts.append(district)
             p_communes[d["code"]] = own
 
-        split_province(p["code"], population, population_18plus, population_65plus, population_50plus,
-                       p_districts)
+        split_province(p["code"], population, population_18plus, population_65plus, population_50plus, p_districts)
         for district in p_districts:
             if (p["code"], district.name) in ISLAND_DISTRICTS:
                 if p_communes[district.code]:
@@ -331,22 +386,74 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
 
     return {
         "provinces.csv": (
-            ["province_code", "province_name", "province_name_full", "ncsc_portal_id",
-             "population", "population_18plus", "population_65plus", "population_50plus", "source"],
+            [
+                "province_code",
+                "province_name",
+                "province_name_full",
+                "ncsc_portal_id",
+                "population",
+                "population_18plus",
+                "population_65plus",
+                "population_50plus",
+                "source",
+            ],
             province_rows,
         ),
         "districts.csv": (
-            ["district_code", "district_name", "province_code", "district_type",
-             "population", "population_18plus", "population_65plus", "population_50plus", "source"],
-            [[d.code, d.name, d.parent_code, d.kind, d.population, d.population_18plus,
-              d.population_65plus, d.population_50plus, d.source] for d in districts],
+            [
+                "district_code",
+                "district_name",
+                "province_code",
+                "district_type",
+                "population",
+                "population_18plus",
+                "population_65plus",
+                "population_50plus",
+                "source",
+            ],
+            [
+                [
+                    d.code,
+                    d.name,
+                    d.parent_code,
+                    d.kind,
+                    d.population,
+                    d.population_18plus,
+                    d.population_65plus,
+                    d.population_50plus,
+                    d.source,
+                ]
+                for d in districts
+            ],
         ),
         "communes.csv": (
-            ["commune_code", "commune_name", "commune_type", "district_code", "province_code",
-             "population", "population_18plus", "population_65plus", "population_50plus", "source"],
-            [[c.code, c.name, c.kind, c.parent_code, province_of[c.parent_code],
-              c.population, c.population_18plus, c.population_65plus, c.population_50plus, c.source]
-             for c in communes],
+            [
+                "commune_code",
+                "commune_name",
+                "commune_type",
+                "district_code",
+                "province_code",
+                "population",
+                "population_18plus",
+                "population_65plus",
+                "population_50plus",
+                "source",
+            ],
+            [
+                [
+                    c.code,
+                    c.name,
+                    c.kind,
+                    c.parent_code,
+                    province_of[c.parent_code],
+                    c.population,
+                    c.population_18plus,
+                    c.population_65plus,
+                    c.population_50plus,
+                    c.source,
+                ]
+                for c in communes
+            ],
         ),
         "treatment_capacity.csv": (
             ["unit_type", "unit_code", "treatment_beds", "icu_beds", "source"],
@@ -355,13 +462,27 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
     }
 
 
-def split_province(province_code: int, population: int, population_18plus: int,
-                   population_65plus: int, population_50plus: int, districts: list[Unit]) -> None:
+def split_province(
+    province_code: int,
+    population: int,
+    population_18plus: int,
+    population_65plus: int,
+    population_50plus: int,
+    districts: list[Unit],
+) -> None:
     """Fill the districts' population columns from the province's."""
-    known = {d.code: (CENSUS_DISTRICTS[(province_code, d.name)], SOURCE_CENSUS)
-             for d in districts if (province_code, d.name) in CENSUS_DISTRICTS}
-    known.update({d.code: ISLAND_DISTRICTS[(province_code, d.name)]
-                  for d in districts if (province_code, d.name) in ISLAND_DISTRICTS})
+    known = {
+        d.code: (CENSUS_DISTRICTS[(province_code, d.name)], SOURCE_CENSUS)
+        for d in districts
+        if (province_code, d.name) in CENSUS_DISTRICTS
+    }
+    known.update(
+        {
+            d.code: ISLAND_DISTRICTS[(province_code, d.name)]
+            for d in districts
+            if (province_code, d.name) in ISLAND_DISTRICTS
+        }
+    )
     rest = [d for d in districts if d.code not in known]
     remaining = population - sum(n for n, _source in known.values())
     if remaining < 0:
@@ -464,8 +585,9 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="output folder (default: reference/)")
-    parser.add_argument("--real-data", type=Path, default=REAL_DATA_DIR,
-                        help="folder of the real data (default: data/real/)")
+    parser.add_argument(
+        "--real-data", type=Path, default=REAL_DATA_DIR, help="folder of the real data (default: data/real/)"
+    )
     args = parser.parse_args(argv)
     try:
         tables = build(args.real_data)

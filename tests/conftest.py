@@ -118,8 +118,9 @@ def demo_settings(settings, demo_landing_template):
 def migrated_airflow_home(tmp_path_factory) -> Path:
     """A pristine Airflow home with a migrated SQLite DB (read-only template: copy it with `airflow_home_at`)."""
     home = tmp_path_factory.mktemp("airflow_template")
-    result = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=_airflow_env(home),
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"], env=_airflow_env(home), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return home
 
@@ -197,8 +198,9 @@ class Inbox:
             self.refused += 1
             return "451 4.3.0 Hệ thống bận / try again later"
         message = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.messages.append({"to": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": message,
-                              "body": body_text(message)})
+        self.messages.append(
+            {"to": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": message, "body": body_text(message)}
+        )
         return "250 2.0.0 OK"
 
 
@@ -206,9 +208,20 @@ def smtp_connection(port: int) -> str:
     """Airflow's SMTP connection to the test server, in the JSON form of AIRFLOW_CONN_SMTP_DEFAULT."""
     import json
 
-    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-                       "extra": {"from_email": "bantin@soyte.quangninh.example", "disable_tls": True,
-                                 "disable_ssl": True, "timeout": 10, "retry_limit": 0}})
+    return json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {
+                "from_email": "bantin@soyte.quangninh.example",
+                "disable_tls": True,
+                "disable_ssl": True,
+                "timeout": 10,
+                "retry_limit": 0,
+            },
+        }
+    )
 
 
 @pytest.fixture

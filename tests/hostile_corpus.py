@@ -35,8 +35,9 @@ class Entry:
 
 def base_rows(day: date) -> dict[int, list[dict]]:
     rows = demo_data.generate_rows(PROVINCE, SOURCE_DAY, SOURCE_DAY)
-    return {district: [dict(r, report_date=day) for r in district_rows]
-            for (_, district), district_rows in rows.items()}
+    return {
+        district: [dict(r, report_date=day) for r in district_rows] for (_, district), district_rows in rows.items()
+    }
 
 
 def _text_table(rows: list[dict]) -> list[list[str]]:
@@ -65,6 +66,7 @@ def _set(column, value, where="all"):
         for row in targets:
             row[column] = value(rng) if callable(value) else value
         return rows
+
     return mutate
 
 
@@ -151,9 +153,13 @@ def _shape_files(rows: list[dict], rng: random.Random, max_bytes: int) -> dict[s
         "broken_zip": b"PK\x03\x04" + b"\x00" * 500,
         "zip_bomb": _zip_bomb(),
         "zip_without_workbook": _zip_of({"hello.txt": b"hi"}),
-        "xml_entities": _zip_of({"xl/workbook.xml": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
-                                 b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><workbook>&b;</workbook>',
-                                 "[Content_Types].xml": b"<Types/>"}),
+        "xml_entities": _zip_of(
+            {
+                "xl/workbook.xml": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+                b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><workbook>&b;</workbook>',
+                "[Content_Types].xml": b"<Types/>",
+            }
+        ),
         # encodings
         "utf16_no_bom": "\r\n".join(",".join(r) for r in table).encode("utf-16-le"),
         "utf32": "\r\n".join(",".join(r) for r in table).encode("utf-32"),
@@ -179,9 +185,21 @@ def _zip_bomb() -> bytes:
     return _zip_of({"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": b"\x00" * (150 * 1024 * 1024)})
 
 
-NAMES = ["báo cáo ngày.csv", "x" * 200 + ".csv", "-rf.csv", "tên có\ndòng mới.csv", "$(reboot).csv",
-         "..csv", "báo cáo.xlsx.csv", "report.XLSX", "no_extension", "a b  c.csv", "%2e%2e%2f.csv",
-         "\u202egnp.csv", "<b>bold<\u2215b>.csv"]
+NAMES = [
+    "báo cáo ngày.csv",
+    "x" * 200 + ".csv",
+    "-rf.csv",
+    "tên có\ndòng mới.csv",
+    "$(reboot).csv",
+    "..csv",
+    "báo cáo.xlsx.csv",
+    "report.XLSX",
+    "no_extension",
+    "a b  c.csv",
+    "%2e%2e%2f.csv",
+    "\u202egnp.csv",
+    "<b>bold<\u2215b>.csv",
+]
 
 
 def write_corpus(landing: Path, day: date, *, max_bytes: int, secret: Path) -> list[Entry]:
@@ -207,12 +225,25 @@ def write_corpus(landing: Path, day: date, *, max_bytes: int, secret: Path) -> l
         district = districts[index % len(districts)]
         rows = mutate(rows_of[district], rng)
         put(district, f"{kind}.csv", _csv_bytes(_text_table(rows)), kind)
-        put(district, f"{kind}_cp1258.csv", _csv_bytes(_text_table(rows), "utf-16")
-            if kind.startswith(("notes_terminal", "name_nul")) else _csv_safe_cp1258(rows), kind)
+        put(
+            district,
+            f"{kind}_cp1258.csv",
+            _csv_bytes(_text_table(rows), "utf-16")
+            if kind.startswith(("notes_terminal", "name_nul"))
+            else _csv_safe_cp1258(rows),
+            kind,
+        )
         xlsx = landing / f".{kind}.xlsx"
         try:
-            write_xlsx(rows, xlsx, province_name=province.name_full, district_name=f"{district}", report_date=day,
-                       numbers_as_text=True, dates_as_text=True)
+            write_xlsx(
+                rows,
+                xlsx,
+                province_name=province.name_full,
+                district_name=f"{district}",
+                report_date=day,
+                numbers_as_text=True,
+                dates_as_text=True,
+            )
             put(district, f"{kind}.xlsx", xlsx.read_bytes(), kind)
         except Exception:  # openpyxl refuses some text (control characters): the CSVs carry that class
             pass
@@ -238,9 +269,14 @@ def write_corpus(landing: Path, day: date, *, max_bytes: int, secret: Path) -> l
     write_csv([dict(r, notes="tên tệp không phải UTF-8") for r in rows_of[districts[4]]], os.fsdecode(raw))
     written.append(Entry(Path(os.fsdecode(raw)), "name_not_utf8"))
     # Links and other non-regular entries: never followed, never opened.
-    targets = {"link_secret": secret, "link_environ": Path("/proc/self/environ"), "link_passwd": Path("/etc/passwd"),
-               "link_dangling": landing / "nowhere.csv", "link_dir": Path("/etc"),
-               "link_other_inbox": written[0].path}
+    targets = {
+        "link_secret": secret,
+        "link_environ": Path("/proc/self/environ"),
+        "link_passwd": Path("/etc/passwd"),
+        "link_dangling": landing / "nowhere.csv",
+        "link_dir": Path("/etc"),
+        "link_other_inbox": written[0].path,
+    }
     for index, (kind, target) in enumerate(targets.items()):
         district = districts[(index + 3) % len(districts)]
         counter += 1
@@ -264,8 +300,9 @@ def write_corpus(landing: Path, day: date, *, max_bytes: int, secret: Path) -> l
 
 def _csv_safe_cp1258(rows: list[dict]) -> bytes:
     table = _text_table(rows)
-    table = [[c.replace("-", "/") if i == 0 and len(c) == 10 and c[4] == "-" else c for i, c in enumerate(r)]
-             for r in table]  # dd/mm-ish and a different writer: the same class through another reader path
+    table = [
+        [c.replace("-", "/") if i == 0 and len(c) == 10 and c[4] == "-" else c for i, c in enumerate(r)] for r in table
+    ]  # dd/mm-ish and a different writer: the same class through another reader path
     try:
         return _csv_bytes(table, "cp1258", ";")
     except ValueError:

@@ -102,7 +102,7 @@ def read_xlsx_back(path: Path) -> tuple[list[dict], dict]:
     header_index = next(i for i, r in enumerate(grid) if r[0] in (COLUMNS[0].header_vi, COLUMNS[0].name))
     header = [HEADER_TO_NAME[_nfc(h).casefold()] for h in grid[header_index]]
     rows, totals = [], None
-    for cells in grid[header_index + 1:]:
+    for cells in grid[header_index + 1 :]:
         if _is_totals(cells):
             totals = {name: _count(v) for name, v in zip(header, cells, strict=False) if name in COUNT_COLUMNS}
             continue

@@ -56,8 +56,9 @@ def _references(tree: ast.AST) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("path", sorted(BENCH.glob("bench_*.py")), ids=lambda p: p.name)
 def test_every_bantin_name_a_benchmark_uses_exists(path):
     needed = set().union(*(_references(tree) for tree in _trees(path)))
-    missing = sorted(f"{module}.{name}" for module, name in needed
-                     if not hasattr(importlib.import_module(module), name))
+    missing = sorted(
+        f"{module}.{name}" for module, name in needed if not hasattr(importlib.import_module(module), name)
+    )
     assert missing == [], f"{path.name} calls what bantin no longer has"
 
 

@@ -20,8 +20,9 @@ def _run(*args, env_home):
     import os
 
     env = {**os.environ, "BANTIN_HOME": str(env_home)}
-    return subprocess.run([sys.executable, "-m", "bantin.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bantin.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.fixture
@@ -34,8 +35,17 @@ def good_file(tmp_path):
 
 def test_a_valid_file_is_accepted(good_file, tmp_path):
     path, _ = good_file
-    result = _run("validate", str(path), "--district", str(DISTRICT), "--as-of", DAY.isoformat(),
-                  "--format", "json", env_home=tmp_path)
+    result = _run(
+        "validate",
+        str(path),
+        "--district",
+        str(DISTRICT),
+        "--as-of",
+        DAY.isoformat(),
+        "--format",
+        "json",
+        env_home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert [f for f in json.loads(result.stdout) if f["severity"] == "error"] == []
 
@@ -45,8 +55,17 @@ def test_errors_name_row_column_value_rule_in_both_languages(good_file, tmp_path
     rows[1]["new_cases"] = -3  # second commune: line 3 of the file (header is line 1)
     rows[2]["tests_positive"] = rows[2]["tests_performed"] + 5
     write_csv(rows, path)
-    result = _run("validate", str(path), "--district", str(DISTRICT), "--as-of", DAY.isoformat(),
-                  "--format", "json", env_home=tmp_path)
+    result = _run(
+        "validate",
+        str(path),
+        "--district",
+        str(DISTRICT),
+        "--as-of",
+        DAY.isoformat(),
+        "--format",
+        "json",
+        env_home=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     findings = {(f["rule"], f["row"], f["column"]): f for f in json.loads(result.stdout)}
     negative = findings[("count.non_negative", 3, "new_cases")]

@@ -46,9 +46,19 @@ def test_every_dag_file_imports_without_errors(dagbag):
 
 def test_daily_bulletin_runs_every_stage_in_order(dagbag):
     daily = dagbag["dags"]["daily_bulletin"]
-    assert daily["tasks"] == ["pull_mailbox", "pull_sftp", "collect", "validate", "alert_new_f0", "build_marts",
-                              "publish_snapshot", "director_signoff", "render_bulletin", "deliver_bulletin",
-                              "summarize_run"]
+    assert daily["tasks"] == [
+        "pull_mailbox",
+        "pull_sftp",
+        "collect",
+        "validate",
+        "alert_new_f0",
+        "build_marts",
+        "publish_snapshot",
+        "director_signoff",
+        "render_bulletin",
+        "deliver_bulletin",
+        "summarize_run",
+    ]
     assert {"report_date", "signoff", "signoff_wait_minutes"} <= set(daily["params"])
     # at the cutoff, in local time, one run at a time
     assert "0 17 * * *" in daily["timetable"] and "Asia/Ho_Chi_Minh" in daily["timetable"]
@@ -95,7 +105,6 @@ def test_dag_file_does_not_import_heavy_modules(dag_file, airflow_home):
         f"runpy.run_path({str(dag_file)!r})\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=airflow_home, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], env=airflow_home, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -147,8 +147,9 @@ def test_a_death_with_no_one_in_treatment_goes_to_the_biggest_district():
     rng = random.Random(1)
     communes = [demo_data._Commune(c, rng) for c in reference.communes(province_code=QN)]
     placed = demo_data._place_deaths(communes, 2, rng)
-    biggest = max(reference.districts(QN),
-                  key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code))
+    biggest = max(
+        reference.districts(QN), key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code)
+    )
     in_biggest = [i for i, c in enumerate(communes) if c.ref.district_code == biggest.code]
     assert placed[max(in_biggest, key=lambda i: communes[i].ref.population)] == 2 and sum(placed) == 2
     assert all(c.treatment.level == 0 for c in communes)
@@ -240,7 +241,8 @@ def test_same_seed_same_figures_other_seed_other_figures():
 def _digests(landing: Path) -> dict[str, tuple[str, int]]:
     return {
         str(p.relative_to(landing)): (intake.sha256_of(p), p.stat().st_mtime_ns)
-        for p in sorted(landing.rglob("*")) if p.is_file()
+        for p in sorted(landing.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -289,7 +291,11 @@ def test_a_realistic_mix_of_variants(qn_read):
     assert any(i["numbers_as_text"] for i in xlsx)
     assert any(i["header_row"] == 1 for i in xlsx)
     assert {(i["encoding"], i["separator"]) for i in csvs} == {
-        ("utf-8", ","), ("utf-8-sig", ";"), ("utf-16", "\t"), ("cp1258", ",")}
+        ("utf-8", ","),
+        ("utf-8-sig", ";"),
+        ("utf-16", "\t"),
+        ("cp1258", ","),
+    }
     assert any(i["headers"] == "machine" for i in csvs) and any(i["headers"] == "vietnamese" for i in csvs)
     assert any(i["thousands"] for i in csvs)
     assert any(r["notes"] for _, rows, _ in qn_read for r in rows)
@@ -301,8 +307,10 @@ def test_same_inputs_same_bytes_in_another_process(tmp_path):
     here = tmp_path / "here"
     demo_data.generate(QN, start, end, here)
     there = tmp_path / "there"
-    script = (f"from datetime import date; from pathlib import Path; from bantin import demo_data; "
-              f"demo_data.generate({QN}, date(2021, 10, 1), date(2021, 10, 3), Path({str(there)!r}))")
+    script = (
+        f"from datetime import date; from pathlib import Path; from bantin import demo_data; "
+        f"demo_data.generate({QN}, date(2021, 10, 1), date(2021, 10, 3), Path({str(there)!r}))"
+    )
     env = os.environ | {"PYTHONHASHSEED": "12345", "TZ": "America/New_York"}
     subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, env=env)
     assert _digests(here) == _digests(there)

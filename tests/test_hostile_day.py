@@ -28,8 +28,14 @@ def _capped():
 
 
 def _bantin(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "bantin"), *args], env=env, capture_output=True,
-                          text=True, timeout=900, preexec_fn=_capped)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "bantin"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        preexec_fn=_capped,
+    )
 
 
 @pytest.fixture
@@ -43,8 +49,14 @@ def hostile_home(tmp_path):
     day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
     entries = write_corpus(home / "landing", day, max_bytes=MAX_FILE_MB * 1024 * 1024, secret=secret)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BANTIN_", "MALLOC_"))}
-    env.update(BANTIN_HOME=str(home), BANTIN_PROVINCE="22", BANTIN_MAX_FILE_MB=str(MAX_FILE_MB),
-               BANTIN_SETTLE_S="0.2", BANTIN_DUCKDB_MEMORY_LIMIT="512MB", BANTIN_DUCKDB_THREADS="2")
+    env.update(
+        BANTIN_HOME=str(home),
+        BANTIN_PROVINCE="22",
+        BANTIN_MAX_FILE_MB=str(MAX_FILE_MB),
+        BANTIN_SETTLE_S="0.2",
+        BANTIN_DUCKDB_MEMORY_LIMIT="512MB",
+        BANTIN_DUCKDB_THREADS="2",
+    )
     return home, day, entries, env
 
 
@@ -65,8 +77,9 @@ def test_a_hostile_day_in_one_gib_gives_every_file_a_verdict_and_the_bulletin(ho
     assert (latest / "bulletin.pdf").read_bytes().startswith(b"%PDF")
 
     with duckdb.connect(str(home / "warehouse" / "analytics.duckdb"), read_only=True) as con:
-        ledger = con.execute("SELECT landing_path, district_code, sha256, status, error_count, archive_path "
-                             "FROM ops.submission").fetchall()
+        ledger = con.execute(
+            "SELECT landing_path, district_code, sha256, status, error_count, archive_path FROM ops.submission"
+        ).fetchall()
         findings = dict(con.execute("SELECT submission_id, count(*) FROM ops.finding GROUP BY 1").fetchall())
         ids = {r[0]: r[1] for r in con.execute("SELECT landing_path, submission_id FROM ops.submission").fetchall()}
     by_path = {r[0]: r for r in ledger}
@@ -95,8 +108,11 @@ def test_a_hostile_day_in_one_gib_gives_every_file_a_verdict_and_the_bulletin(ho
     assert max(findings.values()) <= 200 + 3  # the cap, plus intake's and validation's summaries
     reports = list((home / "feedback").rglob("*.json"))
     assert len(reports) >= len(ledger)
-    assert json.loads(reports[0].read_text(encoding="utf-8"))["submission"]["status"] in ("accepted", "rejected",
-                                                                                         "superseded")
+    assert json.loads(reports[0].read_text(encoding="utf-8"))["submission"]["status"] in (
+        "accepted",
+        "rejected",
+        "superseded",
+    )
     # Good files of the day are in force despite their neighbours.
     good = [e for e in entries if e.kind == "good"]
     assert all(by_path[str(e.path.relative_to(home))][3] == "accepted" for e in good)

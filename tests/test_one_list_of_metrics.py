@@ -68,8 +68,12 @@ def _one(con, sql: str, params: list) -> dict:
 
 def _columns(con, schema: str, table: str) -> dict[str, str | None]:
     """Column name → its description (COMMENT), as analysts' tools and the data dictionary read them."""
-    return dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? "
-                            "AND table_name = ?", [schema, table]).fetchall())
+    return dict(
+        con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
 
 
 # --------------------------------------------------------------------------- validation
@@ -115,8 +119,11 @@ def test_every_count_column_reaches_the_unit_marts_with_its_value_and_a_descript
     settings, commune, rows = loaded
     with _read(settings) as con:
         described = _columns(con, "marts", mart)
-        where = {"commune_daily": ("commune_code", commune), "district_daily": ("district_code", DISTRICT),
-                 "province_daily": ("province_code", PROVINCE)}[mart]
+        where = {
+            "commune_daily": ("commune_code", commune),
+            "district_daily": ("district_code", DISTRICT),
+            "province_daily": ("province_code", PROVINCE),
+        }[mart]
         row = _one(con, f"SELECT * FROM marts.{mart} WHERE report_date = ? AND {where[0]} = ?", [FIRST, where[1]])
     assert [c for c in COUNT_COLUMNS if c not in described] == [], f"marts.{mart} misses count columns"
     assert [c for c in COUNT_COLUMNS if not described[c]] == [], f"marts.{mart}: count columns without a description"
@@ -125,16 +132,22 @@ def test_every_count_column_reaches_the_unit_marts_with_its_value_and_a_descript
         assert {c: row[c] for c in COUNT_COLUMNS} == {c: rows[0][c] for c in COUNT_COLUMNS}
     if mart == "district_daily":  # the district's file in force, summed over its communes
         assert {c: row[c] for c in COUNT_COLUMNS} == {
-            c: sum(r[c] for r in rows if r[c] is not None) for c in COUNT_COLUMNS}
+            c: sum(r[c] for r in rows if r[c] is not None) for c in COUNT_COLUMNS
+        }
 
 
 def test_every_count_column_has_a_correction_delta(loaded):
     settings, commune, _ = loaded
     with _read(settings) as con:
         described = _columns(con, "marts", "corrections")
-        by_unit = {unit: _one(con, "SELECT * FROM marts.corrections WHERE report_date = ? AND unit_type = ? "
-                                   "AND unit_code = ?", [FIRST, unit, code])
-                   for unit, code in (("commune", commune), ("district", DISTRICT))}
+        by_unit = {
+            unit: _one(
+                con,
+                "SELECT * FROM marts.corrections WHERE report_date = ? AND unit_type = ? AND unit_code = ?",
+                [FIRST, unit, code],
+            )
+            for unit, code in (("commune", commune), ("district", DISTRICT))
+        }
     assert [c for c in COUNT_COLUMNS if not described.get(f"{c}_delta")] == []
     for unit, row in by_unit.items():
         assert {c: row[f"{c}_delta"] for c in COUNT_COLUMNS} == dict.fromkeys(COUNT_COLUMNS, 1), unit
@@ -151,8 +164,11 @@ def test_the_bulletin_carries_lists_and_names_every_count_column(loaded):
         figures = bulletin.build_summary(con, settings, SECOND)
     assert [c for c in COUNT_COLUMNS if c not in figures["province"]] == []
     assert all(c in d for d in figures["districts"] for c in COUNT_COLUMNS)
-    listed = {(c["metric"], c["metric_vi"], c["delta"]) for c in figures["corrections"]
-              if c["district_code"] == DISTRICT and c["report_date"] == FIRST.isoformat()}
+    listed = {
+        (c["metric"], c["metric_vi"], c["delta"])
+        for c in figures["corrections"]
+        if c["district_code"] == DISTRICT and c["report_date"] == FIRST.isoformat()
+    }
     assert listed == {(c, COLUMN_BY_NAME[c].header_vi, 1) for c in COUNT_COLUMNS}
     assert set(COUNT_COLUMNS) <= {key for key, _ in bulletin.PROVINCE_CHANGES}
 
@@ -163,10 +179,14 @@ def test_the_bulletin_carries_lists_and_names_every_count_column(loaded):
 def test_the_spec_table_lists_every_contract_column_as_the_code_has_it():
     """docs/spec/submission-format.md (the contract as agreed with the districts) and the code say the same."""
     text = (REPO / "docs" / "spec" / "submission-format.md").read_text(encoding="utf-8")
-    table = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()
-             if re.match(r"\| [a-z0-9_]+ \|", line) and not line.startswith("| machine name")]
+    table = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if re.match(r"\| [a-z0-9_]+ \|", line) and not line.startswith("| machine name")
+    ]
     assert [(name, header, kind_type) for name, header, kind_type, *_ in table] == [
-        (c.name, c.header_vi, c.type) for c in COLUMNS]
+        (c.name, c.header_vi, c.type) for c in COLUMNS
+    ]
     kinds = {name: kind for name, _, _, kind, *_ in table}
     assert {c: kinds[c] for c in COUNT_COLUMNS} == {c: COLUMN_BY_NAME[c].kind for c in COUNT_COLUMNS}
 
@@ -178,4 +198,3 @@ def test_the_demo_data_fills_every_count_column():
     required = [c for c in COUNT_COLUMNS if COLUMN_BY_NAME[c].required]
     assert [c for c in required if any(r.get(c) is None for r in rows)] == []
     assert all(set(COUNT_COLUMNS) <= set(r) for r in rows)
-

@@ -20,11 +20,19 @@ DAY = date(2021, 10, 19)
 DISTRICT = 207  # Cô Tô: 3 communes, a small file
 BASE = demo_data.generate_rows(22, DAY, DAY)[(DAY, DISTRICT)]
 
-counts = st.one_of(st.integers(0, 3), st.integers(0, 10**6), st.integers(-10, 10**22),
-                   st.sampled_from(["1.234", "1 234", "", "?", "2,5", "9" * 30, "-0", "０"]))
+counts = st.one_of(
+    st.integers(0, 3),
+    st.integers(0, 10**6),
+    st.integers(-10, 10**22),
+    st.sampled_from(["1.234", "1 234", "", "?", "2,5", "9" * 30, "-0", "０"]),
+)
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
-dates = st.one_of(st.just(DAY), st.just(DAY.strftime("%d/%m/%Y")),
-                  st.dates(date(1, 1, 1), date(9999, 12, 31)), st.sampled_from(["", "19.10.2021", "hôm qua"]))
+dates = st.one_of(
+    st.just(DAY),
+    st.just(DAY.strftime("%d/%m/%Y")),
+    st.dates(date(1, 1, 1), date(9999, 12, 31)),
+    st.sampled_from(["", "19.10.2021", "hôm qua"]),
+)
 
 
 @st.composite
@@ -44,15 +52,22 @@ def submissions(draw):
     return rows, layout
 
 
-@hypothesis_settings(max_examples=12, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@hypothesis_settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(submission=submissions())
 def test_what_validate_accepts_the_pipeline_loads_builds_and_renders(submission, settings, tmp_path_factory):
     rows, (encoding, separator) = submission
     home = tmp_path_factory.mktemp("home")
-    run_settings = dataclasses.replace(settings, home=home, paths={k: home / v.relative_to(settings.home)
-                                                                  for k, v in settings.paths.items()},
-                                       settle_seconds=0.0)
+    run_settings = dataclasses.replace(
+        settings,
+        home=home,
+        paths={k: home / v.relative_to(settings.home) for k, v in settings.paths.items()},
+        settle_seconds=0.0,
+    )
     inbox = run_settings.landing / str(DISTRICT)
     inbox.mkdir(parents=True)
     path = inbox / "bao_cao.csv"

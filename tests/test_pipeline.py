@@ -15,8 +15,9 @@ def test_report_date_is_the_logical_date_in_local_time(settings):
     # 23:30 UTC on the 18th is 06:30 on the 19th in Hanoi: `ds` would say the 18th.
     assert pipeline.report_date_for(datetime(2021, 10, 18, 23, 30, tzinfo=UTC), settings) == date(2021, 10, 19)
     assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=UTC), settings) == date(2021, 10, 19)
-    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=UTC), settings,
-                                    "2021-10-15") == date(2021, 10, 15)
+    assert pipeline.report_date_for(datetime(2021, 10, 19, 10, 0, tzinfo=UTC), settings, "2021-10-15") == date(
+        2021, 10, 15
+    )
 
 
 @pytest.fixture
@@ -28,11 +29,22 @@ def three_days(demo_settings):
 
 def _snapshot(settings) -> dict:
     with store.reader(settings.warehouse_path) as con:
-        tables = ["ops.submission", "raw.submission_row", "ops.finding", "marts.commune_daily",
-                  "marts.district_daily", "marts.province_daily", "marts.epidemic_level", "marts.reporting_status"]
-        return {t: sorted(map(repr, con.execute(f"SELECT * EXCLUDE ({_volatile(t)}) FROM {t}").fetchall()))
-                if _volatile(t) else sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
-                for t in tables}
+        tables = [
+            "ops.submission",
+            "raw.submission_row",
+            "ops.finding",
+            "marts.commune_daily",
+            "marts.district_daily",
+            "marts.province_daily",
+            "marts.epidemic_level",
+            "marts.reporting_status",
+        ]
+        return {
+            t: sorted(map(repr, con.execute(f"SELECT * EXCLUDE ({_volatile(t)}) FROM {t}").fetchall()))
+            if _volatile(t)
+            else sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
+            for t in tables
+        }
 
 
 def _volatile(table: str) -> str:
@@ -56,8 +68,10 @@ def test_the_same_file_dropped_twice_is_recorded_once(three_days):
 
 def test_a_changed_figure_makes_a_new_bulletin_version(three_days):
     with store.writer(three_days) as con:
-        con.execute("UPDATE raw.submission_row SET new_cases = new_cases + 1 WHERE submission_id = "
-                    "(SELECT min(submission_id) FROM ops.submission WHERE report_date = DATE '2021-10-03')")
+        con.execute(
+            "UPDATE raw.submission_row SET new_cases = new_cases + 1 WHERE submission_id = "
+            "(SELECT min(submission_id) FROM ops.submission WHERE report_date = DATE '2021-10-03')"
+        )
     pipeline.build_marts(three_days, date(2021, 10, 3))
     produced = pipeline.render(three_days, date(2021, 10, 3))
     assert produced["html"].endswith("v2/bulletin.html")
@@ -77,8 +91,10 @@ def test_each_cli_run_has_its_own_run_id_and_every_stage_its_try(settings, monke
     monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "2")
     pipeline.collect(settings, run_id="manual__2021-10-19T10:00:00+00:00")
     with store.reader(settings.warehouse_path) as con:
-        runs = con.execute("SELECT run_id, count(*), min(try_number), max(try_number) FROM ops.pipeline_run "
-                           "GROUP BY run_id ORDER BY min(started_at)").fetchall()
+        runs = con.execute(
+            "SELECT run_id, count(*), min(try_number), max(try_number) FROM ops.pipeline_run "
+            "GROUP BY run_id ORDER BY min(started_at)"
+        ).fetchall()
     assert len(runs) == 3
     assert all(r[0].startswith("cli__") and r[1] == 5 and r[2:] == (1, 1) for r in runs[:2])
     assert runs[0][0] != runs[1][0]
@@ -92,12 +108,16 @@ def test_an_older_warehouse_gains_the_try_number_column(settings):
 
     settings.warehouse_path.parent.mkdir(parents=True)
     old = duckdb.connect(str(settings.warehouse_path))
-    old.execute("CREATE SCHEMA ops; CREATE TABLE ops.pipeline_run (run_id VARCHAR NOT NULL, stage VARCHAR NOT NULL, "
-                "report_date DATE, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, "
-                "seconds DOUBLE NOT NULL, stats_json VARCHAR)")
+    old.execute(
+        "CREATE SCHEMA ops; CREATE TABLE ops.pipeline_run (run_id VARCHAR NOT NULL, stage VARCHAR NOT NULL, "
+        "report_date DATE, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, "
+        "seconds DOUBLE NOT NULL, stats_json VARCHAR)"
+    )
     old.execute("INSERT INTO ops.pipeline_run VALUES ('manual', 'collect', NULL, now(), now(), 1, '{}')")
     old.close()
     pipeline.collect(settings, run_id="after-upgrade")
     with store.reader(settings.warehouse_path) as con:
         assert con.execute("SELECT run_id, try_number FROM ops.pipeline_run ORDER BY started_at").fetchall() == [
-            ("manual", None), ("after-upgrade", 1)]
+            ("manual", None),
+            ("after-upgrade", 1),
+        ]

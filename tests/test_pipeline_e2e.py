@@ -69,8 +69,10 @@ def test_bulletin_shows_the_published_figures_and_level_1(demo_run):
     document = json.loads((folder / "bulletin.json").read_text(encoding="utf-8"))
     province = document["figures"]["province"]
     assert province["new_cases"] == reference.real_daily_cases(DEMO_PROVINCE)[DEMO_END] == 0
-    assert province["new_cases_7d"] == _query(
-        settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [DEMO_END])[0][0]
+    assert (
+        province["new_cases_7d"]
+        == _query(settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [DEMO_END])[0][0]
+    )
     assert province["level"]["level"] == 1
     assert document["figures"]["reporting"]["missing_or_rejected"] == []
     assert document["figures"]["provisional"] is False
@@ -82,8 +84,11 @@ def test_bulletin_shows_the_published_figures_and_level_1(demo_run):
 
 def test_every_unit_is_at_level_1_on_19_october(demo_run):
     settings, _ = demo_run
-    rows = _query(settings, "SELECT unit_type, level, count(*) FROM marts.epidemic_level "
-                            "WHERE report_date = ? GROUP BY ALL ORDER BY ALL", [DEMO_END])
+    rows = _query(
+        settings,
+        "SELECT unit_type, level, count(*) FROM marts.epidemic_level WHERE report_date = ? GROUP BY ALL ORDER BY ALL",
+        [DEMO_END],
+    )
     assert rows == [("commune", 1, 171), ("district", 1, 13), ("province", 1, 1)]
 
 

@@ -24,9 +24,13 @@ def _drop(settings, district: int, name: str) -> None:
 
 def _verdicts(settings) -> dict:
     with store.writer(settings) as con:
-        return {name: (status, rules) for name, status, rules in con.execute(
-            "SELECT s.file_name, s.status, list(f.rule ORDER BY f.rule) FILTER (WHERE f.rule IS NOT NULL) "
-            "FROM ops.submission s LEFT JOIN ops.finding f USING (submission_id) GROUP BY ALL").fetchall()}
+        return {
+            name: (status, rules)
+            for name, status, rules in con.execute(
+                "SELECT s.file_name, s.status, list(f.rule ORDER BY f.rule) FILTER (WHERE f.rule IS NOT NULL) "
+                "FROM ops.submission s LEFT JOIN ops.finding f USING (submission_id) GROUP BY ALL"
+            ).fetchall()
+        }
 
 
 def test_a_file_that_breaks_the_reader_or_the_validation_is_set_aside_and_the_others_go_on(settings, monkeypatch):

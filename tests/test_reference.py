@@ -145,8 +145,9 @@ def test_real_series_shape():
     assert all(isinstance(v, int) and v >= 0 for v in (*cases.values(), *deaths.values()))
     # Continuous from 1/1/2021 (empty cells aside, which are omitted).
     all_dates = set(ref._wide_series("ncsc_province_daily_cases.csv")[0])
-    assert all(date.fromordinal(n) in all_dates
-               for n in range(date(2021, 1, 1).toordinal(), date(2022, 1, 23).toordinal()))
+    assert all(
+        date.fromordinal(n) in all_dates for n in range(date(2021, 1, 1).toordinal(), date(2022, 1, 23).toordinal())
+    )
     # Callers get their own copy.
     cases.clear()
     assert ref.real_daily_cases(QUANG_NINH)

@@ -32,9 +32,13 @@ def test_babel_vietnamese_formats_and_validation_messages_use_them():
 
     assert vn_long_date(date(2021, 10, 9)) == "ngày 09 tháng 10 năm 2021"
     assert (vn_dec(9.1), vn_dec(12345.678, 2)) == ("9,1", "12.345,68")
-    meta = {"severity": "warning", "rule": "history.new_cases_spike", "blame": "new_cases",
-            "message_vi": "Ca mắc mới ({new_cases}) cao hơn {ratio} lần, mức gần đây {level} ca/ngày.",
-            "message_en": "New cases ({new_cases}) above {ratio} times, recent level {level} a day."}
+    meta = {
+        "severity": "warning",
+        "rule": "history.new_cases_spike",
+        "blame": "new_cases",
+        "message_vi": "Ca mắc mới ({new_cases}) cao hơn {ratio} lần, mức gần đây {level} ca/ngày.",
+        "message_en": "New cases ({new_cases}) above {ratio} times, recent level {level} a day.",
+    }
     record = {"submission_id": "f", "source_row": 3, "new_cases": 57.0, "level": 9.142857}
     _, finding = finding_for(record, meta, {"ratio": 5.5})
     assert finding.message_vi == "Ca mắc mới (57) cao hơn 5,5 lần, mức gần đây 9,1 ca/ngày."

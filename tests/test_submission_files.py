@@ -32,13 +32,27 @@ def sample_rows() -> list[dict]:
     notes = ["", "Đã khử khuẩn, phong tỏa; theo dõi", "Chuyển 1 ca lên tuyến trên"]
     rows = []
     for i, (name, note) in enumerate(zip(names, notes, strict=True)):
-        rows.append(base | {
-            "report_date": DAY, "district_code": 193, "commune_code": 6640 + 3 * i, "commune_name": name,
-            "new_cases": i, "new_cases_community": 0, "tests_performed": 950 + 40 * i, "tests_positive": i,
-            "in_treatment": 3 * i, "severe": i, "quarantine_home": 12,
-            "vaccinated_18plus_dose1": 12345 + i, "vaccinated_18plus_full": 1000 * (i + 1),
-            "vaccinated_65plus_full": 999 + i, "mobile_medical_stations": 1 + i, "notes": note,
-        })
+        rows.append(
+            base
+            | {
+                "report_date": DAY,
+                "district_code": 193,
+                "commune_code": 6640 + 3 * i,
+                "commune_name": name,
+                "new_cases": i,
+                "new_cases_community": 0,
+                "tests_performed": 950 + 40 * i,
+                "tests_positive": i,
+                "in_treatment": 3 * i,
+                "severe": i,
+                "quarantine_home": 12,
+                "vaccinated_18plus_dose1": 12345 + i,
+                "vaccinated_18plus_full": 1000 * (i + 1),
+                "vaccinated_65plus_full": 999 + i,
+                "mobile_medical_stations": 1 + i,
+                "notes": note,
+            }
+        )
     return rows
 
 
@@ -157,8 +171,14 @@ def test_every_vietnamese_header_encodes_in_cp1258():
 
 
 def _xlsx(tmp_path, **options) -> Path:
-    return write_xlsx(sample_rows(), tmp_path / "f.xlsx", province_name="Tỉnh Quảng Ninh",
-                      district_name="Thành phố Hạ Long", report_date=DAY, **options)
+    return write_xlsx(
+        sample_rows(),
+        tmp_path / "f.xlsx",
+        province_name="Tỉnh Quảng Ninh",
+        district_name="Thành phố Hạ Long",
+        report_date=DAY,
+        **options,
+    )
 
 
 def test_xlsx_template_shape(tmp_path):
@@ -203,8 +223,9 @@ def test_xlsx_plain_without_titles_or_totals(tmp_path):
 
 
 def test_xlsx_bare_names_get_a_unit_type(tmp_path):
-    path = write_xlsx(sample_rows(), tmp_path / "f.xlsx", province_name="Quảng Ninh",
-                      district_name="Cô Tô", report_date=DAY)
+    path = write_xlsx(
+        sample_rows(), tmp_path / "f.xlsx", province_name="Quảng Ninh", district_name="Cô Tô", report_date=DAY
+    )
     _, info = read_xlsx_back(path)
     assert info["title_lines"][0] == "SỞ Y TẾ TỈNH QUẢNG NINH"
     assert info["title_lines"][2] == "Đơn vị: Huyện Cô Tô"
@@ -213,8 +234,14 @@ def test_xlsx_bare_names_get_a_unit_type(tmp_path):
 def test_xlsx_bytes_carry_no_clock(tmp_path):
     saved = datetime(2021, 10, 19, 15, 12, 30)
     first = _xlsx(tmp_path, saved_at=saved).read_bytes()
-    second = write_xlsx(sample_rows(), tmp_path / "g.xlsx", province_name="Tỉnh Quảng Ninh",
-                        district_name="Thành phố Hạ Long", report_date=DAY, saved_at=saved).read_bytes()
+    second = write_xlsx(
+        sample_rows(),
+        tmp_path / "g.xlsx",
+        province_name="Tỉnh Quảng Ninh",
+        district_name="Thành phố Hạ Long",
+        report_date=DAY,
+        saved_at=saved,
+    ).read_bytes()
     assert first == second
     with zipfile.ZipFile(io.BytesIO(first)) as archive:
         assert {i.date_time for i in archive.infolist()} == {(2021, 10, 19, 15, 12, 30)}

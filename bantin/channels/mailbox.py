@@ -103,7 +103,8 @@ def _connect(settings: Settings) -> imaplib.IMAP4:
         except (OSError, imaplib.IMAP4.abort) as problem:
             if attempt == CONNECT_ATTEMPTS:
                 raise channels.ChannelUnavailable(
-                    f"IMAP server of connection {settings.imap_conn_id!r} unreachable: {problem}") from problem
+                    f"IMAP server of connection {settings.imap_conn_id!r} unreachable: {problem}"
+                ) from problem
             log.warning("IMAP attempt %d/%d failed (%s); retrying", attempt, CONNECT_ATTEMPTS, problem)
             time.sleep(CONNECT_PAUSE_SECONDS * attempt)
     raise AssertionError("unreachable")
@@ -129,16 +130,33 @@ def _take_one(settings: Settings, client: imaplib.IMAP4, uid: bytes, senders: di
     except Exception:  # a malformed message must not block the mailbox: quarantined for a person to read
         log.exception("mail %s from %s could not be read", message_id, sender)
         decision = Decision(reason="unreadable")
-    record = {"message_id": message_id, "raw_sha256": raw_sha, "sender": sender,
-              "subject": str(message.get("Subject", "")), "received_at": channels.iso(received_at),
-              "taken_at": channels.iso(datetime.now(settings.timezone)), "reason": decision.reason,
-              "detail": decision.detail, "files": []}
+    record = {
+        "message_id": message_id,
+        "raw_sha256": raw_sha,
+        "sender": sender,
+        "subject": str(message.get("Subject", "")),
+        "received_at": channels.iso(received_at),
+        "taken_at": channels.iso(datetime.now(settings.timezone)),
+        "reason": decision.reason,
+        "detail": decision.detail,
+        "files": [],
+    }
     if decision.reason is None:
         district = senders[sender].district_code
         for file_name, data in decision.attachments:
-            path, sha = channels.land(settings, district, file_name, data, {
-                "received_at": channels.iso(received_at), "channel": "imap", "message_id": message_id,
-                "sender": sender, "subject": record["subject"]})
+            path, sha = channels.land(
+                settings,
+                district,
+                file_name,
+                data,
+                {
+                    "received_at": channels.iso(received_at),
+                    "channel": "imap",
+                    "message_id": message_id,
+                    "sender": sender,
+                    "subject": record["subject"],
+                },
+            )
             record["files"].append({"district_code": district, "sha256": sha, "inbox_path": str(path)})
         folder, key = settings.imap_received_folder, "files"
     else:
@@ -203,8 +221,12 @@ def _automatic(message: EmailMessage) -> bool:
     auto = str(message.get("Auto-Submitted", "no")).lower()
     precedence = str(message.get("Precedence", "")).lower()
     sender = parseaddr(str(message.get("From", "")))[1].lower()
-    return auto != "no" or precedence in ("bulk", "list", "junk") or not sender or sender.startswith(
-        ("mailer-daemon", "postmaster"))
+    return (
+        auto != "no"
+        or precedence in ("bulk", "list", "junk")
+        or not sender
+        or sender.startswith(("mailer-daemon", "postmaster"))
+    )
 
 
 # --------------------------------------------------------------------------- once only

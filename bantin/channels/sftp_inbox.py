@@ -92,7 +92,8 @@ def _connect(settings: Settings):
         except Exception as problem:  # paramiko's SSHException, socket errors, refused authentication
             if attempt == CONNECT_ATTEMPTS:
                 raise channels.ChannelUnavailable(
-                    f"SFTP server of connection {settings.sftp_conn_id!r} unreachable: {problem}") from problem
+                    f"SFTP server of connection {settings.sftp_conn_id!r} unreachable: {problem}"
+                ) from problem
             log.warning("SFTP attempt %d/%d failed (%s); retrying", attempt, CONNECT_ATTEMPTS, problem)
             time.sleep(CONNECT_PAUSE_SECONDS * attempt)
     raise AssertionError("unreachable")
@@ -113,8 +114,11 @@ def _look(sftp, settings: Settings) -> dict[str, tuple[int, object]]:
             continue
         for entry in entries:
             name = entry.filename
-            if not stat.S_ISREG(entry.st_mode or 0) or name.startswith((".", "~$")) or \
-                    name.lower().endswith(PARTIAL_SUFFIXES):
+            if (
+                not stat.S_ISREG(entry.st_mode or 0)
+                or name.startswith((".", "~$"))
+                or name.lower().endswith(PARTIAL_SUFFIXES)
+            ):
                 continue
             found[posixpath.join(inbox, name)] = (district, entry)
     return found
@@ -142,13 +146,19 @@ def _take(settings: Settings, sftp, remote: str, district: int, attrs, received_
     stamp = received_at.strftime("%Y%m%dT%H%M%S")
     processed_dir = posixpath.join(posixpath.dirname(posixpath.dirname(remote)), "processed")
     processed = posixpath.join(processed_dir, f"{stamp}_{hashlib.sha256(data).hexdigest()[:8]}_{name}")
-    path, sha = channels.land(settings, district, name, data, {
-        "received_at": channels.iso(received_at), "channel": "sftp", "remote_path": processed,
-        "uploaded_as": remote})
+    path, sha = channels.land(
+        settings,
+        district,
+        name,
+        data,
+        {"received_at": channels.iso(received_at), "channel": "sftp", "remote_path": processed, "uploaded_as": remote},
+    )
     _mkdir(sftp, processed_dir)
     sftp.posix_rename(remote, processed)
-    channels.remember(settings.channels / "sftp" / "taken" / f"{district}-{sha}.json",
-                      {"remote_path": remote, "processed": processed, "inbox_path": str(path)})
+    channels.remember(
+        settings.channels / "sftp" / "taken" / f"{district}-{sha}.json",
+        {"remote_path": remote, "processed": processed, "inbox_path": str(path)},
+    )
     log.info("sftp %s -> %s (received %s)", remote, path, received_at)
     return True
 

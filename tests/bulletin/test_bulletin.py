@@ -25,9 +25,16 @@ from conftest import receive
 
 # (mart column, how the district table shows it), in the table's column order
 TABLE_COLUMNS = [
-    ("new_cases", vn_int), ("new_cases_community", vn_int), ("new_cases_7d", vn_int),
-    ("cases_per_100k_week", vn_dec), ("tests_performed", vn_int), ("test_positivity", lambda v: vn_pct(v, 1)),
-    ("in_treatment", vn_int), ("severe", vn_int), ("deaths", vn_int), ("coverage_18plus_dose1", lambda v: vn_pct(v, 1)),
+    ("new_cases", vn_int),
+    ("new_cases_community", vn_int),
+    ("new_cases_7d", vn_int),
+    ("cases_per_100k_week", vn_dec),
+    ("tests_performed", vn_int),
+    ("test_positivity", lambda v: vn_pct(v, 1)),
+    ("in_treatment", vn_int),
+    ("severe", vn_int),
+    ("deaths", vn_int),
+    ("coverage_18plus_dose1", lambda v: vn_pct(v, 1)),
 ]
 FIGURES = len(TABLE_COLUMNS)  # then the level badge and the communes at levels 1–4
 
@@ -99,11 +106,15 @@ def test_demo_bulletin_shows_the_marts_figures_in_html_pdf_and_json(bulletin_set
     figures = out["doc"]["figures"]
 
     province = marts(bulletin_settings, "SELECT * FROM marts.province_daily WHERE report_date = ?")[0]
-    districts = marts(bulletin_settings, "SELECT * FROM marts.district_daily WHERE report_date = ? "
-                                         "AND communes_expected > 0 ORDER BY district_code")
+    districts = marts(
+        bulletin_settings,
+        "SELECT * FROM marts.district_daily WHERE report_date = ? AND communes_expected > 0 ORDER BY district_code",
+    )
     levels = marts(bulletin_settings, "SELECT unit_type, level FROM marts.epidemic_level WHERE report_date = ?")
-    status = marts(bulletin_settings, "SELECT status, count(*) AS n FROM marts.reporting_status "
-                                      "WHERE report_date = ? GROUP BY status")
+    status = marts(
+        bulletin_settings,
+        "SELECT status, count(*) AS n FROM marts.reporting_status WHERE report_date = ? GROUP BY status",
+    )
     assert len(districts) == 13 and {r["status"] for r in status} <= {"on_time", "late"}
 
     # JSON: the figures themselves
@@ -119,12 +130,12 @@ def test_demo_bulletin_shows_the_marts_figures_in_html_pdf_and_json(bulletin_set
     # HTML: the district table, cell by cell, and the province total row
     rows = {r[0]: r for r in table_rows(out["html"]) if len(r) == FIGURES + 6}
     for row in districts:
-        assert rows[row["district_name"]][1:FIGURES + 1] == expected_cells(row), row["district_name"]
+        assert rows[row["district_name"]][1 : FIGURES + 1] == expected_cells(row), row["district_name"]
         assert rows[row["district_name"]][FIGURES + 1].startswith("Cấp 1 · xanh")
-    assert rows["Toàn tỉnh"][1:FIGURES + 1] == expected_cells(province)
-    level_counts = [rows[row["district_name"]][FIGURES + 2:] for row in districts]
+    assert rows["Toàn tỉnh"][1 : FIGURES + 1] == expected_cells(province)
+    level_counts = [rows[row["district_name"]][FIGURES + 2 :] for row in districts]
     assert sum(int(r[0]) for r in level_counts) == 171 and all(r[1:] == ["0", "0", "0"] for r in level_counts)
-    assert rows["Toàn tỉnh"][FIGURES + 2:] == ["171", "0", "0", "0"]
+    assert rows["Toàn tỉnh"][FIGURES + 2 :] == ["171", "0", "0", "0"]
     assert "Số liệu tính đến 17:00 ngày 19/10/2021." in out["html"]
     assert "Tất cả 13 đơn vị đã gửi báo cáo đúng hạn" in out["html"]
     assert "tạm thời" not in out["html"].lower()
@@ -134,7 +145,7 @@ def test_demo_bulletin_shows_the_marts_figures_in_html_pdf_and_json(bulletin_set
     lines = text.splitlines()
     for row in districts + [dict(province, district_name="Toàn tỉnh")]:
         line = next(line for line in lines if line.strip().startswith(row["district_name"] + " "))
-        tokens = line.strip()[len(row["district_name"]):].split()
+        tokens = line.strip()[len(row["district_name"]) :].split()
         assert tokens[:FIGURES] == expected_cells(row), line
     assert "Số liệu tính đến 17:00 ngày 19/10/2021" in text
     assert "Bản tin tình hình dịch COVID-19 ngày 19/10/2021" in text
@@ -153,8 +164,10 @@ def test_withheld_districts_make_a_provisional_bulletin_then_a_late_file_makes_v
     pdf1 = pdf_text(first["paths"]["pdf"])
     assert "Số liệu tạm thời: chưa có báo cáo hợp lệ của" in " ".join(pdf1.split())
     # the province figures are the sum of what was accepted, not a guess for the missing ones
-    accepted = marts(bulletin_settings, "SELECT sum(new_cases) AS n, sum(tests_performed) AS t "
-                                        "FROM marts.district_daily WHERE report_date = ?")[0]
+    accepted = marts(
+        bulletin_settings,
+        "SELECT sum(new_cases) AS n, sum(tests_performed) AS t FROM marts.district_daily WHERE report_date = ?",
+    )[0]
     assert s1["province"]["tests_performed"] == accepted["t"]
     assert s1["province"]["communes_reported"] < s1["province"]["communes_expected"]
 
@@ -186,9 +199,11 @@ def test_withheld_districts_make_a_provisional_bulletin_then_a_late_file_makes_v
 def test_untrusted_notes_are_shown_as_text_in_html_and_pdf(bulletin_settings):
     hostile = '<script>alert("x")</script> =HYPERLINK("http://evil.example","bấm vào đây")'
     with store.writer(bulletin_settings) as con:  # a note as it would sit in the marts after intake
-        con.execute("UPDATE marts.commune_daily SET notes = ? WHERE report_date = ? AND commune_code = "
-                    "(SELECT min(commune_code) FROM marts.commune_daily WHERE report_date = ?)",
-                    [hostile, REPORT_DATE, REPORT_DATE])
+        con.execute(
+            "UPDATE marts.commune_daily SET notes = ? WHERE report_date = ? AND commune_code = "
+            "(SELECT min(commune_code) FROM marts.commune_daily WHERE report_date = ?)",
+            [hostile, REPORT_DATE, REPORT_DATE],
+        )
     out = render(bulletin_settings)
     assert "<script>" not in out["html"]
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; =HYPERLINK(" in out["html"]
@@ -201,9 +216,18 @@ def test_a_resubmission_for_an_earlier_day_is_listed_apart_as_a_correction(banti
     settings, before, commune_name = bantin_settings_with_correction
     after = render(settings, pdf=False)
     corrections = after["doc"]["figures"]["corrections"]
-    assert [(c["report_date"], c["district_name"], c["commune_name"], c["metric"], c["old_value"], c["new_value"],
-             c["delta"]) for c in corrections] == [
-        ("2021-10-17", "Thành phố Hạ Long", commune_name, "new_cases", 0, 2, 2)]
+    assert [
+        (
+            c["report_date"],
+            c["district_name"],
+            c["commune_name"],
+            c["metric"],
+            c["old_value"],
+            c["new_value"],
+            c["delta"],
+        )
+        for c in corrections
+    ] == [("2021-10-17", "Thành phố Hạ Long", commune_name, "new_cases", 0, 2, 2)]
     rows = [r for r in table_rows(after["html"]) if r[:1] == ["17/10/2021"]]
     assert rows == [["17/10/2021", "Thành phố Hạ Long", commune_name, "Ca mắc mới", "0", "2", "+2"]]
     # today's figures do not absorb it
@@ -225,7 +249,8 @@ def bantin_settings_with_correction(bulletin_settings):
         rows = con.execute(
             f"SELECT {', '.join('r.' + c for c in COLUMN_NAMES)} FROM raw.submission_row r "
             "JOIN ops.submission s USING (submission_id) WHERE s.status = 'accepted' AND s.district_code = 193 "
-            "AND s.report_date = DATE '2021-10-17' ORDER BY r.source_row").fetchall()
+            "AND s.report_date = DATE '2021-10-17' ORDER BY r.source_row"
+        ).fetchall()
     rows = [dict(zip(COLUMN_NAMES, r, strict=True)) for r in rows]
     target = next(r for r in rows if r["new_cases"] == 0)
     target["new_cases"] = 2
@@ -254,7 +279,15 @@ def test_vietnamese_number_date_and_time_formats():
     from bantin.render import signed, vn_date, vn_dec, vn_time
 
     assert (vn_int(1234), vn_int(1234567), vn_int(None), vn_dec(3.14159), vn_pct(0.6834, 1)) == (
-        "1.234", "1.234.567", "–", "3,1", "68,3%")
+        "1.234",
+        "1.234.567",
+        "–",
+        "3,1",
+        "68,3%",
+    )
     assert (vn_date(date(2021, 10, 19)), vn_date("2021-10-19T17:00:00"), vn_time("2021-10-19T17:00:00")) == (
-        "19/10/2021", "19/10/2021", "17:00")
+        "19/10/2021",
+        "19/10/2021",
+        "17:00",
+    )
     assert (signed(12), signed(-1234), signed(0)) == ("+12", "-1.234", "0")

@@ -39,8 +39,9 @@ def busiest_day(province_code: int):
 def _settings(home: Path, province_code: int):
     from bantin import config
 
-    return dataclasses.replace(config.load_settings(), home=home, province_code=province_code,
-                               paths=config._paths_under(home))
+    return dataclasses.replace(
+        config.load_settings(), home=home, province_code=province_code, paths=config._paths_under(home)
+    )
 
 
 def _load(settings, day) -> None:
@@ -72,15 +73,21 @@ def busy(request, tmp_path_factory):
     [late_file] = list(held.iterdir())
     target = settings.landing / str(late_district) / late_file.name
     shutil.copyfile(late_file, target)
-    receive(settings, target, datetime.combine(day, datetime.min.time().replace(hour=19, minute=10), LOCAL),
-            replace=True)
+    receive(
+        settings, target, datetime.combine(day, datetime.min.time().replace(hour=19, minute=10), LOCAL), replace=True
+    )
     _load(settings, day)
     v2 = pipeline.render(settings, day, run_id="late")
     versions = []
     for produced in (v1, v2):
         paths = {k: Path(produced[k]) for k in ("html", "pdf", "json")}
-        versions.append({**paths, "doc": json.loads(paths["json"].read_text(encoding="utf-8")),
-                         "html_text": paths["html"].read_text(encoding="utf-8")})
+        versions.append(
+            {
+                **paths,
+                "doc": json.loads(paths["json"].read_text(encoding="utf-8")),
+                "html_text": paths["html"].read_text(encoding="utf-8"),
+            }
+        )
     return {"code": code, "day": day, "late_district": late_district, "versions": versions}
 
 
@@ -114,10 +121,16 @@ def test_each_version_fits_four_a4_pages_with_the_summary_sentence_on_page_one(b
 
         assert f"ghi nhận {vn_int(p['new_cases'])} ca mắc mới" in figures["headline"]
         assert f"7 ngày qua có {vn_int(p['new_cases_7d'])} ca" in figures["headline"]
-        for label in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
-                      "Ca cộng đồng/100.000 dân/tuần",
-                      "tất cả ca:", "Ca mắc cộng dồn từ", "Người ≥18 tuổi tiêm ≥1 mũi", "Đơn vị cần chú ý",
-                      f"Cấp độ dịch {figures['form']['scope']}"):
+        for label in (
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "Độc lập - Tự do - Hạnh phúc",
+            "Ca cộng đồng/100.000 dân/tuần",
+            "tất cả ca:",
+            "Ca mắc cộng dồn từ",
+            "Người ≥18 tuổi tiêm ≥1 mũi",
+            "Đơn vị cần chú ý",
+            f"Cấp độ dịch {figures['form']['scope']}",
+        ):
             assert bare(label) in page_one, label
     v1, v2 = (v["doc"]["figures"] for v in busy["versions"])
     assert v1["provisional"] and "số liệu là tạm thời" in v1["headline"]
@@ -135,10 +148,12 @@ def test_no_page_ends_with_a_heading_or_a_caption(busy):
             lines = [flat(line) for line in page.splitlines() if line.strip() and not re.search(r"Trang \d+/\d+", line)]
             last = lines[-1]
             # the whole heading, or the first line of a long one (a short line such as "3." may end a sentence)
-            assert not any(last == h or (len(last) >= 8 and h.startswith(last)) for h in headings), \
+            assert not any(last == h or (len(last) >= 8 and h.startswith(last)) for h in headings), (
                 f"page {number} ends with the heading {last!r}"
-            assert not any(len(last) >= 8 and c.startswith(last) for c in captions), \
+            )
+            assert not any(len(last) >= 8 and c.startswith(last) for c in captions), (
                 f"page {number} ends with a caption: {last!r}"
+            )
 
 
 def test_the_html_fits_a_phone_without_sideways_scrolling(busy):
@@ -161,7 +176,7 @@ def test_long_lists_are_capped_on_paper_and_whole_in_the_json(busy):
     shown_rows = re.findall(r'<table class="communes">.*?</table>', html, re.S)
     rows = re.findall(r"<tr><td", shown_rows[0]) if shown_rows else []
     assert len(rows) == min(len(by_district), SHOWN["commune_districts"])
-    for code in sorted(by_district)[:SHOWN["commune_districts"]]:  # the districts the table shows
+    for code in sorted(by_district)[: SHOWN["commune_districts"]]:  # the districts the table shows
         communes = by_district[code]
         if len(communes) > SHOWN["communes_per_district"]:
             assert f"và {len(communes) - SHOWN['communes_per_district']} xã khác" in html
@@ -180,11 +195,12 @@ def test_the_as_of_time_is_true_for_each_version(busy):
     day = vn_date(busy["day"])
     assert bare(f"Số liệu tính đến 17:00 ngày {day}.") in bare(pdf_text(v1["pdf"], "-f", "1", "-l", "1"))
     assert bare(f"Số liệu tính đến 19:10 ngày {day} (gồm báo cáo gửi muộn sau 17:00)") in bare(
-        pdf_text(v2["pdf"], "-f", "1", "-l", "1"))
+        pdf_text(v2["pdf"], "-f", "1", "-l", "1")
+    )
 
 
 def _luminance(colour: str) -> float:
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 

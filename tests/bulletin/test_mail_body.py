@@ -34,8 +34,9 @@ def test_the_mailed_bulletin_has_png_charts_and_a_plain_text_summary(bulletin_se
 
     related = message.get_body(("related",))
     assert related is not None and related.get_content_type() == "multipart/related"
-    images = {part["Content-ID"].strip("<>"): part for part in related.iter_parts()
-              if part.get_content_type() == "image/png"}
+    images = {
+        part["Content-ID"].strip("<>"): part for part in related.iter_parts() if part.get_content_type() == "image/png"
+    }
     assert sorted(images) == sorted(cids)
     for name, part in images.items():
         data = part.get_content()

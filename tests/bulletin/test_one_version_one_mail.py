@@ -54,13 +54,19 @@ def test_two_runs_behind_a_slow_relay_mail_a_version_once(bulletin_settings, smt
     settings = bulletin_settings
     rendered = pipeline.render(settings, REPORT_DATE)
     smtp_server.on_data = lambda: time.sleep(2)  # a slow relay: the first send is still going on
-    code = ("import json, sys\nfrom datetime import date\nfrom pathlib import Path\n"
-            "from bantin import pipeline\nfrom bantin.config import load_settings\n"
-            f"rendered = json.loads({json.dumps(json.dumps({k: str(v) for k, v in rendered.items()}))})\n"
-            "print(json.dumps(pipeline.deliver(load_settings(), date(2021, 10, 19), rendered)))\n")
+    code = (
+        "import json, sys\nfrom datetime import date\nfrom pathlib import Path\n"
+        "from bantin import pipeline\nfrom bantin.config import load_settings\n"
+        f"rendered = json.loads({json.dumps(json.dumps({k: str(v) for k, v in rendered.items()}))})\n"
+        "print(json.dumps(pipeline.deliver(load_settings(), date(2021, 10, 19), rendered)))\n"
+    )
     env = {**os.environ, "BANTIN_HOME": str(settings.home), "BANTIN_MAIL_TO": "bcd@quangninh.example"}
-    runs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     results = [run.communicate(timeout=300) for run in runs]
     assert all(run.returncode == 0 for run in runs), [err[-2000:] for _, err in results]
     assert len(smtp_server.messages) == 1
@@ -75,15 +81,39 @@ def test_a_failing_alert_never_stops_the_bulletin(settings):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    _district_file(settings, 207, "co_to.csv", datetime(2021, 10, 19, 10, 0), new_cases=2, new_cases_community=2,
-                   tests_performed=50, tests_positive=2, in_treatment=2)
-    env = {**os.environ, "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22", "BANTIN_SETTLE_S": "0.2",
-           "BANTIN_ALERT_TO": "bcd@quangninh.test",
-           "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-                                                    "extra": {"disable_tls": True, "disable_ssl": True,
-                                                              "timeout": 2, "retry_limit": 0}})}
-    result = subprocess.run([str(BIN / "bantin"), "run", "--start", REPORT_DATE.isoformat(), "--no-deliver"],
-                            env=env, capture_output=True, text=True, timeout=600)
+    _district_file(
+        settings,
+        207,
+        "co_to.csv",
+        datetime(2021, 10, 19, 10, 0),
+        new_cases=2,
+        new_cases_community=2,
+        tests_performed=50,
+        tests_positive=2,
+        in_treatment=2,
+    )
+    env = {
+        **os.environ,
+        "BANTIN_HOME": str(settings.home),
+        "BANTIN_PROVINCE": "22",
+        "BANTIN_SETTLE_S": "0.2",
+        "BANTIN_ALERT_TO": "bcd@quangninh.test",
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "timeout": 2, "retry_limit": 0},
+            }
+        ),
+    }
+    result = subprocess.run(
+        [str(BIN / "bantin"), "run", "--start", REPORT_DATE.isoformat(), "--no-deliver"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "alert_new_f0 failed" in result.stdout + result.stderr  # (Airflow, once imported, logs to stdout)
     assert (settings.bulletins / REPORT_DATE.isoformat() / "latest" / "bulletin.pdf").is_file()
@@ -98,8 +128,13 @@ def test_an_unexpected_error_exits_3_and_names_the_log_with_the_traceback(settin
     settings.warehouse_path.parent.mkdir(parents=True)
     settings.warehouse_path.write_bytes(b"this is not a DuckDB database" * 100)
     env = {**os.environ, "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22"}
-    result = subprocess.run([str(BIN / "bantin"), "run", "--start", REPORT_DATE.isoformat(), "--no-deliver"],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(BIN / "bantin"), "run", "--start", REPORT_DATE.isoformat(), "--no-deliver"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
     log_file = Path(result.stderr.split("details: ")[-1].strip())

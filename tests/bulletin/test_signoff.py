@@ -18,9 +18,12 @@ DAY = REPORT_DATE.isoformat()
 
 def _declared(settings) -> dict:
     with store.reader(settings.warehouse_path) as con:
-        rows = con.execute("SELECT unit_type, unit_code, computed_level, declared_level, status, decided_by, "
-                           "decision_reason, channel FROM marts.level_signoff WHERE report_date = ? "
-                           "AND unit_type <> 'commune'", [REPORT_DATE]).fetchall()
+        rows = con.execute(
+            "SELECT unit_type, unit_code, computed_level, declared_level, status, decided_by, "
+            "decision_reason, channel FROM marts.level_signoff WHERE report_date = ? "
+            "AND unit_type <> 'commune'",
+            [REPORT_DATE],
+        ).fetchall()
     return {(r[0], r[1]): r[2:] for r in rows}
 
 
@@ -32,8 +35,25 @@ def test_provisional_then_an_override_then_an_approval_each_make_a_version(bulle
     assert "Cấp độ đề xuất, chưa phê duyệt:" in first["html"]
 
     # the Director declares the province at level 2 and Hạ Long at 2, with a reason
-    assert cli.main(["levels", "override", "--date", DAY, "--by", "Giám đốc Sở Y tế", "--reason",
-                     "Ổ dịch mới chưa vào số liệu", "--set", "tỉnh=2", "--set", "huyện 193=2"]) == 0
+    assert (
+        cli.main(
+            [
+                "levels",
+                "override",
+                "--date",
+                DAY,
+                "--by",
+                "Giám đốc Sở Y tế",
+                "--reason",
+                "Ổ dịch mới chưa vào số liệu",
+                "--set",
+                "tỉnh=2",
+                "--set",
+                "huyện 193=2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "overridden" in out and "province 22: 1 → 2" in out and "bulletin:" in out
     declared = _declared(bulletin_settings)
@@ -46,8 +66,12 @@ def test_provisional_then_an_override_then_an_approval_each_make_a_version(bulle
     s2 = second["figures"]
     assert s2["signoff"]["status"] == "overridden" and s2["signoff"]["decided_by"] == "Giám đốc Sở Y tế"
     province = s2["province"]["level"]
-    assert (province["level"], province["declared_level"], province["computed_level"], province["differs"]) == \
-        (2, 2, 1, True)
+    assert (province["level"], province["declared_level"], province["computed_level"], province["differs"]) == (
+        2,
+        2,
+        1,
+        True,
+    )
     assert province["colour_vi"] == "vàng" and province["signoff"]["reason"] == "Ổ dịch mới chưa vào số liệu"
     changes = second["changes_from_previous"]
     assert changes[0] == "Cấp độ công bố toàn tỉnh: chưa phê duyệt → 2"  # the province first
@@ -70,8 +94,10 @@ def test_provisional_then_an_override_then_an_approval_each_make_a_version(bulle
         assert con.execute("SELECT count(*) FROM ops.level_decision WHERE unit_type = 'province'").fetchone()[0] == 2
     # and the analysts' snapshot has them
     with store.reader(bulletin_settings.analytics_path) as con:
-        assert con.execute("SELECT declared_level, status FROM marts.level_signoff WHERE unit_type = 'province' "
-                           "AND report_date = ?", [REPORT_DATE]).fetchone() == (1, "approved")
+        assert con.execute(
+            "SELECT declared_level, status FROM marts.level_signoff WHERE unit_type = 'province' AND report_date = ?",
+            [REPORT_DATE],
+        ).fetchone() == (1, "approved")
 
 
 def test_a_bad_decision_is_refused_in_both_languages_and_records_nothing(bulletin_settings, capsys):
@@ -86,7 +112,11 @@ def test_a_bad_decision_is_refused_in_both_languages_and_records_nothing(bulleti
 
 def test_overrides_are_read_as_a_director_writes_them():
     assert signoff.parse_overrides("tỉnh=2; huyện 193=3\nxã 6655 = 2, district:205=1", 22) == {
-        ("province", 22): 2, ("district", 193): 3, ("commune", 6655): 2, ("district", 205): 1}
+        ("province", 22): 2,
+        ("district", 193): 3,
+        ("commune", 6655): 2,
+        ("district", 205): 1,
+    }
     assert signoff.parse_overrides("", 22) == {}
 
 
@@ -96,16 +126,30 @@ def test_the_change_list_tells_level_declared_and_rule_set_changes_province_firs
     def figures(province: tuple, district: tuple, commune: tuple | None, status: str, rule_version: int) -> dict:
         def level(computed, declared):
             return {"level": declared or computed, "computed_level": computed, "declared_level": declared}
+
         return {
-            "reporting": {"missing_or_rejected": []}, "corrections": [],
+            "reporting": {"missing_or_rejected": []},
+            "corrections": [],
             "province": {"level": level(*province)},
-            "districts": [{"district_code": 193, "district_name": "Thành phố Hạ Long", "new_cases": 0,
-                           "level": level(*district)}],
-            "communes_at_level_2_or_above": [] if commune is None else [
-                {"commune_code": 6655, "commune_name": "Phường Hà Khánh", "level": commune[1] or commune[0],
-                 "computed_level": commune[0], "declared_level": commune[1]}],
-            "signoff": {"status": status, "decided_by": "GĐ" if status != "provisional" else None,
-                        "decided_at": "2021-10-19T18:30:00"},
+            "districts": [
+                {"district_code": 193, "district_name": "Thành phố Hạ Long", "new_cases": 0, "level": level(*district)}
+            ],
+            "communes_at_level_2_or_above": []
+            if commune is None
+            else [
+                {
+                    "commune_code": 6655,
+                    "commune_name": "Phường Hà Khánh",
+                    "level": commune[1] or commune[0],
+                    "computed_level": commune[0],
+                    "declared_level": commune[1],
+                }
+            ],
+            "signoff": {
+                "status": status,
+                "decided_by": "GĐ" if status != "provisional" else None,
+                "decided_at": "2021-10-19T18:30:00",
+            },
             "rule_set": {"rule_set_id": "4800/QĐ-BYT", "version": rule_version},
         }
 

@@ -11,19 +11,30 @@ from bantin import bulletin, charts
 
 
 def figures(**province) -> dict:
-    p = {"new_cases": 1369, "new_cases_community": 120, "new_cases_7d": 5000, "new_cases_prev_7d": 4000,
-         "districts_expected": 13,
-         "level": {"level": 3, "colour_vi": "cam", "level_changed": True, "previous_level": 2}}
+    p = {
+        "new_cases": 1369,
+        "new_cases_community": 120,
+        "new_cases_7d": 5000,
+        "new_cases_prev_7d": 4000,
+        "districts_expected": 13,
+        "level": {"level": 3, "colour_vi": "cam", "level_changed": True, "previous_level": 2},
+    }
     p.update(province)
-    return {"report_date": "2022-01-21", "province": p, "form": {"scope": "toàn tỉnh"},
-            "reporting": {"missing_or_rejected": []}}
+    return {
+        "report_date": "2022-01-21",
+        "province": p,
+        "form": {"scope": "toàn tỉnh"},
+        "reporting": {"missing_or_rejected": []},
+    }
 
 
 def test_the_sentence_says_what_happened_which_way_the_level_and_who_is_missing():
     text = bulletin.headline(figures())
-    assert text == ("Ngày 21/01/2022, toàn tỉnh ghi nhận 1.369 ca mắc mới (120 ca trong cộng đồng); "
-                    "7 ngày qua có 5.000 ca, tăng 25% (+1.000 ca) so với 7 ngày trước đó; "
-                    "cấp độ dịch toàn tỉnh là cấp 3, tăng từ cấp 2 so với hôm trước; tất cả 13 đơn vị đã báo cáo.")
+    assert text == (
+        "Ngày 21/01/2022, toàn tỉnh ghi nhận 1.369 ca mắc mới (120 ca trong cộng đồng); "
+        "7 ngày qua có 5.000 ca, tăng 25% (+1.000 ca) so với 7 ngày trước đó; "
+        "cấp độ dịch toàn tỉnh là cấp 3, tăng từ cấp 2 so với hôm trước; tất cả 13 đơn vị đã báo cáo."
+    )
     down = figures(new_cases_7d=3000, level={"level": 2, "colour_vi": "vàng", "level_changed": False})
     down["reporting"]["missing_or_rejected"] = ["Huyện Cô Tô", "Huyện Ba Chẽ"]
     text = bulletin.headline(down)
@@ -46,22 +57,42 @@ def test_a_signed_off_level_is_shown_declared_with_the_computed_one_beside_it():
 
 def test_districts_needing_attention_come_most_urgent_first():
     def district(name, status="on_time", level=1, changed=False, previous=None, now=10, before=10):
-        return {"district_code": len(name), "district_name": name, "reporting_status": status,
-                "new_cases_7d": now, "new_cases_prev_7d": before,
-                "level": {"level": level, "colour_vi": "x", "level_changed": changed, "previous_level": previous}}
+        return {
+            "district_code": len(name),
+            "district_name": name,
+            "reporting_status": status,
+            "new_cases_7d": now,
+            "new_cases_prev_7d": before,
+            "level": {"level": level, "colour_vi": "x", "level_changed": changed, "previous_level": previous},
+        }
 
-    found = bulletin.attention({"districts": [
-        district("Quiet"), district("Rising", now=40, before=20), district("Orange", level=3),
-        district("Up", level=2, changed=True, previous=1), district("Silent", status="missing"),
-    ]})
+    found = bulletin.attention(
+        {
+            "districts": [
+                district("Quiet"),
+                district("Rising", now=40, before=20),
+                district("Orange", level=3),
+                district("Up", level=2, changed=True, previous=1),
+                district("Silent", status="missing"),
+            ]
+        }
+    )
     assert [a["district_name"] for a in found] == ["Silent", "Orange", "Up", "Rising"]
     assert found[3]["reasons"] == ["ca mắc 7 ngày tăng 100% (20 → 40)"]
     assert found[2]["reasons"] == ["tăng từ cấp 1 lên cấp 2"]
 
 
 def trend_days(n=56):
-    days = [{"report_date": f"2022-01-{1 + i % 28:02d}", "new_cases": 100 + i, "new_cases_community": 10,
-             "complete": True, "average_7d": 100.0 + i} for i in range(n)]
+    days = [
+        {
+            "report_date": f"2022-01-{1 + i % 28:02d}",
+            "new_cases": 100 + i,
+            "new_cases_community": 10,
+            "complete": True,
+            "average_7d": 100.0 + i,
+        }
+        for i in range(n)
+    ]
     days[0]["new_cases"] = None  # no report at all
     days[-1]["complete"] = False  # a district missing today
     return days
@@ -79,11 +110,15 @@ def test_the_trend_marks_incomplete_days_and_does_not_draw_a_missing_day_as_zero
 
 
 def test_small_multiples_share_one_scale_written_on_each():
-    figures = {"districts": [{"district_code": 1, "district_name": "Lớn"},
-                             {"district_code": 2, "district_name": "Nhỏ"}],
-               "district_trends": {"1": [{"report_date": "2022-01-01", "new_cases": 1369}],
-                                   "2": [{"report_date": "2022-01-01", "new_cases": 11}]},
-               "trend": trend_days(), "level_history": {"days": ["2022-01-01"], "rows": []}}
+    figures = {
+        "districts": [{"district_code": 1, "district_name": "Lớn"}, {"district_code": 2, "district_name": "Nhỏ"}],
+        "district_trends": {
+            "1": [{"report_date": "2022-01-01", "new_cases": 1369}],
+            "2": [{"report_date": "2022-01-01", "new_cases": 11}],
+        },
+        "trend": trend_days(),
+        "level_history": {"days": ["2022-01-01"], "rows": []},
+    }
     drawn = charts.bulletin_charts(figures)
     big, small = drawn["district_list"]
     for chart in (big, small):

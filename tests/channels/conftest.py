@@ -77,9 +77,14 @@ def report_csv(path: Path, district: int = HA_LONG, day: date = DAY, **figures) 
     return path.read_bytes()
 
 
-def mail(sender: str, attachments: dict[str, bytes] | None = None, *, subject: str = "Báo cáo COVID-19",
-         auth: str | None = "mx.soyte.example; spf=pass smtp.mailfrom={domain}; dkim=pass header.d={domain}",
-         message_id: str | None = None) -> bytes:
+def mail(
+    sender: str,
+    attachments: dict[str, bytes] | None = None,
+    *,
+    subject: str = "Báo cáo COVID-19",
+    auth: str | None = "mx.soyte.example; spf=pass smtp.mailfrom={domain}; dkim=pass header.d={domain}",
+    message_id: str | None = None,
+) -> bytes:
     """A clerk's message as the province's mail server stored it (its Authentication-Results on top)."""
     message = EmailMessage()
     if auth:

@@ -129,11 +129,11 @@ protocol imap {{
         (self.root / "dovecot.conf").write_text(self.config(), encoding="utf-8")
         (self.root / "dovecot.log").touch()
         log = open(self.root / "stderr.log", "wb")  # noqa: SIM115  written by the server for its whole life
-        self.process = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c", str(self.root / "dovecot.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=log)
+        self.process = subprocess.Popen(
+            ["/usr/sbin/dovecot", "-F", "-c", str(self.root / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=log
+        )
         _wait_for_port(self.port, self.process, self.root / "stderr.log")
         return self
-
 
     @staticmethod
     def version() -> str:
@@ -141,8 +141,16 @@ protocol imap {{
 
     def connection(self) -> str:
         """Airflow's IMAP connection to this server (AIRFLOW_CONN_<ID> as JSON): plain IMAP on localhost."""
-        return json.dumps({"conn_type": "imap", "host": "127.0.0.1", "port": self.port, "login": MAILBOX_USER,
-                           "password": MAILBOX_PASSWORD, "extra": {"use_ssl": False}})
+        return json.dumps(
+            {
+                "conn_type": "imap",
+                "host": "127.0.0.1",
+                "port": self.port,
+                "login": MAILBOX_USER,
+                "password": MAILBOX_PASSWORD,
+                "extra": {"use_ssl": False},
+            }
+        )
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4("127.0.0.1", self.port)
@@ -190,7 +198,8 @@ class Sshd(_TestServer):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")], check=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "client_key")], check=True)
         shutil.copy(d / "client_key.pub", d / "authorized_keys")
-        (d / "sshd_config").write_text(f"""
+        (d / "sshd_config").write_text(
+            f"""
 Port {self.port}
 ListenAddress 127.0.0.1
 HostKey {d}/host_key
@@ -209,19 +218,27 @@ ForceCommand internal-sftp
 AllowTcpForwarding no
 X11Forwarding no
 LogLevel VERBOSE
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory the Debian service would make
         log = open(d / "sshd.log", "wb")  # noqa: SIM115  written by the server for its whole life
-        self.process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
-                                        stdout=subprocess.DEVNULL, stderr=log)
+        self.process = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")], stdout=subprocess.DEVNULL, stderr=log
+        )
         _wait_for_port(self.port, self.process, d / "sshd.log")
         return self
-
 
     def connection(self) -> str:
         """Airflow's SFTP connection to this server (AIRFLOW_CONN_<ID> as JSON): key file, this test's host key."""
         host_key = " ".join((self.dir / "host_key.pub").read_text().split()[:2])  # "ssh-ed25519 AAAA…"
-        return json.dumps({"conn_type": "sftp", "host": "127.0.0.1", "port": self.port, "login": self.user,
-                           "extra": {"key_file": str(self.dir / "client_key"), "host_key": host_key,
-                                     "conn_timeout": 10}})
+        return json.dumps(
+            {
+                "conn_type": "sftp",
+                "host": "127.0.0.1",
+                "port": self.port,
+                "login": self.user,
+                "extra": {"key_file": str(self.dir / "client_key"), "host_key": host_key, "conn_timeout": 10},
+            }
+        )

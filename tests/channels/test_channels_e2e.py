@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 TABLES = {
     "ops.submission": "SELECT district_code, report_date, file_name, sha256, size_bytes, received_at, version, status, "
-                      "error_count, warning_count, is_late FROM ops.submission ORDER BY sha256",
+    "error_count, warning_count, is_late FROM ops.submission ORDER BY sha256",
     "ops.finding": "SELECT * FROM ops.finding ORDER BY ALL",
     "raw.submission_row": "SELECT * FROM raw.submission_row ORDER BY ALL",
     "marts.commune_daily": "SELECT * FROM marts.commune_daily ORDER BY ALL",
@@ -60,7 +60,8 @@ def _succeeded(result) -> None:
 
 
 def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_inboxes(
-        demo_landing_template, own_airflow_home, smtp_server, tmp_path, monkeypatch):
+    demo_landing_template, own_airflow_home, smtp_server, tmp_path, monkeypatch
+):
     files = _day_files(demo_landing_template)
     districts = sorted({int(p.parent.name) for p in files})
     by_mail = set(districts[::2])  # half the districts e-mail, the other half use SFTP
@@ -88,8 +89,9 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
         from email.message import EmailMessage
 
         transport = paramiko.Transport(("127.0.0.1", sshd.port))
-        transport.connect(username=sshd.user,
-                          pkey=paramiko.Ed25519Key.from_private_key_file(str(sshd.dir / "client_key")))
+        transport.connect(
+            username=sshd.user, pkey=paramiko.Ed25519Key.from_private_key_file(str(sshd.dir / "client_key"))
+        )
         sftp = paramiko.SFTPClient.from_transport(transport)
         for path in files:
             district, received = int(path.parent.name), datetime.fromtimestamp(path.stat().st_mtime).astimezone()
@@ -99,8 +101,9 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
                 message["From"], message["To"] = senders[district], "baocao@soyte.example"
                 message["Subject"], message["Message-ID"] = "Báo cáo", f"<{path.stem}.{district}@huyen.example>"
                 message.set_content("Gửi Sở báo cáo ngày.")
-                message.add_attachment(path.read_bytes(), maintype="application", subtype="octet-stream",
-                                       filename=path.name)
+                message.add_attachment(
+                    path.read_bytes(), maintype="application", subtype="octet-stream", filename=path.name
+                )
                 dovecot.deliver(message.as_bytes(), received_at=received)
                 mailed += 1
             else:
@@ -112,9 +115,16 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
                 sftp.utime(target, (received.timestamp(), received.timestamp()))
         sftp.close()
         transport.close()
-        channel_env = _env(base, home, BANTIN_IMAP_CONN_ID="imap_bantin", AIRFLOW_CONN_IMAP_BANTIN=dovecot.connection(),
-                           BANTIN_SFTP_CONN_ID="sftp_bantin", AIRFLOW_CONN_SFTP_BANTIN=sshd.connection(),
-                           BANTIN_SFTP_ROOT=str(remote), BANTIN_SFTP_SETTLE_SECONDS="1")
+        channel_env = _env(
+            base,
+            home,
+            BANTIN_IMAP_CONN_ID="imap_bantin",
+            AIRFLOW_CONN_IMAP_BANTIN=dovecot.connection(),
+            BANTIN_SFTP_CONN_ID="sftp_bantin",
+            AIRFLOW_CONN_SFTP_BANTIN=sshd.connection(),
+            BANTIN_SFTP_ROOT=str(remote),
+            BANTIN_SFTP_SETTLE_SECONDS="1",
+        )
         _succeeded(run_airflow(channel_env, "dags", "test", "collect_submissions", f"{DEMO_END}T16:30:00+07:00"))
         _succeeded(run_airflow(channel_env, "dags", "test", "daily_bulletin", DEMO_END.isoformat()))
         assert dovecot.count("INBOX") == 0 and dovecot.count("bantin-received") == mailed
@@ -143,6 +153,9 @@ def _board_agrees_with_the_bulletins_reporting_status(home: Path, monkeypatch) -
     settings = load_settings()
     with store.reader(settings.warehouse_path) as con:
         board = {s["district_code"]: s["bulletin_status"] for s in reporting.district_status(con, settings, DEMO_END)}
-        marts = dict(con.execute("SELECT district_code, status FROM marts.reporting_status WHERE report_date = ?",
-                                 [DEMO_END]).fetchall())
+        marts = dict(
+            con.execute(
+                "SELECT district_code, status FROM marts.reporting_status WHERE report_date = ?", [DEMO_END]
+            ).fetchall()
+        )
     assert board == marts and set(board.values()) >= {"on_time"}

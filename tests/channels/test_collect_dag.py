@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("dag_id, collect_id", [("collect_submissions", "collect"),
-                                                ("daily_bulletin", "collect")])
+@pytest.mark.parametrize("dag_id, collect_id", [("collect_submissions", "collect"), ("daily_bulletin", "collect")])
 def test_channels_are_pulled_first_and_the_inbox_is_collected_whatever_they_did(parsed_dags, dag_id, collect_id):
     dag = parsed_dags[dag_id]
     collect = dag.get_task(collect_id)

@@ -12,14 +12,19 @@ from .conftest import CLERKS, HA_LONG, MONG_CAI, at, mail, report_csv
 
 def collection_run(settings) -> dict:
     """What one run of collect_submissions does, in this process: pull, collect, validate, answer."""
-    return {"mailbox": mailbox.pull_mailbox(settings), "collect": pipeline.collect(settings),
-            "validate": pipeline.validate(settings), "answer": replies.answer_senders(settings)}
+    return {
+        "mailbox": mailbox.pull_mailbox(settings),
+        "collect": pipeline.collect(settings),
+        "validate": pipeline.validate(settings),
+        "answer": replies.answer_senders(settings),
+    }
 
 
 def ledger(settings) -> list[tuple]:
     with store.reader(settings.warehouse_path) as con:
-        return con.execute("SELECT district_code, file_name, status, received_at, is_late FROM ops.submission "
-                           "ORDER BY received_at").fetchall()
+        return con.execute(
+            "SELECT district_code, file_name, status, received_at, is_late FROM ops.submission ORDER BY received_at"
+        ).fetchall()
 
 
 def replies_to(smtp_server, address: str) -> list:
@@ -43,8 +48,9 @@ def test_a_registered_senders_good_file_is_accepted_and_answered_da_nhan(channel
     body = reply.get_body(("plain",)).get_content()
     assert body.index("ĐÃ NHẬN") < body.index("ACCEPTED")  # Vietnamese first, English below
     assert dovecot.count("INBOX") == 0 and dovecot.count(settings.imap_received_folder) == 1  # moved, not deleted
-    receipt = channels.read_receipt(settings, HA_LONG,
-                                    intake.sha256_of(settings.landing / str(HA_LONG) / "bao-cao-ha-long.csv"))
+    receipt = channels.read_receipt(
+        settings, HA_LONG, intake.sha256_of(settings.landing / str(HA_LONG) / "bao-cao-ha-long.csv")
+    )
     assert receipt["channel"] == "imap" and receipt["message_id"] == "<m1@halong>"
     assert receipt["sender"] == CLERKS[HA_LONG]
 
@@ -70,15 +76,19 @@ def test_a_bad_file_is_answered_with_each_finding_row_and_column(channel_env, do
     assert attachment.get_filename().endswith(".html")  # the full feedback report
 
 
-@pytest.mark.parametrize("case, reason_vi", [
-    ("unknown", "chưa được đăng ký"),
-    ("no_attachment", "không có tệp đính kèm"),
-    ("refused_type", "không thuộc định dạng được nhận"),
-    ("spf_fail", "SPF/DKIM"),
-    ("no_verdict", "SPF/DKIM"),
-])
-def test_a_message_that_cannot_be_taken_is_quarantined_and_answered(case, reason_vi, channel_env, dovecot,
-                                                                    smtp_server, tmp_path):
+@pytest.mark.parametrize(
+    "case, reason_vi",
+    [
+        ("unknown", "chưa được đăng ký"),
+        ("no_attachment", "không có tệp đính kèm"),
+        ("refused_type", "không thuộc định dạng được nhận"),
+        ("spf_fail", "SPF/DKIM"),
+        ("no_verdict", "SPF/DKIM"),
+    ],
+)
+def test_a_message_that_cannot_be_taken_is_quarantined_and_answered(
+    case, reason_vi, channel_env, dovecot, smtp_server, tmp_path
+):
     settings = channel_env(dovecot=dovecot)
     good = {"bc.csv": report_csv(tmp_path / "c.csv")}
     sender = "la.mat@gmail.example" if case == "unknown" else CLERKS[HA_LONG]
@@ -127,8 +137,7 @@ def test_a_message_received_after_the_cutoff_is_late_whenever_it_is_pulled(chann
     assert late is True and received_at == at(17, 20).replace(tzinfo=None)
 
 
-def test_the_mailbox_down_fails_the_pull_and_the_local_inbox_still_works(channel_env, dovecot, monkeypatch,
-                                                                          tmp_path):
+def test_the_mailbox_down_fails_the_pull_and_the_local_inbox_still_works(channel_env, dovecot, monkeypatch, tmp_path):
     settings = channel_env(dovecot=dovecot)
     dovecot.stop()
     monkeypatch.setattr(mailbox, "CONNECT_PAUSE_SECONDS", 0.01)
@@ -151,8 +160,9 @@ def test_authentication_results_only_from_the_trusted_server(channel_env, doveco
     assert mailbox.authentication_verdict(dmarc) == "fail"
 
 
-def test_an_operator_releases_a_quarantined_message_after_registering_its_sender(channel_env, dovecot, smtp_server,
-                                                                                 tmp_path):
+def test_an_operator_releases_a_quarantined_message_after_registering_its_sender(
+    channel_env, dovecot, smtp_server, tmp_path
+):
     from .conftest import write_senders
 
     settings = channel_env(dovecot=dovecot)

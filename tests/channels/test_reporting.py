@@ -27,8 +27,13 @@ def _day_so_far(settings):
     first = reference.communes(district_code=MONG_CAI)[0].code
     _drop(settings, MONG_CAI, "mc.csv", at(10), **{f"c{first}": {"new_cases": -1}})
     _drop(settings, CAM_PHA, "cp1.csv", at(11))
-    _drop(settings, CAM_PHA, "cp2.csv", at(12), **{f"c{reference.communes(district_code=CAM_PHA)[0].code}":
-                                                   {"new_cases": 1}})
+    _drop(
+        settings,
+        CAM_PHA,
+        "cp2.csv",
+        at(12),
+        **{f"c{reference.communes(district_code=CAM_PHA)[0].code}": {"new_cases": 1}},
+    )
     pipeline.collect(settings)
     pipeline.validate(settings)
 

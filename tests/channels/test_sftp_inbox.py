@@ -20,8 +20,9 @@ class Clerk:
 
     def __init__(self, sshd):
         self.transport = paramiko.Transport(("127.0.0.1", sshd.port))
-        self.transport.connect(username=sshd.user, pkey=paramiko.Ed25519Key.from_private_key_file(
-            str(sshd.dir / "client_key")))
+        self.transport.connect(
+            username=sshd.user, pkey=paramiko.Ed25519Key.from_private_key_file(str(sshd.dir / "client_key"))
+        )
         self.sftp = paramiko.SFTPClient.from_transport(self.transport)
         self.root = sshd.root
 
@@ -54,8 +55,9 @@ def ledger(settings):
         return con.execute("SELECT district_code, file_name, status, received_at FROM ops.submission").fetchall()
 
 
-def test_a_complete_file_is_taken_moved_to_processed_and_answered_beside_it(channel_env, sshd, clerk, smtp_server,
-                                                                             tmp_path):
+def test_a_complete_file_is_taken_moved_to_processed_and_answered_beside_it(
+    channel_env, sshd, clerk, smtp_server, tmp_path
+):
     settings = channel_env(sshd=sshd)
     data = report_csv(tmp_path / "a.csv", HA_LONG)
     clerk.upload(HA_LONG, "halong-19-10.csv", data, modified=at(16, 40))
@@ -81,14 +83,16 @@ def test_a_complete_file_is_taken_moved_to_processed_and_answered_beside_it(chan
     assert receipt["channel"] == "sftp" and receipt["remote_path"] == str(processed)
 
 
-def test_a_bad_file_gets_its_findings_in_feedback_and_no_mail_without_an_address(channel_env, sshd, clerk,
-                                                                                 smtp_server, tmp_path):
+def test_a_bad_file_gets_its_findings_in_feedback_and_no_mail_without_an_address(
+    channel_env, sshd, clerk, smtp_server, tmp_path
+):
     from bantin import reference
 
     settings = channel_env(sshd=sshd)
     first = reference.communes(district_code=CO_TO)[0].code
-    clerk.upload(CO_TO, "coto.csv", report_csv(tmp_path / "b.csv", CO_TO, **{f"c{first}": {"deaths": -1}}),
-                 modified=at(11))
+    clerk.upload(
+        CO_TO, "coto.csv", report_csv(tmp_path / "b.csv", CO_TO, **{f"c{first}": {"deaths": -1}}), modified=at(11)
+    )
 
     sftp_inbox.pull_sftp(settings)
     pipeline.collect(settings)
@@ -112,7 +116,7 @@ def test_a_file_still_being_written_is_not_taken_until_complete(channel_env, ssh
 
     def slow_upload():  # a slow district line: a few hundred bytes every 50 ms
         for start in range(0, len(data), 64):
-            handle.write(data[start:start + 64])
+            handle.write(data[start : start + 64])
             handle.flush()
             writing.set()
             time.sleep(0.05)

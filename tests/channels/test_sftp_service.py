@@ -20,14 +20,16 @@ def test_the_services_sshd_config_with_a_district_block_is_valid(tmp_path):
     entrypoint = (SERVICE / "entrypoint.sh").read_text(encoding="utf-8")
     block = re.search(r"<<CONF\n(.*?)\nCONF", entrypoint, re.S).group(1)
     (tmp_path / "districts.conf").write_text(
-        block.replace("$user", "nobody").replace("$ROOT", "/srv/sftp").replace("$code", "193") + "\n")
+        block.replace("$user", "nobody").replace("$ROOT", "/srv/sftp").replace("$code", "193") + "\n"
+    )
     config = (SERVICE / "sshd_config").read_text(encoding="utf-8")
     config = config.replace("/etc/ssh/keys/ssh_host_ed25519_key", str(tmp_path / "host"))
     config = config.replace("/etc/ssh/sshd_config.d/districts.conf", str(tmp_path / "districts.conf"))
     (tmp_path / "sshd_config").write_text(config)
 
-    check = subprocess.run(["/usr/sbin/sshd", "-t", "-f", str(tmp_path / "sshd_config")], capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        ["/usr/sbin/sshd", "-t", "-f", str(tmp_path / "sshd_config")], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stderr
     assert "-P setstat,fsetstat" in block  # clients cannot set a file's time: the server's clock is the receipt
     assert "ChrootDirectory $ROOT/$code" in block

@@ -40,8 +40,10 @@ def declared_alerts(session) -> list[dict]:
 
     serialized = SerializedDagModel.get("daily_bulletin", session=session)
     rows = session.scalars(select(DeadlineAlert).where(DeadlineAlert.serialized_dag_id == serialized.id)).all()
-    return sorted(({"name": r.name, "reference": r.reference, "interval": r.interval,
-                    "callback": r.callback_def} for r in rows), key=lambda r: r["interval"]["__data__"])
+    return sorted(
+        ({"name": r.name, "reference": r.reference, "interval": r.interval, "callback": r.callback_def} for r in rows),
+        key=lambda r: r["interval"]["__data__"],
+    )
 
 
 async def _events(trigger) -> list:
@@ -64,19 +66,29 @@ def main(logical_iso: str) -> dict:
         report["declared"] = declared_alerts(session)
         dag = SerializedDagModel.get_dag("daily_bulletin", session=session)
         run = dag.create_dagrun(
-            run_id=f"scheduled__{logical_iso}", logical_date=logical, data_interval=(logical, logical),
-            run_after=logical, run_type=DagRunType.SCHEDULED, triggered_by=DagRunTriggeredByType.TIMETABLE,
-            state=DagRunState.RUNNING, session=session)
+            run_id=f"scheduled__{logical_iso}",
+            logical_date=logical,
+            data_interval=(logical, logical),
+            run_after=logical,
+            run_type=DagRunType.SCHEDULED,
+            triggered_by=DagRunTriggeredByType.TIMETABLE,
+            state=DagRunState.RUNNING,
+            session=session,
+        )
         session.flush()
         report["run_id"] = run.run_id
         # the scheduler's loop: every unmissed deadline already past is handled
-        for deadline in session.scalars(select(Deadline).where(Deadline.dagrun_id == run.id)
-                                        .where(Deadline.deadline_time < datetime.now(UTC))
-                                        .where(~Deadline.missed)):
+        for deadline in session.scalars(
+            select(Deadline)
+            .where(Deadline.dagrun_id == run.id)
+            .where(Deadline.deadline_time < datetime.now(UTC))
+            .where(~Deadline.missed)
+        ):
             deadline.handle_miss(session)
         session.commit()
-        deadlines = session.scalars(select(Deadline).where(Deadline.dagrun_id == run.id)
-                                    .order_by(Deadline.deadline_time)).all()
+        deadlines = session.scalars(
+            select(Deadline).where(Deadline.dagrun_id == run.id).order_by(Deadline.deadline_time)
+        ).all()
         report["deadlines"] = [{"deadline_time": d.deadline_time.isoformat(), "missed": d.missed} for d in deadlines]
         # the triggerer: run each queued callback trigger, hand its events back to the callback row
         report["callbacks"] = []

@@ -16,8 +16,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_intervals_follow_cutoff_and_deadline_settings(settings, monkeypatch):
-    assert deadlines.intervals(settings) == {"warning": timedelta(hours=2, minutes=30),
-                                             "escalation": timedelta(hours=3)}
+    assert deadlines.intervals(settings) == {
+        "warning": timedelta(hours=2, minutes=30),
+        "escalation": timedelta(hours=3),
+    }
     monkeypatch.setenv("BANTIN_CUTOFF", "16:00")
     from bantin.config import load_settings
 
@@ -32,29 +34,44 @@ def test_only_airflow_dags_test_goes_without_deadlines():
 
 
 def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operators(
-        settings, own_airflow_home, smtp_server):
+    settings, own_airflow_home, smtp_server
+):
     # a run whose cutoff was 3h15 ago: the warning and the escalation have both passed, recently
     logical = (datetime.now(UTC) - timedelta(hours=3, minutes=15)).replace(second=0, microsecond=0)
     local = logical.astimezone(settings.timezone)
-    env = {**own_airflow_home, "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
-           "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22",
-           "BANTIN_CUTOFF": f"{local:%H:%M}", "BANTIN_DEADLINE": f"{local + timedelta(hours=3):%H:%M}",
-           "BANTIN_ALERT_TO": "truc-ban@soyte.quangninh.example, it@soyte.quangninh.example"}
-    result = subprocess.run([sys.executable, str(HERE / "fire_deadlines.py"), logical.isoformat()],
-                            env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **own_airflow_home,
+        "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
+        "BANTIN_HOME": str(settings.home),
+        "BANTIN_PROVINCE": "22",
+        "BANTIN_CUTOFF": f"{local:%H:%M}",
+        "BANTIN_DEADLINE": f"{local + timedelta(hours=3):%H:%M}",
+        "BANTIN_ALERT_TO": "truc-ban@soyte.quangninh.example, it@soyte.quangninh.example",
+    }
+    result = subprocess.run(
+        [sys.executable, str(HERE / "fire_deadlines.py"), logical.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     report = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))[7:])
 
     # the DAG declares both alerts: the report date's cutoff + 2h30 and + 3h, our async callback
     declared = report["declared"]
     assert [(a["name"], a["reference"]["reference_type"], a["interval"]["__data__"]) for a in declared] == [
-        ("bulletin-warning", "ReportCutoff", 9000.0), ("bulletin-escalation", "ReportCutoff", 10800.0)]
+        ("bulletin-warning", "ReportCutoff", 9000.0),
+        ("bulletin-escalation", "ReportCutoff", 10800.0),
+    ]
     assert {a["reference"]["__class_path"] for a in declared} == {"bantin.deadlines.ReportCutoff"}
     assert all("bantin.deadlines.bulletin_overdue" in json.dumps(a["callback"]) for a in declared)
 
     # Airflow computed the deadlines from the run, marked them missed and ran both callbacks
     assert [datetime.fromisoformat(d["deadline_time"]) for d in report["deadlines"]] == [
-        logical + timedelta(hours=2, minutes=30), logical + timedelta(hours=3)]
+        logical + timedelta(hours=2, minutes=30),
+        logical + timedelta(hours=3),
+    ]
     assert all(d["missed"] for d in report["deadlines"])
     assert [c["state"] for c in report["callbacks"]] == ["success", "success"], report["callbacks"]
     day_iso = logical.astimezone(settings.timezone).date().isoformat()
@@ -63,11 +80,14 @@ def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operato
     # and the operators got both mails
     subjects = sorted(m["message"]["Subject"] for m in smtp_server.messages)
     day = f"{local:%d/%m/%Y}"
-    assert subjects == sorted([
-        f"[CẢNH BÁO] Bản tin COVID-19 ngày {day} chưa được gửi lúc {local + timedelta(hours=2, minutes=30):%H:%M}"
-        " / bulletin warning: not delivered",
-        f"[KHẨN] Bản tin COVID-19 ngày {day} đã quá hạn và chưa được gửi lúc {local + timedelta(hours=3):%H:%M}"
-        " / bulletin ESCALATION: not delivered"])
+    assert subjects == sorted(
+        [
+            f"[CẢNH BÁO] Bản tin COVID-19 ngày {day} chưa được gửi lúc {local + timedelta(hours=2, minutes=30):%H:%M}"
+            " / bulletin warning: not delivered",
+            f"[KHẨN] Bản tin COVID-19 ngày {day} đã quá hạn và chưa được gửi lúc {local + timedelta(hours=3):%H:%M}"
+            " / bulletin ESCALATION: not delivered",
+        ]
+    )
     for mail in smtp_server.messages:
         assert sorted(mail["to"]) == ["it@soyte.quangninh.example", "truc-ban@soyte.quangninh.example"]
         body = mail["body"]
@@ -76,9 +96,15 @@ def test_missed_deadlines_fire_the_callback_through_airflow_and_mail_the_operato
 
 def test_a_backfill_deadline_long_past_is_logged_not_mailed(settings, smtp_server, monkeypatch):
     monkeypatch.setenv("BANTIN_ALERT_TO", "truc-ban@soyte.quangninh.example")
-    context = {"dag_run": {"dag_run_id": "backfill__2021-10-19", "logical_date": "2021-10-19T10:00:00Z",
-                           "state": "running", "conf": {}},
-               "deadline": {"id": "x", "deadline_time": "2021-10-19T13:00:00+00:00"}}
+    context = {
+        "dag_run": {
+            "dag_run_id": "backfill__2021-10-19",
+            "logical_date": "2021-10-19T10:00:00Z",
+            "state": "running",
+            "conf": {},
+        },
+        "deadline": {"id": "x", "deadline_time": "2021-10-19T13:00:00+00:00"},
+    }
     assert deadlines.notify("escalation", context)["mailed"] is False
     assert smtp_server.messages == []
 
@@ -96,18 +122,23 @@ def test_the_deadline_counts_from_the_report_dates_cutoff_whatever_started_the_r
     # a run after midnight UTC but before it in Hanoi belongs to the Hanoi day
     assert _cutoff(settings, run_after=datetime(2021, 10, 18, 18, 0, tzinfo=UTC)) == cutoff
     # the report_date param wins
-    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 0, tzinfo=UTC),
-                   conf={"report_date": "2021-10-19"}) == cutoff
+    assert (
+        _cutoff(settings, run_after=datetime(2021, 10, 19, 1, 0, tzinfo=UTC), conf={"report_date": "2021-10-19"})
+        == cutoff
+    )
 
 
 def test_a_backfill_or_rerun_of_a_date_long_past_gets_no_deadline(settings):
     assert _cutoff(settings, logical_date=datetime(2021, 10, 1, 10, 0, tzinfo=UTC)) is None
-    assert _cutoff(settings, run_after=datetime(2021, 10, 19, 12, 0, tzinfo=UTC),
-                   conf={"report_date": "2021-10-12"}) is None
+    assert (
+        _cutoff(settings, run_after=datetime(2021, 10, 19, 12, 0, tzinfo=UTC), conf={"report_date": "2021-10-12"})
+        is None
+    )
     # yesterday's bulletin, run at 07:00 this morning: its 20:00 deadline passed 11 h ago, still worth a word
     morning = datetime(2021, 10, 19, 0, 0, tzinfo=UTC)
     assert _cutoff(settings, now=morning, conf={"report_date": "2021-10-18"}, run_after=morning) == datetime(
-        2021, 10, 18, 17, 0, tzinfo=settings.timezone)
+        2021, 10, 18, 17, 0, tzinfo=settings.timezone
+    )
 
 
 def test_a_deadline_before_the_cutoff_clock_is_the_next_morning(settings, monkeypatch):

@@ -41,8 +41,9 @@ def test_bulletin_arrives_with_html_body_and_pdf_attachment(settings, rendered, 
     message = received["message"]
     assert sorted(received["to"]) == ["bcd@quangninh.example", "soyte@quangninh.example"]
     assert received["from"] == "bantin@soyte.quangninh.example"
-    assert message["Subject"] == ("Bản tin COVID-19 tỉnh Quảng Ninh ngày 19/10/2021 (số liệu tạm thời) "
-                                  "– cập nhật lần 1")
+    assert message["Subject"] == (
+        "Bản tin COVID-19 tỉnh Quảng Ninh ngày 19/10/2021 (số liệu tạm thời) – cập nhật lần 1"
+    )
     html = message.get_body(("html",)).get_content()
     assert "Bản tin COVID-19 tỉnh Quảng Ninh ngày 19/10/2021" in html
     [attachment] = list(message.iter_attachments())
@@ -87,9 +88,14 @@ def test_the_warehouse_is_free_while_the_mail_is_sent(settings, rendered, smtp_s
     """A slow mail server (and the task retries behind it) must not keep a collection from the warehouse."""
     seen = []
     smtp_server.on_data = lambda: seen.append(store.writer_is_free(settings))
-    result = pipeline.deliver(with_recipients(settings, "bcd@quangninh.example"), REPORT_DATE,
-                              {k: str(v) for k, v in rendered.items()}, run_id="lock-test")
+    result = pipeline.deliver(
+        with_recipients(settings, "bcd@quangninh.example"),
+        REPORT_DATE,
+        {k: str(v) for k, v in rendered.items()},
+        run_id="lock-test",
+    )
     assert result["sent"] is True and seen == [True]
     with store.reader(settings.warehouse_path) as con:  # the stage is still recorded
         assert con.execute("SELECT stage FROM ops.pipeline_run WHERE run_id = 'lock-test'").fetchall() == [
-            ("deliver_bulletin",)]
+            ("deliver_bulletin",)
+        ]

@@ -13,10 +13,19 @@ SCRIPT = REPO / "deploy" / "airflow-local.sh"
 
 
 def _settings_it_starts_with(home, **env) -> dict[str, str]:
-    result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60,
-                            env={**{k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")},
-                                 "AIRFLOW_HOME": str(home / "airflow_home"), "BANTIN_HOME": str(home),
-                                 "AIRFLOW_LOCAL_DRY_RUN": "1", **env})
+    result = subprocess.run(
+        ["bash", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")},
+            "AIRFLOW_HOME": str(home / "airflow_home"),
+            "BANTIN_HOME": str(home),
+            "AIRFLOW_LOCAL_DRY_RUN": "1",
+            **env,
+        },
+    )
     assert result.returncode == 0, result.stderr
     return dict(line.split("=", 1) for line in result.stdout.splitlines())
 

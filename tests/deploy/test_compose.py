@@ -22,8 +22,13 @@ COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8
 SERVICES = COMPOSE["services"]
 AIRFLOW = [name for name in SERVICES if name.startswith("airflow-")]
 SECRETS_DIR = "/run/bantin-secrets"
-SECRET_SETTINGS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND",
-                   "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+SECRET_SETTINGS = (
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+)
 
 
 def _env(service: str) -> dict[str, str]:
@@ -40,8 +45,14 @@ def _volumes(service: str) -> dict[str, str]:
 
 
 def test_every_airflow_service_reads_its_secrets_from_the_generated_volume():
-    assert set(AIRFLOW) >= {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
-                            "airflow-triggerer", "airflow-init"}
+    assert set(AIRFLOW) >= {
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-worker",
+        "airflow-triggerer",
+        "airflow-init",
+    }
     for service in AIRFLOW:
         env = _env(service)
         for setting in SECRET_SETTINGS:
@@ -81,13 +92,23 @@ def test_the_login_survives_containers_and_the_data_root_is_on_the_host():
 
 
 def test_secrets_are_generated_once_and_kept(tmp_path):
-    env = {**os.environ, "BANTIN_SECRETS_DIR": str(tmp_path / "secrets"), "AIRFLOW_UID": str(os.getuid()),
-           "BANTIN_ADMIN_USER": "quantri"}
+    env = {
+        **os.environ,
+        "BANTIN_SECRETS_DIR": str(tmp_path / "secrets"),
+        "AIRFLOW_UID": str(os.getuid()),
+        "BANTIN_ADMIN_USER": "quantri",
+    }
     first = subprocess.run(["bash", str(REPO / "deploy" / "secrets.sh")], env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     secrets = {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()}
-    assert set(secrets) == {"fernet_key", "jwt_secret", "api_secret_key", "postgres_password", "admin_password",
-                            "passwords.json"}
+    assert set(secrets) == {
+        "fernet_key",
+        "jwt_secret",
+        "api_secret_key",
+        "postgres_password",
+        "admin_password",
+        "passwords.json",
+    }
     assert all(len(v) >= 16 for v in secrets.values())
     assert json.loads(secrets["passwords.json"]) == {"quantri": secrets["admin_password"]}
     assert secrets["admin_password"] not in first.stdout + first.stderr  # generated, never printed
@@ -101,8 +122,11 @@ def test_secrets_are_generated_once_and_kept(tmp_path):
     from cryptography.fernet import Fernet
 
     for setting in SECRET_SETTINGS:
-        command = _env("airflow-scheduler")[f"{setting}_CMD"].replace("$$", "$").replace(
-            SECRETS_DIR, str(tmp_path / "secrets"))
+        command = (
+            _env("airflow-scheduler")[f"{setting}_CMD"]
+            .replace("$$", "$")
+            .replace(SECRETS_DIR, str(tmp_path / "secrets"))
+        )
         value = subprocess.run(shlex.split(command), capture_output=True, text=True, check=True).stdout
         if "SQL_ALCHEMY_CONN" in setting or "RESULT_BACKEND" in setting:
             assert value.endswith(f"airflow:{secrets['postgres_password']}@postgres:5432/airflow"), value
@@ -111,8 +135,7 @@ def test_secrets_are_generated_once_and_kept(tmp_path):
     Fernet(secrets["fernet_key"].encode())  # a valid key
 
 
-@pytest.mark.parametrize("library", ["libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0",
-                                     "fonts-dejavu-core"])
+@pytest.mark.parametrize("library", ["libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"])
 def test_the_image_carries_what_the_bulletin_needs(library):
     assert library in (REPO / "deploy" / "Dockerfile").read_text(encoding="utf-8")
 

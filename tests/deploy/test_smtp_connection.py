@@ -54,9 +54,13 @@ def _send_from_a_task(env: dict, tmp_path: Path, subject: str) -> subprocess.Com
     dags = tmp_path / "dags"
     dags.mkdir(exist_ok=True)
     (dags / "mail_check.py").write_text(MAIL_CHECK_DAG, encoding="utf-8")
-    return subprocess.run([str(BIN / "airflow"), "dags", "test", "mail_check", "2021-10-19"],
-                          env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "SUBJECT": subject},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", "mail_check", "2021-10-19"],
+        env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "SUBJECT": subject},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
@@ -69,18 +73,26 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "smtp.crt", folder / "smtp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -115,16 +127,26 @@ def test_the_deployment_connection_sends_mail(security, own_airflow_home, tmp_pa
     inbox, login = Inbox(port), _Login("bantin@soyte.quangninh.example", "mat-khau-thu-9")
     options = {
         "none": {},
-        "starttls": {"tls_context": server_tls, "require_starttls": True, "authenticator": login,
-                     "auth_required": True},
+        "starttls": {
+            "tls_context": server_tls,
+            "require_starttls": True,
+            "authenticator": login,
+            "auth_required": True,
+        },
         # aiosmtpd does not see its own implicit TLS as TLS: AUTH offered anyway (the socket is encrypted)
         "ssl": {"ssl_context": server_tls, "authenticator": login, "auth_required": True, "auth_require_tls": False},
     }[security]
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
-        env = {**own_airflow_home, "PATH": f"{BIN}:/usr/bin:/bin", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
-               "SMTP_SECURITY": security, "SMTP_FROM": "bantin@soyte.quangninh.example"}
+        env = {
+            **own_airflow_home,
+            "PATH": f"{BIN}:/usr/bin:/bin",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(port),
+            "SMTP_SECURITY": security,
+            "SMTP_FROM": "bantin@soyte.quangninh.example",
+        }
         if security != "none":
             password_file = tmp_path / "smtp_password"
             password_file.write_text("mat-khau-thu-9\n".rstrip("\n"), encoding="utf-8")
@@ -136,7 +158,8 @@ def test_the_deployment_connection_sends_mail(security, own_airflow_home, tmp_pa
         subject = f"Thử kết nối SMTP ({security})"
         sent = _send_from_a_task({**env, "SSL_CERT_FILE": str(cert)}, tmp_path, subject)
         assert sent.returncode == 0 and "state=success" in sent.stdout + sent.stderr, (
-            sent.stdout[-3000:] + sent.stderr[-3000:])
+            sent.stdout[-3000:] + sent.stderr[-3000:]
+        )
     finally:
         controller.stop()
 
@@ -161,8 +184,13 @@ def test_an_untrusted_certificate_is_refused(own_airflow_home, tmp_path):
     controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True)
     controller.start()
     try:
-        env = {**own_airflow_home, "PATH": f"{BIN}:/usr/bin:/bin", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
-               "SMTP_FROM": "bantin@soyte.quangninh.example"}
+        env = {
+            **own_airflow_home,
+            "PATH": f"{BIN}:/usr/bin:/bin",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(port),
+            "SMTP_FROM": "bantin@soyte.quangninh.example",
+        }
         assert subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, timeout=300).returncode == 0
         sent = _send_from_a_task(env, tmp_path, "x")
     finally:

@@ -18,8 +18,13 @@ def district_rows(district_code: int, day: date, **figures_by_commune) -> list[d
     """One row per commune of the district, all counts 0 except `c<commune_code>={column: value}`."""
     rows = []
     for commune in reference.communes(district_code=district_code):
-        row = {"report_date": day, "district_code": district_code, "commune_code": commune.code,
-               "commune_name": commune.name, "notes": ""}
+        row = {
+            "report_date": day,
+            "district_code": district_code,
+            "commune_code": commune.code,
+            "commune_name": commune.name,
+            "notes": "",
+        }
         row.update(dict.fromkeys(COUNT_COLUMNS, 0))
         row.update(figures_by_commune.get(f"c{commune.code}", {}))
         rows.append(row)

@@ -48,8 +48,9 @@ def test_new_f0_after_14_quiet_days_is_alerted_once(settings, drop, smtp_server,
 
     # a rerun, and a correction raising the same commune's figure, do not alert again
     assert pipeline.alert_new_f0(settings)["new_f0_communes"] == 0
-    drop(207, "today-v2.csv", district_rows(207, DAY, c7192=community(2), c7195=community(5)),
-         datetime(2021, 10, 19, 12))
+    drop(
+        207, "today-v2.csv", district_rows(207, DAY, c7192=community(2), c7195=community(5)), datetime(2021, 10, 19, 12)
+    )
     pipeline.collect(settings)
     pipeline.validate(settings)
     assert pipeline.alert_new_f0(settings)["new_f0_communes"] == 0

@@ -25,11 +25,14 @@ def rules(parsed) -> list[str]:
     return [f.rule for f in parsed.findings]
 
 
-@pytest.mark.parametrize("body, rule", [
-    ("Mã xã\r\n" + "1\r\n" * 300_000, "file.too_many_rows"),  # 300,000 one-cell rows in 0.9 MB
-    ("\r\n" * 500_000, "file.too_many_rows"),
-    (",".join(f"cột {i}" for i in range(100_000)) + "\r\n", "file.too_many_columns"),  # 100,000 unknown columns
-])
+@pytest.mark.parametrize(
+    "body, rule",
+    [
+        ("Mã xã\r\n" + "1\r\n" * 300_000, "file.too_many_rows"),  # 300,000 one-cell rows in 0.9 MB
+        ("\r\n" * 500_000, "file.too_many_rows"),
+        (",".join(f"cột {i}" for i in range(100_000)) + "\r\n", "file.too_many_columns"),  # 100,000 unknown columns
+    ],
+)
 def test_a_file_over_a_shape_limit_is_refused_quickly_naming_the_limit(tmp_path, body, rule):
     path = tmp_path / "f.csv"
     path.write_text(body, encoding="utf-8")
@@ -42,18 +45,27 @@ def test_a_file_over_a_shape_limit_is_refused_quickly_naming_the_limit(tmp_path,
 
 def test_xlsx_rows_and_columns_are_bounded_too(tmp_path):
     rows = district_rows(DISTRICT, DAY)
-    path = write_xlsx(rows * 40, tmp_path / "many.xlsx", province_name="Quảng Ninh", district_name="Cô Tô",
-                      report_date=DAY)
+    path = write_xlsx(
+        rows * 40, tmp_path / "many.xlsx", province_name="Quảng Ninh", district_name="Cô Tô", report_date=DAY
+    )
     assert rules(read(path, max_rows=50)) == ["file.too_many_rows"]
     assert rules(read(path, max_columns=10)) == ["file.too_many_columns"]
 
 
-@pytest.mark.parametrize("value, rule", [
-    ("99999999999999999999", "cell.too_large"), ("9223372036854775807", "cell.too_large"),
-    ("-9223372036854775809", "cell.too_large"), ("9" * 5000, "cell.too_large"), ("1e308", "cell.not_a_number"),
-    ("NaN", "cell.not_a_number"), ("1.234.567.890.123", "cell.too_large"), ("²", "cell.not_a_number"),
-    ("100000001", "cell.too_large"),
-])
+@pytest.mark.parametrize(
+    "value, rule",
+    [
+        ("99999999999999999999", "cell.too_large"),
+        ("9223372036854775807", "cell.too_large"),
+        ("-9223372036854775809", "cell.too_large"),
+        ("9" * 5000, "cell.too_large"),
+        ("1e308", "cell.not_a_number"),
+        ("NaN", "cell.not_a_number"),
+        ("1.234.567.890.123", "cell.too_large"),
+        ("²", "cell.not_a_number"),
+        ("100000001", "cell.too_large"),
+    ],
+)
 def test_counts_beyond_any_plausible_figure_are_refused_at_intake(tmp_path, value, rule):
     rows = district_rows(DISTRICT, DAY)
     rows[0]["new_cases"] = value

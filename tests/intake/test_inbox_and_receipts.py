@@ -35,15 +35,25 @@ def test_a_forged_mtime_is_never_the_receipt_time_and_a_back_dated_file_shows_as
     today = datetime.now(settings.timezone).date()
     earlier = today - timedelta(days=3)
     on_time = write_csv(district_rows(DISTRICT, earlier), _inbox(settings) / "d-3.csv")
-    intake.write_receipt(settings.receipts, DISTRICT, intake.sha256_of(on_time),
-                         datetime.combine(earlier, datetime.min.time(), settings.timezone).replace(hour=10), "imap",
-                         on_time.name, message_id="<a@b>", sender="coto@example.vn")
+    intake.write_receipt(
+        settings.receipts,
+        DISTRICT,
+        intake.sha256_of(on_time),
+        datetime.combine(earlier, datetime.min.time(), settings.timezone).replace(hour=10),
+        "imap",
+        on_time.name,
+        message_id="<a@b>",
+        sender="coto@example.vn",
+    )
     pipeline.collect(settings)
     pipeline.validate(settings)
     # The district "corrects" that day now, with the file's time forged to before that day's cutoff.
-    forged = write_csv(district_rows(DISTRICT, earlier, c7192={"new_cases": 3, "tests_performed": 9,
-                                                               "tests_positive": 3, "in_treatment": 3}),
-                       _inbox(settings) / "d-3 sua.csv")
+    forged = write_csv(
+        district_rows(
+            DISTRICT, earlier, c7192={"new_cases": 3, "tests_performed": 9, "tests_positive": 3, "in_treatment": 3}
+        ),
+        _inbox(settings) / "d-3 sua.csv",
+    )
     stamp = datetime.combine(earlier, datetime.min.time(), settings.timezone).replace(hour=11).timestamp()
     os.utime(forged, (stamp, stamp))
     before = datetime.now(settings.timezone).replace(tzinfo=None)
@@ -59,8 +69,11 @@ def test_a_forged_mtime_is_never_the_receipt_time_and_a_back_dated_file_shows_as
     # The bulletin of today lists it as a correction of that day.
     pipeline.build_marts(settings, today)
     with store.writer(settings) as con:
-        corrected = con.execute("SELECT count(*) FROM marts.corrections WHERE report_date = ? AND unit_type = "
-                                "'commune' AND corrected_at >= ?", [earlier, before - timedelta(seconds=1)]).fetchone()
+        corrected = con.execute(
+            "SELECT count(*) FROM marts.corrections WHERE report_date = ? AND unit_type = "
+            "'commune' AND corrected_at >= ?",
+            [earlier, before - timedelta(seconds=1)],
+        ).fetchone()
     assert corrected[0] >= 1
     # A later rescan never moves a receipt time.
     pipeline.collect(settings)
@@ -107,10 +120,17 @@ def test_links_pipes_and_oversized_files_are_refused_unopened_with_a_verdict(set
     assert sorted(r["file_name"] for r in rows) == ["big.csv", "link.csv", "pipe.csv", "proc.csv"]
     assert {(r["status"], r["archive_path"], r["sha256"]) for r in rows} == {("rejected", "", "")}
     with store.writer(settings) as con:
-        found = dict(con.execute("SELECT s.file_name, f.rule FROM ops.finding f JOIN ops.submission s "
-                                 "USING (submission_id)").fetchall())
-    assert found == {"big.csv": "file.too_large", "link.csv": "file.not_regular", "pipe.csv": "file.not_regular",
-                     "proc.csv": "file.not_regular"}
+        found = dict(
+            con.execute(
+                "SELECT s.file_name, f.rule FROM ops.finding f JOIN ops.submission s USING (submission_id)"
+            ).fetchall()
+        )
+    assert found == {
+        "big.csv": "file.too_large",
+        "link.csv": "file.not_regular",
+        "pipe.csv": "file.not_regular",
+        "proc.csv": "file.not_regular",
+    }
     archived = [p for p in settings.archive.rglob("*") if p.is_file()] if settings.archive.exists() else []
     assert archived == []
     assert len(list(settings.feedback.rglob("*.html"))) == 4  # each clerk hears why

@@ -29,7 +29,10 @@ def test_the_template_has_one_row_the_district_itself(tmp_path, capsys):
     sheet = load_workbook(out).active
     header = 5
     assert (sheet.cell(header + 1, 2).value, sheet.cell(header + 1, 3).value, sheet.cell(header + 1, 4).value) == (
-        LY_SON, LY_SON, "Huyện Lý Sơn")
+        LY_SON,
+        LY_SON,
+        "Huyện Lý Sơn",
+    )
     assert sheet.cell(header + 2, 1).value == "Tổng cộng"  # the totals row right below the one unit row
 
 

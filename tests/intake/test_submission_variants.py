@@ -197,7 +197,7 @@ def test_zip_bomb_is_refused_without_inflating_it():
 
 def test_csv_syntax_error_is_a_finding_not_a_crash(tmp_path):
     path = tmp_path / "long.csv"
-    path.write_text("Mã xã,Ca mắc mới\r\n7192,\"" + "x" * 200_000 + "\"\r\n", encoding="utf-8")
+    path.write_text('Mã xã,Ca mắc mới\r\n7192,"' + "x" * 200_000 + '"\r\n', encoding="utf-8")
     parsed = intake.read_submission(path, DISTRICT, max_bytes=10**7)
     assert [f.rule for f in parsed.findings] == ["cell.too_long"]  # a cell past csv's field limit: named so
 
@@ -206,8 +206,18 @@ def test_csv_syntax_error_is_a_finding_not_a_crash(tmp_path):
 
 
 def test_bantin_validate_json_lists_every_finding(capsys):
-    code = bantin_main(["validate", str(FIXTURES / "error_cells.csv"), "--district", "207",
-                        "--as-of", "2021-10-19", "--format", "json"])
+    code = bantin_main(
+        [
+            "validate",
+            str(FIXTURES / "error_cells.csv"),
+            "--district",
+            "207",
+            "--as-of",
+            "2021-10-19",
+            "--format",
+            "json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1
     assert {(f["severity"], f["rule"], f["row"], f["column"]) for f in out} == EXPECTED["error_cells.csv"]
@@ -220,16 +230,27 @@ def _own_data_root(settings):
 
 
 def test_bantin_validate_text_accepts_with_warnings(capsys):
-    code = bantin_main(["validate", str(FIXTURES / "valid_name_mismatch.csv"), "--district", "207",
-                        "--as-of", "2021-10-19"])
+    code = bantin_main(
+        ["validate", str(FIXTURES / "valid_name_mismatch.csv"), "--district", "207", "--as-of", "2021-10-19"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "commune.name_mismatch" in out and "dòng/row 3" in out and "HỢP LỆ / ACCEPTED" in out
 
 
 def test_bantin_validate_wrong_inbox_is_rejected_and_says_so(capsys):
-    code = bantin_main(["validate", str(FIXTURES / "valid_utf8_comma_vi.csv"), "--district", "206",
-                        "--as-of", "2021-10-19", "--format", "json"])
+    code = bantin_main(
+        [
+            "validate",
+            str(FIXTURES / "valid_utf8_comma_vi.csv"),
+            "--district",
+            "206",
+            "--as-of",
+            "2021-10-19",
+            "--format",
+            "json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1
     wrong = [f for f in out if f["rule"] == "identity.district"]

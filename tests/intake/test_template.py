@@ -63,5 +63,7 @@ def test_blank_template_says_what_is_missing_and_filled_template_is_accepted(tmp
 
 
 def test_template_for_an_unknown_district_is_a_usage_error(tmp_path):
-    assert bantin_main(["template", "--district", "99999", "--date", "2021-10-19",
-                        "--output", str(tmp_path / "x.xlsx")]) == 2
+    assert (
+        bantin_main(["template", "--district", "99999", "--date", "2021-10-19", "--output", str(tmp_path / "x.xlsx")])
+        == 2
+    )

@@ -38,9 +38,18 @@ def levels_on(tmp_path_factory):
         if (day, district) == (LAST, BA_CHE):
             continue  # never sent
         if district == HA_LONG and day == BIG_DAY:
-            rows = [{**r, "new_cases": r["new_cases"] + 300, "new_cases_community": r["new_cases_community"] + 300,
-                     "tests_performed": r["tests_performed"] + 3000, "tests_positive": r["tests_positive"] + 300}
-                    if r["commune_code"] == cluster.code else r for r in rows]
+            rows = [
+                {
+                    **r,
+                    "new_cases": r["new_cases"] + 300,
+                    "new_cases_community": r["new_cases_community"] + 300,
+                    "tests_performed": r["tests_performed"] + 3000,
+                    "tests_positive": r["tests_positive"] + 300,
+                }
+                if r["commune_code"] == cluster.code
+                else r
+                for r in rows
+            ]
         if district == HA_LONG and day in GAP_DAYS:
             rows = [r for r in rows if r["commune_code"] != gap.code]
         folder = home / "landing" / str(district)
@@ -57,10 +66,14 @@ def levels_on(tmp_path_factory):
         pipeline.build_marts(settings, LAST - timedelta(days=1))
         pipeline.build_marts(settings, LAST)  # incremental, as the daily run does
     with store.reader(settings.warehouse_path) as con:
+
         def level(unit_type: str, unit_code: int, day: date = LAST) -> dict:
-            cursor = con.execute("SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = ? "
-                                 "AND unit_code = ?", [day, unit_type, unit_code])
+            cursor = con.execute(
+                "SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = ? AND unit_code = ?",
+                [day, unit_type, unit_code],
+            )
             return dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+
         yield level, cluster, gap
 
 

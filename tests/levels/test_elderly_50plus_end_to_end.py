@@ -42,15 +42,25 @@ def province_level(tmp_path_factory):
     communes = {c.code: c for c in reference.communes(province_code=PROVINCE)}
     province_name = reference.province(PROVINCE).name_full
     for (day, district), rows in demo_data.generate_rows(PROVINCE, FIRST, LAST).items():
-        rows = [{**r, "vaccinated_50plus_full": math.floor(communes[r["commune_code"]].population_50plus * 0.5)}
-                for r in rows]
+        rows = [
+            {**r, "vaccinated_50plus_full": math.floor(communes[r["commune_code"]].population_50plus * 0.5)}
+            for r in rows
+        ]
         if district == 193 and day == LAST:  # one case in the window: the elderly criterion applies
-            rows[0] = {**rows[0], "new_cases": rows[0]["new_cases"] + 1,
-                       "tests_positive": rows[0]["tests_positive"] + 1}
+            rows[0] = {
+                **rows[0],
+                "new_cases": rows[0]["new_cases"] + 1,
+                "tests_positive": rows[0]["tests_positive"] + 1,
+            }
         folder = home / "landing" / str(district)
         folder.mkdir(parents=True, exist_ok=True)
-        path = write_xlsx(rows, folder / f"BaoCao_{district}_{day:%Y%m%d}.xlsx", province_name=province_name,
-                          district_name=reference.district(district).name, report_date=day)
+        path = write_xlsx(
+            rows,
+            folder / f"BaoCao_{district}_{day:%Y%m%d}.xlsx",
+            province_name=province_name,
+            district_name=reference.district(district).name,
+            report_date=day,
+        )
         received = datetime.combine(day, time(15, 0), tzinfo=zone)  # the demo channel's receipt time
         intake.write_receipt(home / "receipts", district, intake.sha256_of(path), received, "demo", path.name)
     with pytest.MonkeyPatch.context() as patch:
@@ -62,12 +72,14 @@ def province_level(tmp_path_factory):
         validated = pipeline.validate(settings)
         pipeline.build_marts(settings, LAST)
     with store.reader(settings.warehouse_path) as con:
-        cursor = con.execute("SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'province'",
-                             [LAST])
+        cursor = con.execute(
+            "SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'province'", [LAST]
+        )
         level = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
         raw = con.execute("SELECT count(*), count(vaccinated_50plus_full) FROM raw.submission_row").fetchone()
-        coverage = con.execute("SELECT coverage_50plus_full, coverage_65plus_full FROM marts.province_daily "
-                               "WHERE report_date = ?", [LAST]).fetchone()
+        coverage = con.execute(
+            "SELECT coverage_50plus_full, coverage_65plus_full FROM marts.province_daily WHERE report_date = ?", [LAST]
+        ).fetchone()
     yield level, validated, raw, coverage
 
 

@@ -33,28 +33,58 @@ CREATE TABLE intermediate.unit_daily (
 """
 
 
-def unit_day(code: int, *, day: date = DAY, rate: float = 0, coverage: float = 0.9, elderly: float = 0.9,
-             stations: int = 1, has_data: bool = True, population: int = POPULATION, all_cases: float | None = None,
-             rate_14d: float | None = None, elderly_50: float | None = None, days_reported: int = 7,
-             unit_type: str = "commune", communes: int = 1, missing: list[str] | None = None,
-             province: int = 1) -> dict:
+def unit_day(
+    code: int,
+    *,
+    day: date = DAY,
+    rate: float = 0,
+    coverage: float = 0.9,
+    elderly: float = 0.9,
+    stations: int = 1,
+    has_data: bool = True,
+    population: int = POPULATION,
+    all_cases: float | None = None,
+    rate_14d: float | None = None,
+    elderly_50: float | None = None,
+    days_reported: int = 7,
+    unit_type: str = "commune",
+    communes: int = 1,
+    missing: list[str] | None = None,
+    province: int = 1,
+) -> dict:
     """One unit-day: `rate` community cases per 100,000 per week, coverage shares, mobile stations.
 
     `days_reported` of the 7-day window (×`communes` for a pooled unit) had data; `missing` names the rest.
     """
     community = round(rate * population / 100_000)
     cases = community if all_cases is None else round(all_cases * population / 100_000)
-    return dict(report_date=day, unit_type="commune", unit_code=code, unit_name=f"Xã {code}", province_code=province,
-                district_code=1, has_data=has_data, population=population, new_cases_7d=cases,
-                community_7d=community, new_cases_14d=cases if rate_14d is None else round(rate_14d * 2),
-                community_14d=community if rate_14d is None else round(rate_14d * 2),
-                coverage_18plus_dose1=coverage, coverage_65plus_full=elderly, coverage_50plus_full=elderly_50,
-                mobile_medical_stations=stations, treatment_beds=None, icu_beds=None,
-                communes_expected=communes, commune_days_reported_7d=days_reported * communes,
-                commune_days_reported_14d=(days_reported + 7) * communes,
-                population_days_7d=population * days_reported, population_days_14d=population * (days_reported + 7),
-                missing_units_7d=missing, missing_units_14d=missing) | (
-                    dict(unit_type=unit_type, treatment_beds=10) if unit_type != "commune" else {})
+    return dict(
+        report_date=day,
+        unit_type="commune",
+        unit_code=code,
+        unit_name=f"Xã {code}",
+        province_code=province,
+        district_code=1,
+        has_data=has_data,
+        population=population,
+        new_cases_7d=cases,
+        community_7d=community,
+        new_cases_14d=cases if rate_14d is None else round(rate_14d * 2),
+        community_14d=community if rate_14d is None else round(rate_14d * 2),
+        coverage_18plus_dose1=coverage,
+        coverage_65plus_full=elderly,
+        coverage_50plus_full=elderly_50,
+        mobile_medical_stations=stations,
+        treatment_beds=None,
+        icu_beds=None,
+        communes_expected=communes,
+        commune_days_reported_7d=days_reported * communes,
+        commune_days_reported_14d=(days_reported + 7) * communes,
+        population_days_7d=population * days_reported,
+        population_days_14d=population * (days_reported + 7),
+        missing_units_7d=missing,
+        missing_units_14d=missing,
+    ) | (dict(unit_type=unit_type, treatment_beds=10) if unit_type != "commune" else {})
 
 
 def _warehouse(rows: list[dict], rule_sets_dir) -> tuple[duckdb.DuckDBPyConnection, Path]:
@@ -63,24 +93,31 @@ def _warehouse(rows: list[dict], rule_sets_dir) -> tuple[duckdb.DuckDBPyConnecti
     con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA ref; CREATE SCHEMA marts;")
     con.execute(UNIT_DAILY)
     _insert(con, rows)
-    con.execute("CREATE TABLE ref.commune AS SELECT DISTINCT unit_code AS commune_code, unit_name AS commune_name "
-                "FROM intermediate.unit_daily WHERE unit_type = 'commune'; "
-                "CREATE TABLE ref.district AS SELECT DISTINCT unit_code AS district_code, unit_name AS district_name "
-                "FROM intermediate.unit_daily WHERE unit_type = 'district'; "
-                "CREATE TABLE ref.province (province_code INTEGER, province_name VARCHAR)")
+    con.execute(
+        "CREATE TABLE ref.commune AS SELECT DISTINCT unit_code AS commune_code, unit_name AS commune_name "
+        "FROM intermediate.unit_daily WHERE unit_type = 'commune'; "
+        "CREATE TABLE ref.district AS SELECT DISTINCT unit_code AS district_code, unit_name AS district_name "
+        "FROM intermediate.unit_daily WHERE unit_type = 'district'; "
+        "CREATE TABLE ref.province (province_code INTEGER, province_name VARCHAR)"
+    )
     levels.load_rule_sets(con, rule_sets_dir)
     return con, path
 
 
 def _insert(con, rows: list[dict]) -> None:
     columns = list(rows[0])
-    con.executemany(f"INSERT INTO intermediate.unit_daily ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})", [[r[c] for c in columns] for r in rows])
+    con.executemany(
+        f"INSERT INTO intermediate.unit_daily ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [[r[c] for c in columns] for r in rows],
+    )
 
 
 def _levels(con, path: Path, rebuild_from: date | None = None) -> dict[tuple[int, date], dict]:
-    models.run_dbt(["run", "--select", "unit_level", "epidemic_level"], database=path,
-                   variables={"rebuild_from": rebuild_from.isoformat() if rebuild_from else None})
+    models.run_dbt(
+        ["run", "--select", "unit_level", "epidemic_level"],
+        database=path,
+        variables={"rebuild_from": rebuild_from.isoformat() if rebuild_from else None},
+    )
     result = con.execute("SELECT * FROM marts.epidemic_level").df().to_dict("records")
     return {(r["unit_code"], r["report_date"].date()): r for r in result}
 
@@ -94,8 +131,9 @@ def assess(rows: list[dict], rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[i
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def assess_day_by_day(rows: list[dict], first_incremental: date,
-                      rule_sets_dir=levels.RULE_SETS_DIR) -> dict[tuple[int, date], dict]:
+def assess_day_by_day(
+    rows: list[dict], first_incremental: date, rule_sets_dir=levels.RULE_SETS_DIR
+) -> dict[tuple[int, date], dict]:
     """The rows before `first_incremental` built at once, then each later date added as the daily runs do."""
     days = sorted({r["report_date"] for r in rows if r["report_date"] >= first_incremental})
     con, path = _warehouse([r for r in rows if r["report_date"] < first_incremental], rule_sets_dir)
@@ -135,17 +173,31 @@ def rule_set_dir(tmp_path):
 
 # every cell of the 4800 matrix: (weekly rate, main coverage met?) -> level
 MATRIX = [
-    (0, True, 1), (0, False, 2), (19.99, True, 1), (19.99, False, 2),
-    (20, True, 2), (20, False, 3), (49.99, True, 2), (49.99, False, 3),
-    (50, True, 3), (50, False, 4), (149.99, True, 3), (149.99, False, 4),
-    (150, True, 4), (150, False, 4), (900, True, 4), (900, False, 4),
+    (0, True, 1),
+    (0, False, 2),
+    (19.99, True, 1),
+    (19.99, False, 2),
+    (20, True, 2),
+    (20, False, 3),
+    (49.99, True, 2),
+    (49.99, False, 3),
+    (50, True, 3),
+    (50, False, 4),
+    (149.99, True, 3),
+    (149.99, False, 4),
+    (150, True, 4),
+    (150, False, 4),
+    (900, True, 4),
+    (900, False, 4),
 ]
 
 
 def test_every_cell_of_the_matrix():
     # population 10,000,000 so fractional rates (19.99) are whole case counts
-    rows = [unit_day(i, rate=rate, coverage=0.70 if met else 0.6999, population=10_000_000)
-            for i, (rate, met, _) in enumerate(MATRIX)]
+    rows = [
+        unit_day(i, rate=rate, coverage=0.70 if met else 0.6999, population=10_000_000)
+        for i, (rate, met, _) in enumerate(MATRIX)
+    ]
     result = assess(rows)
     for i, (rate, met, expected) in enumerate(MATRIX):
         got = result[(i, DAY)]
@@ -159,19 +211,23 @@ def test_every_cell_of_the_matrix():
 
 def test_reason_spells_out_the_criteria_in_vietnamese():
     result = assess([unit_day(1, rate=31, coverage=0.68)])[(1, DAY)]
-    assert result["reason"] == ("Tỷ lệ 31,0 ca cộng đồng/100.000 dân/tuần (7 ngày; 20 đến < 50: cấp 2); "
-                                "68% người ≥18 tuổi tiêm ≥1 mũi (< 70%) → cấp 3")
+    assert result["reason"] == (
+        "Tỷ lệ 31,0 ca cộng đồng/100.000 dân/tuần (7 ngày; 20 đến < 50: cấp 2); "
+        "68% người ≥18 tuổi tiêm ≥1 mũi (< 70%) → cấp 3"
+    )
     assert (result["transmission_band"], result["cases_per_100k_week"]) == (2, 31.0)
 
 
 def test_elderly_adjustment_raises_one_level_unless_no_case_in_window():
-    result = assess([
-        unit_day(1, rate=30, elderly=0.79),             # band 2, coverage met: 2, raised to 3
-        unit_day(2, rate=200, coverage=0.5, elderly=0.5),  # already 4: stays 4
-        unit_day(3, rate=0, elderly=0.10),              # no case in the window: exempt
-        unit_day(4, rate=0, all_cases=5, elderly=0.79),  # non-community cases count as cases in the window
-        unit_day(5, rate=30, elderly=0.80),             # at the threshold: met
-    ])
+    result = assess(
+        [
+            unit_day(1, rate=30, elderly=0.79),  # band 2, coverage met: 2, raised to 3
+            unit_day(2, rate=200, coverage=0.5, elderly=0.5),  # already 4: stays 4
+            unit_day(3, rate=0, elderly=0.10),  # no case in the window: exempt
+            unit_day(4, rate=0, all_cases=5, elderly=0.79),  # non-community cases count as cases in the window
+            unit_day(5, rate=30, elderly=0.80),  # at the threshold: met
+        ]
+    )
     assert [result[(i, DAY)]["level"] for i in range(1, 6)] == [3, 4, 1, 2, 2]
     # unit 2 was at 4 already: nothing was raised, and the reason does not say so
     assert [result[(i, DAY)]["elderly_raised"] for i in range(1, 6)] == [True, False, False, True, False]
@@ -182,8 +238,11 @@ def test_elderly_adjustment_raises_one_level_unless_no_case_in_window():
 
 def test_elderly_adjustment_can_be_switched_off(rule_set_dir):
     folder, write = rule_set_dir
-    write("4800-no-elderly", replace_4800=True, parameters__elderly_adjustment={
-        "enabled": False, "exempt_if_no_case_in_window": True})
+    write(
+        "4800-no-elderly",
+        replace_4800=True,
+        parameters__elderly_adjustment={"enabled": False, "exempt_if_no_case_in_window": True},
+    )
     assert assess([unit_day(1, rate=30, elderly=0.1)], folder)[(1, DAY)]["level"] == 2
 
 
@@ -206,9 +265,16 @@ def test_capacity_failing_keeps_the_level_from_falling_by_default():
 @pytest.mark.parametrize("effect, expected", [("raise_one", [4, 2, 3]), ("none", [3, 1, 2])])
 def test_capacity_effect_is_a_parameter(rule_set_dir, effect, expected):
     folder, write = rule_set_dir
-    write("4800-capacity", replace_4800=True, parameters__capacity={
-        "commune_min_mobile_stations": 1, "district_min_treatment_beds": 1,
-        "province_min_icu_beds_per_100k": 4, "effect": effect})
+    write(
+        "4800-capacity",
+        replace_4800=True,
+        parameters__capacity={
+            "commune_min_mobile_stations": 1,
+            "district_min_treatment_beds": 1,
+            "province_min_icu_beds_per_100k": 4,
+            "effect": effect,
+        },
+    )
     rows = _series(dict(rate=60, stations=0), dict(rate=0, stations=0), dict(rate=25, stations=0))
     result = assess(rows, folder)
     assert [result[(1, DAY + timedelta(days=i))]["level"] for i in range(3)] == expected
@@ -222,8 +288,9 @@ def test_a_unit_without_data_keeps_its_last_level_marked_stale():
     assert [g["is_stale"] for g in got] == [False, True, True, False]
     assert [g["assessed_on"].date() for g in got[:3]] == [DAY] * 3
     assert got[2]["unit_name"] == "Xã 1"
-    assert got[2]["reason"] == (f"Không có số liệu ngày {DAY + timedelta(days=2):%d/%m/%Y}; "
-                                f"giữ cấp 2 đánh giá ngày {DAY:%d/%m/%Y}")
+    assert got[2]["reason"] == (
+        f"Không có số liệu ngày {DAY + timedelta(days=2):%d/%m/%Y}; giữ cấp 2 đánh giá ngày {DAY:%d/%m/%Y}"
+    )
 
 
 def test_a_unit_without_population_is_assessed_without_dividing_by_zero():
@@ -234,12 +301,18 @@ def test_a_unit_without_population_is_assessed_without_dividing_by_zero():
 def test_the_rule_set_in_force_is_picked_by_effective_date(rule_set_dir):
     folder, write = rule_set_dir
     # a stand-in for 218/QĐ-BYT: all cases, 14-day window halved, other bands and matrix
-    write("218-test", rule_set_id="218/QĐ-BYT (test)", effective_from="2022-01-27",
-          parameters__transmission={"numerator": "all", "window_days": 14, "band_lower_bounds": [0, 50, 150, 300]},
-          parameters__matrix={"1": [1, 1], "2": [2, 3], "3": [3, 4], "4": [4, 4]})
+    write(
+        "218-test",
+        rule_set_id="218/QĐ-BYT (test)",
+        effective_from="2022-01-27",
+        parameters__transmission={"numerator": "all", "window_days": 14, "band_lower_bounds": [0, 50, 150, 300]},
+        parameters__matrix={"1": [1, 1], "2": [2, 3], "3": [3, 4], "4": [4, 4]},
+    )
     before, after = date(2022, 1, 26), date(2022, 1, 27)
-    rows = [unit_day(1, day=before, rate=10, all_cases=100, rate_14d=100),
-            unit_day(1, day=after, rate=10, all_cases=100, rate_14d=100)]
+    rows = [
+        unit_day(1, day=before, rate=10, all_cases=100, rate_14d=100),
+        unit_day(1, day=after, rate=10, all_cases=100, rate_14d=100),
+    ]
     result = assess(rows, folder)
     assert (result[(1, before)]["rule_set_id"], result[(1, before)]["level"]) == ("4800/QĐ-BYT", 1)
     # 218 stand-in: all cases over 14 days halved = 100 per week: band 2 → level 2
@@ -253,21 +326,43 @@ def test_no_level_before_the_first_rule_set():
     assert list(result) == [(1, date(2021, 10, 12))]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"parameters__transmission": {"numerator": "imported", "window_days": 7, "band_lower_bounds": [0, 20, 50, 150]}},
-     "key 'parameters.transmission.numerator': must be one of"),
-    ({"parameters__matrix": {"1": [1, 2]}}, "key 'parameters.matrix': must have one entry per band"),
-    ({"parameters__capacity": {"commune_min_mobile_stations": 1, "district_min_treatment_beds": 1,
-                               "province_min_icu_beds_per_100k": 4, "effect": "ignore"}},
-     "key 'parameters.capacity.effect'"),
-    ({"effective_from": "12/10/2021"}, "key 'effective_from': must be a date"),
-    ({"parameters__vaccine__elderly_age": 60}, r"key 'parameters.vaccine.elderly_age': must be one of \[65, 50\]"),
-    ({"parameters__vaccine__main_threshold": "70%"}, "key 'parameters.vaccine.main_threshold': must be int or float"),
-    ({"parameters__vaccine__elderly_treshold": 0.8}, "key 'parameters.vaccine.elderly_treshold': unknown key"),
-    ({"parameters__coverage_raise": "twice"}, "key 'parameters.coverage_raise': must be one of"),
-    ({"provinces": [38, 999]}, "key 'provinces': must be a non-empty list of GSO province codes"),
-    ({"parameters__matrix__2": [2, 5]}, "key 'parameters.matrix.2'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {
+                "parameters__transmission": {
+                    "numerator": "imported",
+                    "window_days": 7,
+                    "band_lower_bounds": [0, 20, 50, 150],
+                }
+            },
+            "key 'parameters.transmission.numerator': must be one of",
+        ),
+        ({"parameters__matrix": {"1": [1, 2]}}, "key 'parameters.matrix': must have one entry per band"),
+        (
+            {
+                "parameters__capacity": {
+                    "commune_min_mobile_stations": 1,
+                    "district_min_treatment_beds": 1,
+                    "province_min_icu_beds_per_100k": 4,
+                    "effect": "ignore",
+                }
+            },
+            "key 'parameters.capacity.effect'",
+        ),
+        ({"effective_from": "12/10/2021"}, "key 'effective_from': must be a date"),
+        ({"parameters__vaccine__elderly_age": 60}, r"key 'parameters.vaccine.elderly_age': must be one of \[65, 50\]"),
+        (
+            {"parameters__vaccine__main_threshold": "70%"},
+            "key 'parameters.vaccine.main_threshold': must be int or float",
+        ),
+        ({"parameters__vaccine__elderly_treshold": 0.8}, "key 'parameters.vaccine.elderly_treshold': unknown key"),
+        ({"parameters__coverage_raise": "twice"}, "key 'parameters.coverage_raise': must be one of"),
+        ({"provinces": [38, 999]}, "key 'provinces': must be a non-empty list of GSO province codes"),
+        ({"parameters__matrix__2": [2, 5]}, "key 'parameters.matrix.2'"),
+    ],
+)
 def test_a_bad_rule_set_file_is_refused_with_its_name(rule_set_dir, change, message):
     folder, write = rule_set_dir
     write("bad", version=2, **change)
@@ -281,27 +376,31 @@ def test_a_bad_rule_set_file_is_refused_with_its_name(rule_set_dir, change, mess
 
 def test_main_and_elderly_shortfalls_raise_one_level_by_default():
     """Thanh Hóa 21/10/2021's shape: band 1, 18+ coverage under 70%, elderly under 80% → level 2, not 3."""
-    result = assess([
-        unit_day(1, rate=4, coverage=0.62, elderly=0.40),   # both short
-        unit_day(2, rate=4, coverage=0.90, elderly=0.40),   # elderly short only (Hà Nội 1/11/2021: 2)
-        unit_day(3, rate=4, coverage=0.62, elderly=0.90),   # main short only
-        unit_day(4, rate=30, coverage=0.62, elderly=0.40),  # band 2, both short: 3
-    ])
+    result = assess(
+        [
+            unit_day(1, rate=4, coverage=0.62, elderly=0.40),  # both short
+            unit_day(2, rate=4, coverage=0.90, elderly=0.40),  # elderly short only (Hà Nội 1/11/2021: 2)
+            unit_day(3, rate=4, coverage=0.62, elderly=0.90),  # main short only
+            unit_day(4, rate=30, coverage=0.62, elderly=0.40),  # band 2, both short: 3
+        ]
+    )
     assert [result[(i, DAY)]["level"] for i in range(1, 5)] == [2, 2, 2, 3]
     assert [result[(i, DAY)]["elderly_raised"] for i in range(1, 5)] == [False, True, False, False]
     reason = result[(1, DAY)]["reason"]
-    assert reason.startswith("Tỷ lệ 4,0 ca cộng đồng/100.000 dân/tuần (7 ngày; < 20: cấp 1); "
-                             "62% người ≥18 tuổi tiêm ≥1 mũi (< 70%); 40% người ≥65 tuổi tiêm đủ liều (< 80%): "
-                             "không tăng thêm")
+    assert reason.startswith(
+        "Tỷ lệ 4,0 ca cộng đồng/100.000 dân/tuần (7 ngày; < 20: cấp 1); "
+        "62% người ≥18 tuổi tiêm ≥1 mũi (< 70%); 40% người ≥65 tuổi tiêm đủ liều (< 80%): "
+        "không tăng thêm"
+    )
     assert reason.endswith("→ cấp 2") and "tăng 1 cấp" not in reason
 
 
 def test_a_rule_set_may_make_the_raises_add_up(rule_set_dir):
     folder, write = rule_set_dir
     write("4800-additive", replace_4800=True, parameters__coverage_raise="additive")
-    result = assess([unit_day(1, rate=4, coverage=0.62, elderly=0.40),
-                     unit_day(2, rate=30, coverage=0.62, elderly=0.4)],
-                    folder)
+    result = assess(
+        [unit_day(1, rate=4, coverage=0.62, elderly=0.40), unit_day(2, rate=30, coverage=0.62, elderly=0.4)], folder
+    )
     assert [result[(i, DAY)]["level"] for i in (1, 2)] == [3, 4]
     assert result[(1, DAY)]["elderly_raised"] and "tăng 1 cấp → cấp 3" in result[(1, DAY)]["reason"]
 
@@ -324,11 +423,13 @@ def test_the_elderly_group_is_a_parameter(rule_set_dir):
 
 
 def test_numbers_in_the_reason_never_contradict_their_threshold():
-    result = assess([
-        unit_day(1, rate=19.99, coverage=0.7999, population=10_000_000),
-        unit_day(2, rate=4, coverage=0.69996, population=10_000_000),
-        unit_day(3, rate=4, coverage=0.7, elderly=0.7996, population=10_000_000, all_cases=5),
-    ])
+    result = assess(
+        [
+            unit_day(1, rate=19.99, coverage=0.7999, population=10_000_000),
+            unit_day(2, rate=4, coverage=0.69996, population=10_000_000),
+            unit_day(3, rate=4, coverage=0.7, elderly=0.7996, population=10_000_000, all_cases=5),
+        ]
+    )
     assert "Tỷ lệ 19,99 ca cộng đồng" in result[(1, DAY)]["reason"]
     assert "80% người ≥18 tuổi tiêm ≥1 mũi (≥ 70%)" in result[(1, DAY)]["reason"]  # true as it stands
     assert "69,996% người ≥18 tuổi tiêm ≥1 mũi (< 70%)" in result[(2, DAY)]["reason"]
@@ -338,8 +439,11 @@ def test_numbers_in_the_reason_never_contradict_their_threshold():
 
 def test_the_reason_names_the_numerator_and_window_used(rule_set_dir):
     folder, write = rule_set_dir
-    write("4800-all-14", replace_4800=True,
-          parameters__transmission={"numerator": "all", "window_days": 14, "band_lower_bounds": [0, 20, 50, 150]})
+    write(
+        "4800-all-14",
+        replace_4800=True,
+        parameters__transmission={"numerator": "all", "window_days": 14, "band_lower_bounds": [0, 20, 50, 150]},
+    )
     reason = assess([unit_day(1, rate=0, all_cases=10, rate_14d=30)], folder)[(1, DAY)]["reason"]
     assert reason.startswith("Tỷ lệ 30,0 ca mắc mới/100.000 dân/tuần (14 ngày chia 2; 20 đến < 50: cấp 2)")
 
@@ -349,16 +453,22 @@ def test_the_reason_names_the_numerator_and_window_used(rule_set_dir):
 
 def test_a_province_scoped_rule_set_is_picked_for_that_province_only(rule_set_dir):
     folder, write = rule_set_dir
-    write("thanh-hoa", rule_set_id="4800/QĐ-BYT (Thanh Hóa)", provinces=[38], parameters__vaccine={
-        "main_threshold": 0.5, "elderly_threshold": 0.8, "elderly_age": 65})
+    write(
+        "thanh-hoa",
+        rule_set_id="4800/QĐ-BYT (Thanh Hóa)",
+        provinces=[38],
+        parameters__vaccine={"main_threshold": 0.5, "elderly_threshold": 0.8, "elderly_age": 65},
+    )
     rows = [unit_day(1, rate=4, coverage=0.62, province=38), unit_day(2, rate=4, coverage=0.62, province=22)]
     result = assess(rows, folder)
     assert (result[(1, DAY)]["rule_set_id"], result[(1, DAY)]["level"]) == ("4800/QĐ-BYT (Thanh Hóa)", 1)
     assert "(≥ 50%)" in result[(1, DAY)]["reason"]
     assert (result[(2, DAY)]["rule_set_id"], result[(2, DAY)]["level"]) == ("4800/QĐ-BYT", 2)
     picked = levels.in_force(levels.read_rule_sets(folder), 38, DAY)
-    assert picked.file_name == "thanh-hoa.json" and levels.in_force(levels.read_rule_sets(folder), 22, DAY).file_name \
-        == "4800-QD-BYT.json"
+    assert (
+        picked.file_name == "thanh-hoa.json"
+        and levels.in_force(levels.read_rule_sets(folder), 22, DAY).file_name == "4800-QD-BYT.json"
+    )
 
 
 def test_the_rule_set_folder_comes_from_the_environment(tmp_path, monkeypatch):
@@ -376,8 +486,15 @@ def test_an_incomplete_window_never_lowers_the_level_and_says_what_is_missing():
     rows = [
         unit_day(1, day=DAY, rate=60, unit_type="district", communes=3),
         # two communes short of days: on what came in the rate falls to band 1, but the window is incomplete
-        unit_day(1, day=DAY + timedelta(days=1), rate=0, unit_type="district", communes=3, days_reported=6,
-                 missing=["Xã A (5/7 ngày)", "Xã B (6/7 ngày)"]),
+        unit_day(
+            1,
+            day=DAY + timedelta(days=1),
+            rate=0,
+            unit_type="district",
+            communes=3,
+            days_reported=6,
+            missing=["Xã A (5/7 ngày)", "Xã B (6/7 ngày)"],
+        ),
         unit_day(1, day=DAY + timedelta(days=2), rate=0, unit_type="district", communes=3),
     ]
     result = assess(rows)
@@ -388,8 +505,10 @@ def test_an_incomplete_window_never_lowers_the_level_and_says_what_is_missing():
     assert [g["completeness_held"] for g in got] == [False, True, False]
     assert (got[1]["commune_days_reported"], got[1]["commune_days_expected"]) == (18, 21)
     assert list(got[1]["missing_units"]) == ["Xã A (5/7 ngày)", "Xã B (6/7 ngày)"]
-    assert ("số liệu chưa đủ: 18/21 xã-ngày trong 7 ngày, thiếu Xã A (5/7 ngày), Xã B (6/7 ngày) "
-            "(giữ cấp 3, không hạ cấp khi thiếu số liệu; theo số liệu có: cấp 1) → cấp 3") in got[1]["reason"]
+    assert (
+        "số liệu chưa đủ: 18/21 xã-ngày trong 7 ngày, thiếu Xã A (5/7 ngày), Xã B (6/7 ngày) "
+        "(giữ cấp 3, không hạ cấp khi thiếu số liệu; theo số liệu có: cấp 1) → cấp 3"
+    ) in got[1]["reason"]
 
 
 def test_an_incomplete_window_may_still_raise_the_level():
@@ -410,8 +529,9 @@ def test_a_missing_key_is_named(rule_set_dir):
     spec = json.loads((folder / "4800-QD-BYT.json").read_text(encoding="utf-8"))
     del spec["parameters"]["vaccine"]["elderly_threshold"]
     (folder / "dropped-in.json").write_text(json.dumps({**spec, "version": 3}), encoding="utf-8")
-    with pytest.raises(levels.RuleSetError,
-                       match=r"rule set dropped-in.json: key 'parameters.vaccine.elderly_threshold': missing"):
+    with pytest.raises(
+        levels.RuleSetError, match=r"rule set dropped-in.json: key 'parameters.vaccine.elderly_threshold': missing"
+    ):
         levels.read_rule_sets(folder)
     (folder / "dropped-in.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(levels.RuleSetError, match="rule set dropped-in.json: not a readable JSON file"):
@@ -433,18 +553,47 @@ def test_a_malformed_rule_set_stops_the_build_before_anything_is_written(rule_se
 def test_levels_built_day_by_day_equal_one_full_build():
     """Incremental builds start from each unit's kept state (capacity and completeness holds, values
     carried over days without data, the level 7 days before): the same levels as one build of all days."""
-    capacity = [dict(rate=60), dict(rate=0, stations=0), dict(rate=25, stations=0), dict(rate=0, stations=0),
-                dict(rate=160, stations=0), dict(rate=0, stations=0), dict(rate=0, stations=1), dict(rate=30),
-                dict(rate=0, stations=0), dict(rate=0, stations=0), dict(rate=0), dict(rate=60, stations=0)]
-    stale = [dict(rate=30), dict(rate=0, has_data=False), dict(rate=0, has_data=False), dict(rate=0),
-             dict(rate=55, coverage=0.5), *[dict(rate=0, has_data=False)] * 6, dict(rate=0)]
-    incomplete = [dict(rate=60), dict(rate=0, days_reported=6, missing=["Xã A (6/7 ngày)"]),
-                  dict(rate=0, days_reported=5, missing=["Xã A (5/7 ngày)"]), dict(rate=0),
-                  dict(rate=200, days_reported=4), *[dict(rate=10, days_reported=6)] * 5, dict(rate=0), dict(rate=0)]
-    rows = ([unit_day(1, day=DAY + timedelta(days=i), **kw) for i, kw in enumerate(capacity)]
-            + [unit_day(2, day=DAY + timedelta(days=i), **kw) for i, kw in enumerate(stale)]
-            + [unit_day(3, day=DAY + timedelta(days=i), unit_type="district", communes=3, **kw)
-               for i, kw in enumerate(incomplete)])
+    capacity = [
+        dict(rate=60),
+        dict(rate=0, stations=0),
+        dict(rate=25, stations=0),
+        dict(rate=0, stations=0),
+        dict(rate=160, stations=0),
+        dict(rate=0, stations=0),
+        dict(rate=0, stations=1),
+        dict(rate=30),
+        dict(rate=0, stations=0),
+        dict(rate=0, stations=0),
+        dict(rate=0),
+        dict(rate=60, stations=0),
+    ]
+    stale = [
+        dict(rate=30),
+        dict(rate=0, has_data=False),
+        dict(rate=0, has_data=False),
+        dict(rate=0),
+        dict(rate=55, coverage=0.5),
+        *[dict(rate=0, has_data=False)] * 6,
+        dict(rate=0),
+    ]
+    incomplete = [
+        dict(rate=60),
+        dict(rate=0, days_reported=6, missing=["Xã A (6/7 ngày)"]),
+        dict(rate=0, days_reported=5, missing=["Xã A (5/7 ngày)"]),
+        dict(rate=0),
+        dict(rate=200, days_reported=4),
+        *[dict(rate=10, days_reported=6)] * 5,
+        dict(rate=0),
+        dict(rate=0),
+    ]
+    rows = (
+        [unit_day(1, day=DAY + timedelta(days=i), **kw) for i, kw in enumerate(capacity)]
+        + [unit_day(2, day=DAY + timedelta(days=i), **kw) for i, kw in enumerate(stale)]
+        + [
+            unit_day(3, day=DAY + timedelta(days=i), unit_type="district", communes=3, **kw)
+            for i, kw in enumerate(incomplete)
+        ]
+    )
     full = assess(rows)
     assert {r["level"] for r in full.values()} >= {1, 2, 3, 4}
     assert any(r["capacity_held"] for r in full.values()) and any(r["completeness_held"] for r in full.values())
@@ -452,6 +601,6 @@ def test_levels_built_day_by_day_equal_one_full_build():
     daily = assess_day_by_day(rows, DAY + timedelta(days=2))
 
     def comparable(result):
-        return {key: {k: list(v) if k == "missing_units" else v for k, v in row.items()}
-                for key, row in result.items()}
+        return {key: {k: list(v) if k == "missing_units" else v for k, v in row.items()} for key, row in result.items()}
+
     assert repr(sorted(comparable(daily).items())) == repr(sorted(comparable(full).items()))

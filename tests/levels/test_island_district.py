@@ -36,9 +36,16 @@ def marts(tmp_path_factory):
             continue  # never sent: Lý Sơn's window of 19/10 is incomplete
         if district == LY_SON:  # quiet but for one outbreak day, whatever the demo's share of the province
             cases = OUTBREAK if day == BIG_DAY else 0
-            rows = [{**r, "new_cases": cases, "new_cases_community": cases,
-                     "tests_performed": r["tests_performed"] + 10 * cases, "tests_positive": cases}
-                    for r in rows]
+            rows = [
+                {
+                    **r,
+                    "new_cases": cases,
+                    "new_cases_community": cases,
+                    "tests_performed": r["tests_performed"] + 10 * cases,
+                    "tests_positive": cases,
+                }
+                for r in rows
+            ]
         sent[(day, district)] = rows
         folder = home / "landing" / str(district)
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,15 +60,21 @@ def marts(tmp_path_factory):
         pipeline.validate(settings)
         pipeline.build_marts(settings, LAST)
     with store.reader(settings.warehouse_path) as con:
+
         def query(sql: str, *params) -> list[dict]:
             cursor = con.execute(sql, list(params))
             return [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+
         yield query, sent
 
 
 def _level(query, unit_type: str, unit_code: int, day: date) -> dict:
-    (row,) = query("SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = ? AND unit_code = ?",
-                   day, unit_type, unit_code)
+    (row,) = query(
+        "SELECT * FROM marts.epidemic_level WHERE report_date = ? AND unit_type = ? AND unit_code = ?",
+        day,
+        unit_type,
+        unit_code,
+    )
     return row
 
 
@@ -88,8 +101,9 @@ def test_the_island_district_has_its_own_level_with_a_reason(marts):
 def test_the_island_is_never_missing_from_the_levels(marts):
     query, _ = marts
     days = query("SELECT count(DISTINCT report_date) AS n FROM marts.epidemic_level")[0]["n"]
-    rows = query("SELECT report_date, level FROM marts.epidemic_level WHERE unit_type = 'district' AND unit_code = ?",
-                 LY_SON)
+    rows = query(
+        "SELECT report_date, level FROM marts.epidemic_level WHERE unit_type = 'district' AND unit_code = ?", LY_SON
+    )
     assert len(rows) == days and all(r["level"] is not None for r in rows)
 
 
@@ -101,8 +115,11 @@ def test_the_province_totals_include_the_island(marts):
         (province,) = query("SELECT * FROM marts.province_daily WHERE report_date = ?", day)
         districts = query("SELECT * FROM marts.district_daily WHERE report_date = ?", day)
         assert LY_SON in {d["district_code"] for d in districts}
-        assert province["new_cases"] == sum(d["new_cases"] for d in districts) == sum(
-            r["new_cases"] for (d, _), rows in sent.items() if d == day for r in rows)
+        assert (
+            province["new_cases"]
+            == sum(d["new_cases"] for d in districts)
+            == sum(r["new_cases"] for (d, _), rows in sent.items() if d == day for r in rows)
+        )
         expected = len(reference.districts(QUANG_NGAI))  # 13, Lý Sơn included
         assert province["districts_expected"] == province["districts_reported"] == expected == len(districts)
         assert province["population"] == sum(d["population"] for d in districts)

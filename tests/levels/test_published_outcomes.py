@@ -42,9 +42,12 @@ def test_thanh_hoa_21_10_2021_is_level_2_and_the_reason_says_why(thanh_hoa):
     level, band, rate, coverage, elderly, raised, complete, reason = thanh_hoa.execute(
         "SELECT level, transmission_band, cases_per_100k_week, coverage_18plus_dose1, coverage_elderly_full, "
         "elderly_raised, is_complete, reason FROM marts.epidemic_level "
-        "WHERE report_date = ? AND unit_type = 'province'", [DAY]).fetchone()
-    all_cases = thanh_hoa.execute("SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?",
-                                  [DAY]).fetchone()[0]
+        "WHERE report_date = ? AND unit_type = 'province'",
+        [DAY],
+    ).fetchone()
+    all_cases = thanh_hoa.execute(
+        "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [DAY]
+    ).fetchone()[0]
     real = reference.real_daily_cases(THANH_HOA)
     assert all_cases == sum(real[date(2021, 10, d)] for d in range(15, 22))  # the published series
     assert complete and band == 1 and rate < 20

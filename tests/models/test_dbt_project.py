@@ -38,8 +38,9 @@ def test_every_count_column_reaches_the_marts():
     """A count column added to the contract comes out in the daily marts and the corrections, by name."""
     con = models.schema_only([22])
     columns = {}
-    for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() "
-                                     "WHERE schema_name = 'marts'").fetchall():
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'marts'"
+    ).fetchall():
         columns.setdefault(table, set()).add(column)
     counts = [c.name for c in COLUMNS if c.type == "integer" and c.kind != "id"]
     assert set(counts) <= columns["commune_daily"]

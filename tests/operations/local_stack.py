@@ -48,12 +48,16 @@ def _interpolate(value: str, environ: dict) -> str:
     return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: environ.get(m.group(1)) or (m.group(2) or ""), str(value))
 
 
-def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path,
-                        extra: dict[str, str] | None = None) -> dict[str, str]:
+def airflow_environment(
+    ports: dict[str, int], home: Path, bantin_home: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """The compose file's Airflow settings, pointed at this machine's services."""
     common = compose()["x-airflow-common"]["environment"]
-    hosts = {"postgres:5432": f"127.0.0.1:{ports['postgres']}", "redis:6379": f"127.0.0.1:{ports['redis']}",
-             "airflow-apiserver:8080": f"127.0.0.1:{ports['api']}"}
+    hosts = {
+        "postgres:5432": f"127.0.0.1:{ports['postgres']}",
+        "redis:6379": f"127.0.0.1:{ports['redis']}",
+        "airflow-apiserver:8080": f"127.0.0.1:{ports['api']}",
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BANTIN_"))}
     for name, value in common.items():
         if name.endswith("_CMD") or name in LOCAL_ONLY:
@@ -77,19 +81,21 @@ def airflow_environment(ports: dict[str, int], home: Path, bantin_home: Path,
     }
     assert {f"{k}_CMD" for k in secret_settings} == {k for k in common if k.endswith("_CMD")}, "compose changed"
     env.update(secret_settings)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        # The test makes every run itself: without this, unpausing daily_bulletin would also
-        # start today's 17:00 run (catchup=False still runs the latest missed one).
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{ports['api']}",
-        "BANTIN_HOME": str(bantin_home),
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The test makes every run itself: without this, unpausing daily_bulletin would also
+            # start today's 17:00 run (catchup=False still runs the latest missed one).
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{ports['api']}",
+            "BANTIN_HOME": str(bantin_home),
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -132,8 +138,22 @@ class LocalStack:
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
         try:
             self._start_postgres()
-            self._start("redis", ["redis-server", "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--dir", str(self.root)])
+            self._start(
+                "redis",
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.ports["redis"]),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.root),
+                ],
+            )
             self.airflow("db", "migrate", timeout=300)
             for name, args in self.SERVICES.items():
                 self._start(name, [str(BIN / "airflow"), *(a.format(**self.ports) for a in args)])
@@ -175,8 +195,9 @@ class LocalStack:
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115  the process writes to it for its whole life
-        self.processes[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True, cwd=self.root)
+        self.processes[name] = subprocess.Popen(
+            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root
+        )
 
     def _as_postgres(self, argv: list[str]) -> subprocess.CompletedProcess:
         """PostgreSQL refuses to run as root: as root, run it as the `postgres` user."""
@@ -187,14 +208,40 @@ class LocalStack:
     def _start_postgres(self) -> None:
         if os.geteuid() == 0:
             shutil.chown(self.root, user="postgres")
-        self._as_postgres([str(PG_BIN / "initdb"), "-D", str(self._pg_data), "-U", "airflow", "-A", "trust",
-                           "-E", "UTF8", "--no-sync"])
-        options = (f"-p {self.ports['postgres']} -c listen_addresses=127.0.0.1 -k {self.root} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        self._as_postgres([str(PG_BIN / "pg_ctl"), "start", "-w", "-D", str(self._pg_data),
-                           "-l", str(self.root / "postgres.log"), "-o", options])
-        self._as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"]),
-                           "-U", "airflow", "airflow"])
+        self._as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self._pg_data),
+                "-U",
+                "airflow",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        )
+        options = (
+            f"-p {self.ports['postgres']} -c listen_addresses=127.0.0.1 -k {self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "start",
+                "-w",
+                "-D",
+                str(self._pg_data),
+                "-l",
+                str(self.root / "postgres.log"),
+                "-o",
+                options,
+            ]
+        )
+        self._as_postgres(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"]), "-U", "airflow", "airflow"]
+        )
 
     def _wait_for_api(self, timeout: float = 180) -> None:
         import urllib.request
@@ -214,8 +261,9 @@ class LocalStack:
     # ---------------------------------------------------------------- using it
 
     def airflow(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         if result.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         return result
@@ -243,8 +291,10 @@ class LocalStack:
 
     def task_logs(self, dag_id: str, run_id: str, state: str = "failed", tail: int = 3000) -> str:
         """The last attempt's log of each task of the run in `state`: what a failed assertion shows."""
-        failed = self.query("SELECT task_id FROM task_instance WHERE dag_id = %s AND run_id = %s AND state = %s",
-                            (dag_id, run_id, state))
+        failed = self.query(
+            "SELECT task_id FROM task_instance WHERE dag_id = %s AND run_id = %s AND state = %s",
+            (dag_id, run_id, state),
+        )
         shown = []
         for (task_id,) in failed:
             folder = self.root / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
@@ -270,29 +320,38 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            runs = self.query(f"SELECT run_id, logical_date, state FROM dag_run WHERE dag_id = %s AND {where} "
-                              "ORDER BY logical_date", (dag_id, *params))
+            runs = self.query(
+                f"SELECT run_id, logical_date, state FROM dag_run WHERE dag_id = %s AND {where} ORDER BY logical_date",
+                (dag_id, *params),
+            )
             finished = [r for r in runs if r[2] in ("success", "failed")]
             if len(finished) >= count:
                 return runs
             time.sleep(3)
         states = self.query("SELECT run_id, task_id, state FROM task_instance WHERE dag_id = %s", (dag_id,))
-        raise TimeoutError(f"{dag_id}: runs not finished in {timeout}s: {states}\n"
-                           f"{self.logs('scheduler')}\n{self.logs('celery-worker')}")
+        raise TimeoutError(
+            f"{dag_id}: runs not finished in {timeout}s: {states}\n"
+            f"{self.logs('scheduler')}\n{self.logs('celery-worker')}"
+        )
 
     def clear_and_rerun(self, dag_id: str, run_id: str, logical_date: str, timeout: float) -> None:
         """Clear every task of one date, as an operator does in the UI, and wait until each has run again.
 
         Clearing bumps a task's try number at once (Airflow 3), so the tries are read before the clear.
         """
-        before = dict(self.query("SELECT task_id, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s",
-                                 (dag_id, run_id)))
+        before = dict(
+            self.query(
+                "SELECT task_id, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
+            )
+        )
         self.airflow("tasks", "clear", dag_id, "--yes", "--start-date", logical_date, "--end-date", logical_date)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            states = self.query("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = %s "
-                                "AND run_id = %s", (dag_id, run_id))
+            states = self.query(
+                "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s",
+                (dag_id, run_id),
+            )
             rerun = all(tries > before.get(task, 0) for task, _, tries in states)
             if rerun and all(state in ("success", "failed") for _, state, _ in states):
                 assert {state for _, state, _ in states} == {"success"}, self.task_logs(dag_id, run_id)

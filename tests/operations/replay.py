@@ -23,9 +23,12 @@ from pathlib import Path
 from conftest import receive
 
 # Columns that record when the pipeline did its bookkeeping, not what it found.
-BOOKKEEPING = {"ops.submission": ["recorded_at"], "ops.report_day": ["requested_at"],
-               "ops.f0_alert": ["alerted_at", "outbox_path"],  # the outbox copy is named by the time it was sent
-               "ops.schema_version": ["applied_at"]}
+BOOKKEEPING = {
+    "ops.submission": ["recorded_at"],
+    "ops.report_day": ["requested_at"],
+    "ops.f0_alert": ["alerted_at", "outbox_path"],  # the outbox copy is named by the time it was sent
+    "ops.schema_version": ["applied_at"],
+}
 RUN_LOG = {"ops.pipeline_run"}
 
 
@@ -82,7 +85,8 @@ def warehouse_state(settings) -> dict[str, list[tuple]]:
     with store.writer(settings) as con:
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-            "WHERE database_name = current_database() ORDER BY 1").fetchall()
+            "WHERE database_name = current_database() ORDER BY 1"
+        ).fetchall()
         for (table,) in tables:
             if table in RUN_LOG:
                 continue

@@ -63,10 +63,14 @@ def test_backfill_equals_daily_runs_and_reruns_change_nothing(template, two_home
 
     day, run = date(2021, 10, 18), "manual__rerun"
     archived = sorted(p.name for p in daily.archive.rglob("*") if p.is_file())
-    for stage in (lambda: pipeline.collect(daily, run_id=run), lambda: pipeline.validate(daily, run_id=run),
-                  lambda: pipeline.build_marts(daily, day, run_id=run),
-                  lambda: pipeline.render(daily, day, run_id=run), lambda: pipeline.publish(daily, run_id=run),
-                  lambda: pipeline.run_day(daily, START, run_id=run, deliver_bulletin=False)):
+    for stage in (
+        lambda: pipeline.collect(daily, run_id=run),
+        lambda: pipeline.validate(daily, run_id=run),
+        lambda: pipeline.build_marts(daily, day, run_id=run),
+        lambda: pipeline.render(daily, day, run_id=run),
+        lambda: pipeline.publish(daily, run_id=run),
+        lambda: pipeline.run_day(daily, START, run_id=run, deliver_bulletin=False),
+    ):
         stage()
         assert replay.differences(replay.warehouse_state(daily), daily_state) == []
     assert replay.differences(replay.bulletins(daily), daily_bulletins) == []

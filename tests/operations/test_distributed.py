@@ -30,8 +30,9 @@ from conftest import copy_receipts
 
 pytestmark = [
     pytest.mark.distributed,
-    pytest.mark.skipif(not os.environ.get("BANTIN_TEST_DISTRIBUTED"),
-                       reason="distributed stack test: run with `make test-distributed`"),
+    pytest.mark.skipif(
+        not os.environ.get("BANTIN_TEST_DISTRIBUTED"), reason="distributed stack test: run with `make test-distributed`"
+    ),
 ]
 
 REPORT_DATE = date(2021, 10, 19)
@@ -58,7 +59,10 @@ def preloaded(demo_landing_template, tmp_path_factory):
     env = {**os.environ, "BANTIN_HOME": str(home), "BANTIN_PROVINCE": "22"}
     loading = subprocess.Popen(
         [str(BIN / "bantin"), "run", "--start", "2021-10-01", "--end", "2021-10-18", "--load-only"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     yield home, loading
     if loading.poll() is None:
         loading.kill()
@@ -80,19 +84,24 @@ def stack(preloaded, tmp_path_factory):
 
 
 def _task_states(stack, run_id: str) -> dict[str, str]:
-    return dict(stack.query("SELECT task_id, state FROM task_instance WHERE dag_id = 'daily_bulletin' "
-                            "AND run_id = %s", (run_id,)))
+    return dict(
+        stack.query(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = 'daily_bulletin' AND run_id = %s", (run_id,)
+        )
+    )
 
 
 def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path, monkeypatch):
     shutil.copytree(stack.preloaded, stack.bantin_home)
     run_id = f"celery__{REPORT_DATE}"
-    stack.airflow("dags", "trigger", "daily_bulletin", "--run-id", run_id,
-                  "--logical-date", LOGICAL.format(day=REPORT_DATE))
+    stack.airflow(
+        "dags", "trigger", "daily_bulletin", "--run-id", run_id, "--logical-date", LOGICAL.format(day=REPORT_DATE)
+    )
     runs = stack.wait_for_runs("daily_bulletin", 1, timeout=600, run_id=run_id)
     states = _task_states(stack, run_id)
-    assert [r[2] for r in runs if r[0] == run_id] == ["success"], \
+    assert [r[2] for r in runs if r[0] == run_id] == ["success"], (
         f"{states}\n{stack.task_logs('daily_bulletin', run_id)}"
+    )
     assert set(states.values()) == {"success"} and len(states) == 11
     # Every task went through Redis to the Celery worker and left its result in PostgreSQL.
     # (the worker stores a task's result just after the task reports success: give it a moment)
@@ -101,23 +110,39 @@ def test_daily_bulletin_on_celery_equals_dags_test(stack, airflow_home, tmp_path
         assert time.monotonic() < deadline, stack.query("SELECT status, count(*) FROM celery_taskmeta GROUP BY 1")
         time.sleep(2)
     # The run summary, visible in the UI as summarize_run's rendered arguments.
-    rendered = stack.query("SELECT rendered_fields::text FROM rendered_task_instance_fields "
-                           "WHERE task_id = 'summarize_run' AND run_id = %s", (run_id,))
+    rendered = stack.query(
+        "SELECT rendered_fields::text FROM rendered_task_instance_fields "
+        "WHERE task_id = 'summarize_run' AND run_id = %s",
+        (run_id,),
+    )
     assert rendered and "validated" in rendered[0][0] and "commune_days" in rendered[0][0], rendered
 
     reference_home = tmp_path / "dags-test-var"
     shutil.copytree(stack.preloaded, reference_home)
-    result = subprocess.run([str(BIN / "airflow"), "dags", "test", "daily_bulletin", REPORT_DATE.isoformat()],
-                            env={**airflow_home, "BANTIN_HOME": str(reference_home), "BANTIN_PROVINCE": "22"},
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", "daily_bulletin", REPORT_DATE.isoformat()],
+        env={**airflow_home, "BANTIN_HOME": str(reference_home), "BANTIN_PROVINCE": "22"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    celery, tested = (json.loads((home / "bulletins" / REPORT_DATE.isoformat() / "latest" / "bulletin.json")
-                                 .read_text(encoding="utf-8")) for home in (stack.bantin_home, reference_home))
+    celery, tested = (
+        json.loads(
+            (home / "bulletins" / REPORT_DATE.isoformat() / "latest" / "bulletin.json").read_text(encoding="utf-8")
+        )
+        for home in (stack.bantin_home, reference_home)
+    )
     assert celery["figures"] == tested["figures"]
     assert celery["figures"]  # a real bulletin, not two empty ones
-    assert replay.differences(replay.warehouse_state(_settings_for(stack.bantin_home, monkeypatch)),
-                              replay.warehouse_state(_settings_for(reference_home, monkeypatch))) == []
+    assert (
+        replay.differences(
+            replay.warehouse_state(_settings_for(stack.bantin_home, monkeypatch)),
+            replay.warehouse_state(_settings_for(reference_home, monkeypatch)),
+        )
+        == []
+    )
 
 
 def test_airflow_backfill_of_the_demo_range_equals_daily_runs(stack, demo_landing_template, tmp_path, monkeypatch):
@@ -130,14 +155,26 @@ def test_airflow_backfill_of_the_demo_range_equals_daily_runs(stack, demo_landin
     stack.bantin_home.mkdir(parents=True)
     backfilled = _settings_for(stack.bantin_home, monkeypatch)
     replay.deliver_files(demo_landing_template, backfilled, after=None, until=cutoff_of(BACKFILL_END, backfilled))
-    stack.airflow("backfill", "create", "--dag-id", "daily_bulletin", "--max-active-runs", "1",
-                  "--reprocess-behavior", "completed",
-                  "--from-date", LOGICAL.format(day=BACKFILL_START), "--to-date", LOGICAL.format(day=BACKFILL_END))
+    stack.airflow(
+        "backfill",
+        "create",
+        "--dag-id",
+        "daily_bulletin",
+        "--max-active-runs",
+        "1",
+        "--reprocess-behavior",
+        "completed",
+        "--from-date",
+        LOGICAL.format(day=BACKFILL_START),
+        "--to-date",
+        LOGICAL.format(day=BACKFILL_END),
+    )
     expected = len(replay.days(BACKFILL_START, BACKFILL_END))
     runs = stack.wait_for_runs("daily_bulletin", expected, timeout=60 * expected + 600)  # the backfill's runs
     assert len(runs) == expected
     assert [r[2] for r in runs] == ["success"] * expected, "\n".join(
-        f"{r[0]}: {_task_states(stack, r[0])}\n{stack.task_logs('daily_bulletin', r[0])}" for r in runs)
+        f"{r[0]}: {_task_states(stack, r[0])}\n{stack.task_logs('daily_bulletin', r[0])}" for r in runs
+    )
 
     daily = _settings_for(tmp_path / "daily-var", monkeypatch)
     replay.daily_runs(daily, demo_landing_template, BACKFILL_START, BACKFILL_END)

@@ -26,8 +26,9 @@ from conftest import Inbox, smtp_connection
 
 pytestmark = [
     pytest.mark.distributed,
-    pytest.mark.skipif(not os.environ.get("BANTIN_TEST_DISTRIBUTED"),
-                       reason="distributed stack test: run with `make test-distributed`"),
+    pytest.mark.skipif(
+        not os.environ.get("BANTIN_TEST_DISTRIBUTED"), reason="distributed stack test: run with `make test-distributed`"
+    ),
 ]
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -65,10 +66,15 @@ def stack(mail, tmp_path_factory):
     # the cutoff a few minutes from now, the deadline 31 minutes after it: the 30-minute warning is
     # due one minute after the cutoff (the stack starts and the first run runs meanwhile)
     cutoff = (datetime.now(ZoneInfo(TIMEZONE)) + timedelta(minutes=5)).replace(second=0, microsecond=0)
-    env = {"BANTIN_PROVINCE": "22", "BANTIN_TIMEZONE": TIMEZONE, "BANTIN_MAIL_TO": DIRECTOR,
-           "BANTIN_ALERT_TO": OPERATORS, "BANTIN_CUTOFF": f"{cutoff:%H:%M}",
-           "BANTIN_DEADLINE": f"{cutoff + timedelta(minutes=31):%H:%M}",
-           "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection(mail.port)}
+    env = {
+        "BANTIN_PROVINCE": "22",
+        "BANTIN_TIMEZONE": TIMEZONE,
+        "BANTIN_MAIL_TO": DIRECTOR,
+        "BANTIN_ALERT_TO": OPERATORS,
+        "BANTIN_CUTOFF": f"{cutoff:%H:%M}",
+        "BANTIN_DEADLINE": f"{cutoff + timedelta(minutes=31):%H:%M}",
+        "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection(mail.port),
+    }
     with LocalStack(home, keep_logs=tmp_path_factory.mktemp("manual-logs"), env=env) as running:
         running.bantin_home, running.cutoff = home, cutoff
         running.wait_for_dag("daily_bulletin")
@@ -85,8 +91,11 @@ def _trigger(stack, *conf: str) -> str:
 
 
 def _states(stack, run_id: str) -> dict[str, str]:
-    return dict(stack.query("SELECT task_id, state FROM task_instance WHERE dag_id = 'daily_bulletin' "
-                            "AND run_id = %s", (run_id,)))
+    return dict(
+        stack.query(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = 'daily_bulletin' AND run_id = %s", (run_id,)
+        )
+    )
 
 
 def _wait_for_mail(mail, predicate, timeout: float, stack) -> dict:
@@ -97,8 +106,10 @@ def _wait_for_mail(mail, predicate, timeout: float, stack) -> dict:
         if found:
             return found[0]
         time.sleep(2)
-    raise TimeoutError(f"no such mail in {timeout}s: {[m['message']['Subject'] for m in mail.messages]}\n"
-                       f"{stack.logs('triggerer')}\n{stack.logs('scheduler')}")
+    raise TimeoutError(
+        f"no such mail in {timeout}s: {[m['message']['Subject'] for m in mail.messages]}\n"
+        f"{stack.logs('triggerer')}\n{stack.logs('scheduler')}"
+    )
 
 
 def test_a_cli_run_with_only_report_date_builds_and_mails_that_dates_bulletin(stack, mail):
@@ -109,18 +120,29 @@ def test_a_cli_run_with_only_report_date_builds_and_mails_that_dates_bulletin(st
     assert [r[2] for r in runs] == ["success"], f"{_states(stack, run_id)}\n{stack.task_logs('daily_bulletin', run_id)}"
 
     # the run summary, by stage name under "Rendered Templates" in the UI
-    (rendered,) = stack.query("SELECT rendered_fields::text FROM rendered_task_instance_fields "
-                              "WHERE task_id = 'summarize_run' AND run_id = %s", (run_id,))[0]
-    for stage in ("collect", "validate", "alert_new_f0", "build_marts", "publish_snapshot", "render_bulletin",
-                  "deliver_bulletin"):
+    (rendered,) = stack.query(
+        "SELECT rendered_fields::text FROM rendered_task_instance_fields "
+        "WHERE task_id = 'summarize_run' AND run_id = %s",
+        (run_id,),
+    )[0]
+    for stage in (
+        "collect",
+        "validate",
+        "alert_new_f0",
+        "build_marts",
+        "publish_snapshot",
+        "render_bulletin",
+        "deliver_bulletin",
+    ):
         assert f'"{stage}": {{' in rendered, rendered
 
     bulletin = _wait_for_mail(mail, lambda m: DIRECTOR in m["to"], 60, stack)
     assert f"ngày {DEMO_DAY:%d/%m/%Y}" in bulletin["message"]["Subject"]
     assert (stack.bantin_home / "outbox" / DEMO_DAY.isoformat() / "v1.sent.json").exists()
     # a date long past: no deadline rows, so nothing shows a red "Missed" for it
-    assert stack.query("SELECT count(*) FROM deadline AS d JOIN dag_run AS r ON r.id = d.dagrun_id "
-                       "WHERE r.run_id = %s", (run_id,)) == [(0,)]
+    assert stack.query(
+        "SELECT count(*) FROM deadline AS d JOIN dag_run AS r ON r.id = d.dagrun_id WHERE r.run_id = %s", (run_id,)
+    ) == [(0,)]
 
 
 def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, mail):
@@ -133,23 +155,30 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
     with store.exclusive_lock(stack.bantin_home / "warehouse" / "bantin.lock"):
         run_id = _trigger(stack)
         today = datetime.now(ZoneInfo(TIMEZONE)).date()
-        (deadline_times,) = zip(*stack.query(
-            "SELECT d.deadline_time FROM deadline AS d JOIN dag_run AS r ON r.id = d.dagrun_id "
-            "WHERE r.run_id = %s ORDER BY 1", (run_id,)), strict=True)
+        (deadline_times,) = zip(
+            *stack.query(
+                "SELECT d.deadline_time FROM deadline AS d JOIN dag_run AS r ON r.id = d.dagrun_id "
+                "WHERE r.run_id = %s ORDER BY 1",
+                (run_id,),
+            ),
+            strict=True,
+        )
         assert [t - stack.cutoff for t in deadline_times] == [timedelta(minutes=1), timedelta(minutes=31)]
 
         warning = _wait_for_mail(mail, lambda m: "[CẢNH BÁO]" in m["message"]["Subject"], 900, stack)
         assert warning["to"] == [OPERATORS]
-        assert f"ngày {today:%d/%m/%Y} chưa được gửi lúc {stack.cutoff + timedelta(minutes=1):%H:%M}" in (
-            warning["message"]["Subject"])
+        assert (
+            f"ngày {today:%d/%m/%Y} chưa được gửi lúc {stack.cutoff + timedelta(minutes=1):%H:%M}"
+            in (warning["message"]["Subject"])
+        )
         assert run_id in warning["body"]
         assert stack.query("SELECT state FROM dag_run WHERE run_id = %s", (run_id,)) == [("running",)]
 
     runs = stack.wait_for_runs("daily_bulletin", 1, timeout=900, run_id=run_id)
     assert [r[2] for r in runs] == ["success"], f"{_states(stack, run_id)}\n{stack.task_logs('daily_bulletin', run_id)}"
-    bulletin = _wait_for_mail(mail,
-                              lambda m: DIRECTOR in m["to"] and f"ngày {today:%d/%m/%Y}" in m["message"]["Subject"],
-                              60, stack)
+    bulletin = _wait_for_mail(
+        mail, lambda m: DIRECTOR in m["to"] and f"ngày {today:%d/%m/%Y}" in m["message"]["Subject"], 60, stack
+    )
     assert bulletin["message"]["Subject"].startswith("Bản tin COVID-19")
     assert not [m for m in mail.messages if "[KHẨN]" in m["message"]["Subject"]]  # no escalation: delivered in time
 
@@ -157,6 +186,7 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
     from bantin import store
 
     with store.reader(stack.bantin_home / "warehouse" / "bantin.duckdb") as con:
-        days = [d for (d,) in
-                con.execute("SELECT DISTINCT report_date FROM marts.province_daily ORDER BY 1").fetchall()]
+        days = [
+            d for (d,) in con.execute("SELECT DISTINCT report_date FROM marts.province_daily ORDER BY 1").fetchall()
+        ]
     assert days == [DEMO_DAY - timedelta(days=1), DEMO_DAY, today]

@@ -21,7 +21,8 @@ def _fire_times(dag, start: datetime, end: datetime) -> list[datetime]:
     restriction = TimeRestriction(earliest=start, latest=end, catchup=True)
     while True:
         info = timetable.next_dagrun_info(
-            last_automated_data_interval=DataInterval(last, last) if last else None, restriction=restriction)
+            last_automated_data_interval=DataInterval(last, last) if last else None, restriction=restriction
+        )
         if info is None or info.logical_date > end:
             return times
         last = info.logical_date
@@ -51,8 +52,7 @@ def test_overlapping_runs_excluded_and_network_tasks_back_off(parsed_dags):
         assert dag.max_active_runs == 1
         for task in dag.tasks:
             assert task.retries >= 1, task.task_id
-    network = {"collect_submissions": {"collect"},
-               "daily_bulletin": {"collect", "deliver_bulletin"}}
+    network = {"collect_submissions": {"collect"}, "daily_bulletin": {"collect", "deliver_bulletin"}}
     for dag_id, task_ids in network.items():
         for task_id in task_ids:
             task = parsed_dags[dag_id].get_task(task_id)
@@ -63,18 +63,33 @@ def test_overlapping_runs_excluded_and_network_tasks_back_off(parsed_dags):
 def test_run_summary_says_each_stage_in_one_line():
     from bantin.operations import run_summary
 
-    text = run_summary({"collect": {"seen": 13, "new": 13, "unreadable": 0, "seconds": 1.25},
-                        "validate": {"validated": 13, "accepted": 12, "rejected": 1, "seconds": 2.5}})
-    assert text.splitlines() == ["collect: seen=13, new=13, unreadable=0 (1.2 s)",
-                                 "validate: validated=13, accepted=12, rejected=1 (2.5 s)",
-                                 "total: 3.8 s in 2 stages"]
+    text = run_summary(
+        {
+            "collect": {"seen": 13, "new": 13, "unreadable": 0, "seconds": 1.25},
+            "validate": {"validated": 13, "accepted": 12, "rejected": 1, "seconds": 2.5},
+        }
+    )
+    assert text.splitlines() == [
+        "collect: seen=13, new=13, unreadable=0 (1.2 s)",
+        "validate: validated=13, accepted=12, rejected=1 (2.5 s)",
+        "total: 3.8 s in 2 stages",
+    ]
 
 
 def test_compose_names_the_production_stack():
     stack = compose()
     services = stack["services"]
-    assert {"bantin-secrets", "postgres", "redis", "airflow-apiserver", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-worker", "airflow-triggerer", "airflow-init"} <= set(services)
+    assert {
+        "bantin-secrets",
+        "postgres",
+        "redis",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-worker",
+        "airflow-triggerer",
+        "airflow-init",
+    } <= set(services)
     commands = {name: services[name].get("command") for name in services}
     assert commands["airflow-apiserver"] == "api-server" and commands["airflow-worker"] == "celery worker"
     assert commands["airflow-scheduler"] == "scheduler" and commands["airflow-dag-processor"] == "dag-processor"

@@ -34,8 +34,9 @@ from conftest import copy_receipts
 
 pytestmark = [
     pytest.mark.distributed,
-    pytest.mark.skipif(not os.environ.get("BANTIN_TEST_DISTRIBUTED"),
-                       reason="distributed stack test: run with `make test-distributed`"),
+    pytest.mark.skipif(
+        not os.environ.get("BANTIN_TEST_DISTRIBUTED"), reason="distributed stack test: run with `make test-distributed`"
+    ),
 ]
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -55,8 +56,12 @@ def stack(demo_landing_template, tmp_path_factory):
             shutil.copy2(path, target)
     copy_receipts(demo_landing_template, home / "landing")  # receipt times: the demo channel's, not mtimes
     env = {**os.environ, "BANTIN_HOME": str(home), "BANTIN_PROVINCE": "22"}
-    loading = subprocess.Popen([str(BIN / "bantin"), "run", "--start", FIRST_FILE_DAY.isoformat(), "--end",
-                                "2021-10-19", "--load-only"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    loading = subprocess.Popen(
+        [str(BIN / "bantin"), "run", "--start", FIRST_FILE_DAY.isoformat(), "--end", "2021-10-19", "--load-only"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         with LocalStack(home, keep_logs=tmp_path_factory.mktemp("signoff-logs")) as running:
             output, _ = loading.communicate(timeout=900)
@@ -74,14 +79,25 @@ def stack(demo_landing_template, tmp_path_factory):
 
 def _trigger(stack, day: date, wait_minutes: float) -> str:
     run_id = f"signoff__{day}"
-    stack.airflow("dags", "trigger", "daily_bulletin", "--run-id", run_id, "--logical-date", LOGICAL.format(day=day),
-                  "--conf", json.dumps({"signoff": "wait", "signoff_wait_minutes": wait_minutes}))
+    stack.airflow(
+        "dags",
+        "trigger",
+        "daily_bulletin",
+        "--run-id",
+        run_id,
+        "--logical-date",
+        LOGICAL.format(day=day),
+        "--conf",
+        json.dumps({"signoff": "wait", "signoff_wait_minutes": wait_minutes}),
+    )
     return run_id
 
 
 def _state(stack, run_id: str, task_id: str = "director_signoff") -> str | None:
-    rows = stack.query("SELECT state FROM task_instance WHERE dag_id = 'daily_bulletin' AND run_id = %s "
-                       "AND task_id = %s", (run_id, task_id))
+    rows = stack.query(
+        "SELECT state FROM task_instance WHERE dag_id = 'daily_bulletin' AND run_id = %s AND task_id = %s",
+        (run_id, task_id),
+    )
     return rows[0][0] if rows else None
 
 
@@ -92,15 +108,19 @@ def _wait_for_state(stack, run_id: str, wanted: str, timeout: float = 600) -> No
         if _state(stack, run_id) == wanted:
             return
         time.sleep(2)
-    raise TimeoutError(f"director_signoff of {run_id} never {wanted}: {_state(stack, run_id)}\n"
-                       f"{stack.task_logs('daily_bulletin', run_id, state='failed')}\n{stack.logs('celery-worker')}")
+    raise TimeoutError(
+        f"director_signoff of {run_id} never {wanted}: {_state(stack, run_id)}\n"
+        f"{stack.task_logs('daily_bulletin', run_id, state='failed')}\n{stack.logs('celery-worker')}"
+    )
 
 
 def _api(stack, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{stack.ports['api']}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.ports['api']}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
 
@@ -122,14 +142,18 @@ def _answer(stack, run_id: str, option: str, **params) -> dict:
 
 def _finished(stack, run_id: str) -> None:
     runs = stack.wait_for_runs("daily_bulletin", 1, timeout=600, run_id=run_id)
-    states = dict(stack.query("SELECT task_id, state FROM task_instance WHERE dag_id = 'daily_bulletin' "
-                              "AND run_id = %s", (run_id,)))
+    states = dict(
+        stack.query(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = 'daily_bulletin' AND run_id = %s", (run_id,)
+        )
+    )
     assert [r[2] for r in runs] == ["success"], f"{states}\n{stack.task_logs('daily_bulletin', run_id)}"
 
 
 def _bulletin(stack, day: date, version: str = "latest") -> dict:
-    return json.loads((stack.bantin_home / "bulletins" / day.isoformat() / version / "bulletin.json")
-                      .read_text(encoding="utf-8"))
+    return json.loads(
+        (stack.bantin_home / "bulletins" / day.isoformat() / version / "bulletin.json").read_text(encoding="utf-8")
+    )
 
 
 def _delivered(stack, day: date) -> list:
@@ -178,8 +202,13 @@ def test_no_decision_by_the_signoff_time_goes_out_provisional_then_the_decision_
     assert "Cấp độ đề xuất, chưa phê duyệt:" in html
     assert _delivered(stack, day)
 
-    result = subprocess.run([str(BIN / "bantin"), "levels", "approve", "--date", day.isoformat(), "--by", DIRECTOR],
-                            env=stack.cli_env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(BIN / "bantin"), "levels", "approve", "--date", day.isoformat(), "--by", DIRECTOR],
+        env=stack.cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     second = _bulletin(stack, day, "v2")
     assert second["figures"]["signoff"]["status"] == "approved"

@@ -76,10 +76,14 @@ def _variants():
         "burst_after_silence": ({1: {"new_cases": 6}}, {"history.burst_after_silence"}),
         "few_after_silence": ({1: {"new_cases": 5}}, set()),
         "burst_after_short_silence": ({2: {"new_cases": 6}}, set()),
-        "cumulative_decrease": ({4: {"vaccinated_65plus_full": yesterday[4]["vaccinated_65plus_full"] - 1}},
-                                {"history.cumulative_decrease"}),
-        "cumulative_below_a_later_day": ({4: {"vaccinated_65plus_full": yesterday[4]["vaccinated_65plus_full"]}},
-                                         set()),
+        "cumulative_decrease": (
+            {4: {"vaccinated_65plus_full": yesterday[4]["vaccinated_65plus_full"] - 1}},
+            {"history.cumulative_decrease"},
+        ),
+        "cumulative_below_a_later_day": (
+            {4: {"vaccinated_65plus_full": yesterday[4]["vaccinated_65plus_full"]}},
+            set(),
+        ),
         "treatment_jump": ({3: stock("in_treatment", ["new_cases"], 1)}, {"history.stock_jump"}),
         "treatment_rise_plausible": ({3: stock("in_treatment", ["new_cases"], 0)}, set()),
         "quarantine_jump": ({3: stock("quarantine_home", ["f1_traced", "returnees"], 1)}, {"history.stock_jump"}),
@@ -111,8 +115,10 @@ def test_each_history_rule_breaks_and_holds(memory_warehouse):
 def test_a_file_rejected_by_history_is_not_history_for_a_later_date_in_the_same_run(memory_warehouse):
     """Two days arrive in one run (a backfill, a late district): the later day is judged against the last
     accepted figures, not against the earlier file that history just rejected."""
-    load_accepted(memory_warehouse, {(DAY - timedelta(days=n), DISTRICT): district_day(DAY - timedelta(days=n))
-                                     for n in range(1, 8)})
+    load_accepted(
+        memory_warehouse,
+        {(DAY - timedelta(days=n), DISTRICT): district_day(DAY - timedelta(days=n)) for n in range(1, 8)},
+    )
     accepted_total = district_day(DAY - timedelta(days=1))[4]["vaccinated_65plus_full"]
     wrong, next_day = district_day(DAY), district_day(DAY + timedelta(days=1))
     wrong[4]["vaccinated_65plus_full"] = accepted_total - 40  # a running total that went backwards: rejected
@@ -120,8 +126,9 @@ def test_a_file_rejected_by_history_is_not_history_for_a_later_date_in_the_same_
     # both received in this run: in the ledger, not accepted yet (what collect leaves for validate)
     load_accepted(memory_warehouse, {(DAY, DISTRICT): wrong, (DAY + timedelta(days=1), DISTRICT): next_day})
     wrong_id, next_id = f"hist-{DISTRICT}-{DAY:%Y%m%d}", f"hist-{DISTRICT}-{DAY + timedelta(days=1):%Y%m%d}"
-    memory_warehouse.execute("UPDATE ops.submission SET status = 'received' WHERE submission_id IN (?, ?)",
-                             [wrong_id, next_id])
+    memory_warehouse.execute(
+        "UPDATE ops.submission SET status = 'received' WHERE submission_id IN (?, ?)", [wrong_id, next_id]
+    )
     found = by_submission(_validate(memory_warehouse, {wrong_id: wrong, next_id: next_day}))
     assert {f.rule for f in found[wrong_id]} == {"history.cumulative_decrease"}
     assert {f.rule for f in found[next_id]} == {"history.cumulative_decrease"}
@@ -211,8 +218,10 @@ def _plant(rows_by_key: dict, rng: random.Random) -> list[tuple[str, int, str]]:
     for key, rows in rows_by_key.items():
         rows_by_key[key] = [r for r in rows if r is not None]
     # row numbers once the silent days' rows are gone, as the files will be written
-    return [(f"{district}-{day:%Y%m%d}", 2 + next(i for i, r in enumerate(rows_by_key[(day, district)]) if r is row),
-             rule) for (day, district), row, rule in planted]
+    return [
+        (f"{district}-{day:%Y%m%d}", 2 + next(i for i, r in enumerate(rows_by_key[(day, district)]) if r is row), rule)
+        for (day, district), row, rule in planted
+    ]
 
 
 def test_planted_anomalies_are_all_found(memory_warehouse):

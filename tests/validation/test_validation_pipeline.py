@@ -26,8 +26,12 @@ def _drop_file(settings, day: date, rows: list[dict], name: str, received: datet
 
 
 def _statuses(con) -> dict:
-    return {(d, v): s for d, v, s in con.execute(
-        "SELECT report_date, version, status FROM ops.submission WHERE district_code = ?", [DISTRICT]).fetchall()}
+    return {
+        (d, v): s
+        for d, v, s in con.execute(
+            "SELECT report_date, version, status FROM ops.submission WHERE district_code = ?", [DISTRICT]
+        ).fetchall()
+    }
 
 
 def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
@@ -50,10 +54,17 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
         assert _statuses(con)[(DAYS[3], 1)] == "rejected"
         findings = con.execute(
             "SELECT s.report_date, f.rule, f.severity, f.source_row, f.column_name, f.value FROM ops.finding f "
-            "JOIN ops.submission s USING (submission_id) ORDER BY 1").fetchall()
+            "JOIN ops.submission s USING (submission_id) ORDER BY 1"
+        ).fetchall()
     assert findings == [
-        (DAYS[3], "history.cumulative_decrease", "error", 2, "vaccinated_65plus_full",
-         str(files[DAYS[3]][0]["vaccinated_65plus_full"])),
+        (
+            DAYS[3],
+            "history.cumulative_decrease",
+            "error",
+            2,
+            "vaccinated_65plus_full",
+            str(files[DAYS[3]][0]["vaccinated_65plus_full"]),
+        ),
         (DAYS[4], "commune.missing", "warning", None, "commune_code", str(dropped["commune_code"])),
     ]
 
@@ -63,8 +74,9 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
     again_16 = district_day(DAYS[1])
     again_16[1]["vaccinated_65plus_full"] = files[DAYS[0]][1]["vaccinated_65plus_full"]
     again_17 = district_day(DAYS[2])
-    again_17[2]["vaccinated_18plus_full"] = min(again_17[2]["vaccinated_18plus_full"],
-                                                files[DAYS[1]][2]["vaccinated_18plus_dose1"] - 2)
+    again_17[2]["vaccinated_18plus_full"] = min(
+        again_17[2]["vaccinated_18plus_full"], files[DAYS[1]][2]["vaccinated_18plus_dose1"] - 2
+    )
     again_17[2]["vaccinated_18plus_dose1"] = files[DAYS[1]][2]["vaccinated_18plus_dose1"] - 1
     _drop_file(settings, DAYS[1], again_16, "bc 16.10 sua.csv", late)
     _drop_file(settings, DAYS[2], again_17, "bc 17.10 sua.csv", late)
@@ -78,11 +90,16 @@ def test_validate_stage_history_completeness_and_data_docs(settings, caplog):
         assert (statuses[(DAYS[2], 1)], statuses[(DAYS[2], 2)]) == ("accepted", "rejected")
         late_rules = con.execute(
             "SELECT f.rule, f.column_name FROM ops.finding f JOIN ops.submission s USING (submission_id) "
-            "WHERE s.version = 2").fetchall()
+            "WHERE s.version = 2"
+        ).fetchall()
         assert late_rules == [("history.cumulative_decrease", "vaccinated_18plus_dose1")]
         # Completeness reaches the marts as `reported = false`, never as a zero.
-        reported = dict(con.execute(
-            "SELECT commune_code, (reported, new_cases) FROM marts.commune_daily "
-            "WHERE report_date = ? AND district_code = ?", [DAYS[4], DISTRICT]).fetchall())
+        reported = dict(
+            con.execute(
+                "SELECT commune_code, (reported, new_cases) FROM marts.commune_daily "
+                "WHERE report_date = ? AND district_code = ?",
+                [DAYS[4], DISTRICT],
+            ).fetchall()
+        )
     assert reported.pop(dropped["commune_code"]) == (False, None)
     assert all(flag for flag, _ in reported.values()) and len(reported) == len(files[DAYS[4]])

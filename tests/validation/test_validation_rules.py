@@ -19,17 +19,20 @@ from .validation_helpers import DAY, DISTRICT, OTHER_DISTRICT, by_submission, di
 def _set(index: int, **values):
     def change(rows):
         rows[index].update(values)
+
     return change
 
 
 def _relative(index: int, column: str, other: str, delta: int):
     """rows[index][column] = rows[index][other] + delta (other may be a population column)."""
+
     def change(rows):
         row = rows[index]
         base = getattr(reference.commune(row["commune_code"]), other) if other.startswith("population") else row[other]
         if column == "vaccinated_18plus_dose1":  # keep full <= dose1 so only the rule under test breaks
             row["vaccinated_18plus_full"] = min(row["vaccinated_18plus_full"], base + delta)
         row[column] = base + delta
+
     return change
 
 
@@ -37,12 +40,14 @@ def _all_dates(day):
     def change(rows):
         for row in rows:
             row["report_date"] = day
+
     return change
 
 
 def _drop(index: int):
     def change(rows):
         del rows[index]
+
     return change
 
 
@@ -66,22 +71,30 @@ def _name_short_form(rows):
 VARIANTS = {
     "clean": (lambda rows: None, set()),
     "negative_count": (_set(1, deaths=-1), {("count.non_negative", 3)}),
-    "zero_counts": (_set(2, new_cases=0, new_cases_community=0, tests_performed=0, tests_positive=0,
-                         in_treatment=0, severe=0), set()),
+    "zero_counts": (
+        _set(2, new_cases=0, new_cases_community=0, tests_performed=0, tests_positive=0, in_treatment=0, severe=0),
+        set(),
+    ),
     "community_above_new": (_set(0, new_cases=3, new_cases_community=4), {("cross.community_le_new_cases", 2)}),
     "community_equal_new": (_set(0, new_cases=3, new_cases_community=3), set()),
     "positives_above_tests": (_relative(0, "tests_positive", "tests_performed", 1), {("cross.positive_le_tests", 2)}),
     "positives_equal_tests": (_relative(0, "tests_positive", "tests_performed", 0), set()),
     "severe_above_treatment": (_set(0, in_treatment=2, severe=3), {("cross.severe_le_in_treatment", 2)}),
     "severe_equal_treatment": (_set(0, in_treatment=3, severe=3), set()),
-    "full_above_dose1": (_relative(0, "vaccinated_18plus_full", "vaccinated_18plus_dose1", 1),
-                         {("cross.full_le_dose1", 2)}),
+    "full_above_dose1": (
+        _relative(0, "vaccinated_18plus_full", "vaccinated_18plus_dose1", 1),
+        {("cross.full_le_dose1", 2)},
+    ),
     "full_equal_dose1": (_relative(0, "vaccinated_18plus_full", "vaccinated_18plus_dose1", 0), set()),
-    "dose1_above_population": (_relative(0, "vaccinated_18plus_dose1", "population_18plus", 1),
-                               {("cross.dose1_le_population_18plus", 2)}),
+    "dose1_above_population": (
+        _relative(0, "vaccinated_18plus_dose1", "population_18plus", 1),
+        {("cross.dose1_le_population_18plus", 2)},
+    ),
     "dose1_equal_population": (_relative(0, "vaccinated_18plus_dose1", "population_18plus", 0), set()),
-    "full65_above_population": (_relative(0, "vaccinated_65plus_full", "population_65plus", 1),
-                                {("cross.full65_le_population_65plus", 2)}),
+    "full65_above_population": (
+        _relative(0, "vaccinated_65plus_full", "population_65plus", 1),
+        {("cross.full65_le_population_65plus", 2)},
+    ),
     "full65_equal_population": (_relative(0, "vaccinated_65plus_full", "population_65plus", 0), set()),
     "other_district": (_set(0, district_code=OTHER_DISTRICT), {("identity.district", 2)}),
     "foreign_commune": (_foreign_commune, {("identity.commune", 2), ("commune.missing", None)}),
@@ -137,8 +150,11 @@ def test_findings_say_where_what_and_how_bad(findings, variant_files):
 
     (missing,) = findings["missing_commune"]
     dropped = district_day()[2]
-    assert (missing.severity, missing.column, missing.value) == \
-        ("warning", "commune_code", str(dropped["commune_code"]))
+    assert (missing.severity, missing.column, missing.value) == (
+        "warning",
+        "commune_code",
+        str(dropped["commune_code"]),
+    )
     assert dropped["commune_name"] in missing.message_vi
 
     (future,) = findings["date_future"]

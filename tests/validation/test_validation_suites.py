@@ -10,8 +10,10 @@ import pytest
 from bantin import validation
 from bantin.submission_format import COUNT_COLUMNS, CUMULATIVE_COLUMNS, Column
 
-BANTIN_TYPES = ("expect_column_pair_values_a_to_be_within_scale_of_b",
-                "expect_column_pair_values_a_to_be_at_most_where_b_at_least")
+BANTIN_TYPES = (
+    "expect_column_pair_values_a_to_be_within_scale_of_b",
+    "expect_column_pair_values_a_to_be_at_most_where_b_at_least",
+)
 
 
 def test_every_suite_loads_whole_because_load_suite_registers_bantin_types(monkeypatch):
@@ -63,14 +65,31 @@ def test_suites_cover_every_rule_of_the_submission_format():
             rules.setdefault(meta["rule"], set()).add((meta["severity"], meta["blame"]))
     assert {blame for _, blame in rules["count.non_negative"]} == set(COUNT_COLUMNS)
     assert {blame for _, blame in rules["history.cumulative_decrease"]} == set(CUMULATIVE_COLUMNS)
-    errors = {"identity.district", "identity.commune", "commune.duplicate", "report_date.not_uniform",
-              "report_date.future", "report_date.too_old", "cross.community_le_new_cases", "cross.positive_le_tests",
-              "cross.severe_le_in_treatment", "cross.full_le_dose1", "cross.dose1_le_population_18plus",
-              "cross.full65_le_population_65plus", "cross.full50_le_population_50plus", "count.non_negative",
-              "count.above_population",
-              "history.cumulative_decrease"}
-    warnings = {"commune.missing", "commune.name_mismatch", "history.new_cases_spike", "history.stock_jump",
-                "history.burst_after_silence"}
+    errors = {
+        "identity.district",
+        "identity.commune",
+        "commune.duplicate",
+        "report_date.not_uniform",
+        "report_date.future",
+        "report_date.too_old",
+        "cross.community_le_new_cases",
+        "cross.positive_le_tests",
+        "cross.severe_le_in_treatment",
+        "cross.full_le_dose1",
+        "cross.dose1_le_population_18plus",
+        "cross.full65_le_population_65plus",
+        "cross.full50_le_population_50plus",
+        "count.non_negative",
+        "count.above_population",
+        "history.cumulative_decrease",
+    }
+    warnings = {
+        "commune.missing",
+        "commune.name_mismatch",
+        "history.new_cases_spike",
+        "history.stock_jump",
+        "history.burst_after_silence",
+    }
     assert set(rules) == errors | warnings
     for rule, uses in rules.items():
         assert {severity for severity, _ in uses} == {"error" if rule in errors else "warning"}, rule
@@ -82,8 +101,11 @@ def test_the_json_suites_hold_no_copy_of_a_rule_made_from_the_contract():
         written = json.loads((validation.EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
         assert not {e["meta"]["rule"] for e in written["expectations"]} & set(validation.CONTRACT_RULES), name
         assert set(written["meta"].get("contract_rules", [])) <= set(validation.CONTRACT_RULES), name
-    made = {rule for name in validation.SUITES for rule in validation.suite_definition(name)["meta"].get(
-        "contract_rules", [])}
+    made = {
+        rule
+        for name in validation.SUITES
+        for rule in validation.suite_definition(name)["meta"].get("contract_rules", [])
+    }
     assert made == set(validation.CONTRACT_RULES)
 
 

@@ -40,13 +40,23 @@ def frames(files: dict[str, list[dict]], *, district: int | None = None, as_of: 
     import pandas as pd
 
     rows = pd.DataFrame(
-        [{"submission_id": sid, "source_row": n, **{c: r.get(c) for c in COLUMN_NAMES}}
-         for sid, file_rows in files.items() for n, r in enumerate(file_rows, start=2)]
+        [
+            {"submission_id": sid, "source_row": n, **{c: r.get(c) for c in COLUMN_NAMES}}
+            for sid, file_rows in files.items()
+            for n, r in enumerate(file_rows, start=2)
+        ]
     )
-    meta = pd.DataFrame([{"submission_id": sid,
-                          "inbox_district_code": district or file_rows[0]["district_code"],
-                          "as_of": as_of or file_rows[0]["report_date"],
-                          "backdate_days": BACKDATE_DAYS} for sid, file_rows in files.items()])
+    meta = pd.DataFrame(
+        [
+            {
+                "submission_id": sid,
+                "inbox_district_code": district or file_rows[0]["district_code"],
+                "as_of": as_of or file_rows[0]["report_date"],
+                "backdate_days": BACKDATE_DAYS,
+            }
+            for sid, file_rows in files.items()
+        ]
+    )
     return rows, meta
 
 
@@ -65,14 +75,36 @@ def load_accepted(con, rows_by_key: dict) -> None:
     for (day, district), file_rows in rows_by_key.items():
         sid = f"hist-{district}-{day:%Y%m%d}"
         received = datetime.combine(day, datetime.min.time()) + timedelta(hours=15)
-        submissions.append((sid, district, day, "demo.csv", "landing", "archive", sid, 1, received, received,
-                            1, "accepted", 0, 0, False, "{}"))
-        rows += [{"submission_id": sid, "source_row": n, **{c: r.get(c) for c in COLUMN_NAMES}}
-                 for n, r in enumerate(file_rows, start=2)]
-    con.executemany("INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
-                    "archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, "
-                    "warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    submissions)
+        submissions.append(
+            (
+                sid,
+                district,
+                day,
+                "demo.csv",
+                "landing",
+                "archive",
+                sid,
+                1,
+                received,
+                received,
+                1,
+                "accepted",
+                0,
+                0,
+                False,
+                "{}",
+            )
+        )
+        rows += [
+            {"submission_id": sid, "source_row": n, **{c: r.get(c) for c in COLUMN_NAMES}}
+            for n, r in enumerate(file_rows, start=2)
+        ]
+    con.executemany(
+        "INSERT INTO ops.submission (submission_id, district_code, report_date, file_name, landing_path, "
+        "archive_path, sha256, size_bytes, received_at, recorded_at, version, status, error_count, "
+        "warning_count, is_late, headers_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        submissions,
+    )
     frame = pd.DataFrame(rows, columns=["submission_id", "source_row", *COLUMN_NAMES])
     con.register("history_rows", frame)
     con.execute("INSERT INTO raw.submission_row BY NAME SELECT * FROM history_rows")

@@ -16,6 +16,16 @@ def table_rows(path: Path, schemas=("marts",)) -> dict[str, list[tuple]]:
     with store.reader(path) as con:
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE list_contains(?, schema_name) "
-            "ORDER BY 1", [list(schemas)]).fetchall()
-        return {t: sorted((tuple(tuple(v) if isinstance(v, list) else v for v in row)  # lists: hashable
-                           for row in con.execute(f"SELECT * FROM {t}").fetchall()), key=repr) for (t,) in tables}
+            "ORDER BY 1",
+            [list(schemas)],
+        ).fetchall()
+        return {
+            t: sorted(
+                (
+                    tuple(tuple(v) if isinstance(v, list) else v for v in row)  # lists: hashable
+                    for row in con.execute(f"SELECT * FROM {t}").fetchall()
+                ),
+                key=repr,
+            )
+            for (t,) in tables
+        }

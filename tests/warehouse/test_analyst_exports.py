@@ -20,16 +20,24 @@ def test_every_column_of_every_schema_analysts_read_is_described():
     undocumented = con.execute(
         "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?)) "
-        "AND coalesce(comment, '') = ''", [list(models.DICTIONARY_SCHEMAS)]).fetchall()
+        "AND coalesce(comment, '') = ''",
+        [list(models.DICTIONARY_SCHEMAS)],
+    ).fetchall()
     assert undocumented == []
-    described = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-                            "AND schema_name IN ('ops', 'raw', 'ref')").fetchone()[0]
+    described = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name IN ('ops', 'raw', 'ref')"
+    ).fetchone()[0]
     assert described > 130  # the ledger's, raw rows' and reference tables' columns, not only the marts'
     # no description for a column that does not exist (a renamed column must take its text along)
     for table, columns in warehouse.COLUMN_COMMENTS.items():
         schema, name = table.split(".")
-        present = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? "
-                                             "AND table_name = ?", [schema, name]).fetchall()}
+        present = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?", [schema, name]
+            ).fetchall()
+        }
         assert set(columns) == present, table
 
 
@@ -46,22 +54,29 @@ def test_parquet_is_readable_by_other_accounts_typed_and_complete(loaded_setting
     con = duckdb.connect()
     one_file = next((export / "commune_daily").glob("report_date=2021-10-19/*.parquet"))
     # report_date is a DATE inside the file, not only a folder name read back as text
-    columns = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
-                               "read_parquet(?, hive_partitioning = false))", [str(one_file)]).fetchall())
+    columns = dict(
+        con.execute(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false))",
+            [str(one_file)],
+        ).fetchall()
+    )
     assert columns["report_date"] == "DATE"
-    assert con.execute("SELECT DISTINCT report_date FROM read_parquet(?, hive_partitioning = false)",
-                       [str(one_file)]).fetchall() == [(LAST_DAY,)]
+    assert con.execute(
+        "SELECT DISTINCT report_date FROM read_parquet(?, hive_partitioning = false)", [str(one_file)]
+    ).fetchall() == [(LAST_DAY,)]
     # reference tables and the ledger too, each row for row as in the snapshot
     with store.reader(loaded_settings.analytics_path) as snapshot:
         for schema in ("ref", "ops"):
-            for (table,) in snapshot.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = ?",
-                                             [schema]).fetchall():
+            for (table,) in snapshot.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]
+            ).fetchall():
                 path = export / schema / table / "data.parquet"
                 assert path.is_file(), path
                 expected = snapshot.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
                 assert con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0] == expected
-        tables = {t for (t,) in snapshot.execute(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+        tables = {
+            t for (t,) in snapshot.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()
+        }
     assert {"ref.commune", "ref.rule_set", "ops.submission", "ops.finding", "ops.pipeline_run"} <= tables
 
 
@@ -84,8 +99,15 @@ def test_a_long_lived_client_sees_the_next_snapshot_only_after_reconnecting(load
     also_old = duckdb.connect(path, read_only=True)  # same process, same path, while `held` is open
     assert also_old.execute(query).fetchone()[0] == LAST_DAY
     other_process = subprocess.run(
-        [sys.executable, "-c", f"import duckdb\ncon = duckdb.connect({path!r}, read_only=True)\n"
-                               f"print(con.execute({query!r}).fetchone()[0])"], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb\ncon = duckdb.connect({path!r}, read_only=True)\n"
+            f"print(con.execute({query!r}).fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+    )
     # a new session elsewhere sees the new one
     assert other_process.stdout.strip() == later.isoformat(), other_process.stderr
 

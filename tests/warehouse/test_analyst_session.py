@@ -23,15 +23,23 @@ def snapshot(settings):
         con.execute(
             "INSERT INTO ops.submission (submission_id, district_code, file_name, landing_path, archive_path, sha256, "
             "size_bytes, received_at, recorded_at, status, is_late) VALUES ('207-x', 207, ?, 'l', 'a', 's', 1, ?, ?, "
-            "'rejected', false)", [HOSTILE_NAME, datetime(2021, 10, 19, 9), datetime(2021, 10, 19, 9)])
+            "'rejected', false)",
+            [HOSTILE_NAME, datetime(2021, 10, 19, 9), datetime(2021, 10, 19, 9)],
+        )
         warehouse.publish_snapshot(con, settings.analytics_path)
     return settings
 
 
 def sql(settings, *args, stdin=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "BANTIN_HOME": str(settings.home)}
-    return subprocess.run([str(Path(sys.executable).parent / "bantin"), "sql", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "bantin"), "sql", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_session_refuses_every_escape_and_changes_nothing(snapshot, tmp_path):

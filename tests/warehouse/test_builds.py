@@ -45,8 +45,9 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     before = table_rows(settings.warehouse_path)
     district, day = 193, date(2021, 10, 15)
     with store.reader(settings.warehouse_path) as con:
-        district = con.execute("SELECT min(district_code) FROM ref.district WHERE district_code IN "
-                               "(SELECT district_code FROM ref.commune)").fetchone()[0]
+        district = con.execute(
+            "SELECT min(district_code) FROM ref.district WHERE district_code IN (SELECT district_code FROM ref.commune)"
+        ).fetchone()[0]
     commune = _resubmit(settings, district, day, commune_index=0, extra_cases=30)
 
     assert pipeline.collect(settings)["new"] == 1
@@ -60,30 +61,44 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     changed = _changed(before["marts.commune_daily"], after["marts.commune_daily"])
     assert {(r[0], r[2]) for r in changed} == {(day, district)}
     with store.reader(settings.warehouse_path) as con:
-        row = con.execute("SELECT new_cases_community, submission_version FROM marts.commune_daily "
-                          "WHERE report_date = ? AND commune_code = ?", [day, commune]).fetchone()
+        row = con.execute(
+            "SELECT new_cases_community, submission_version FROM marts.commune_daily "
+            "WHERE report_date = ? AND commune_code = ?",
+            [day, commune],
+        ).fetchone()
         assert row[0] >= 30 and row[1] == 2
         # trailing sums of the district and province: that date and the later days in the window
-        dates = {r[0] for r in con.execute(
-            "SELECT report_date FROM marts.district_daily WHERE district_code = ?", [district]).fetchall()}
+        dates = {
+            r[0]
+            for r in con.execute(
+                "SELECT report_date FROM marts.district_daily WHERE district_code = ?", [district]
+            ).fetchall()
+        }
         levels = con.execute(
             "SELECT report_date, level, reason FROM marts.epidemic_level "
-            "WHERE unit_type = 'commune' AND unit_code = ? ORDER BY report_date", [commune]).fetchall()
+            "WHERE unit_type = 'commune' AND unit_code = ? ORDER BY report_date",
+            [commune],
+        ).fetchall()
         corrections = con.execute(
             "SELECT unit_type, unit_code, from_version, to_version, new_cases_delta, new_cases_community_delta, "
-            "after_cutoff FROM marts.corrections ORDER BY unit_type").fetchall()
+            "after_cutoff FROM marts.corrections ORDER BY unit_type"
+        ).fetchall()
         negative = con.execute("SELECT count(*) FROM marts.district_daily WHERE new_cases < 0").fetchone()[0]
     district_changed = {r[0] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])}
     assert district_changed == {d for d in dates if d >= day}
     assert {r[2] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])} == {district}
-    assert {r[0] for r in _changed(before["marts.province_daily"], after["marts.province_daily"])} == \
-        {d for d in dates if d >= day}
+    assert {r[0] for r in _changed(before["marts.province_daily"], after["marts.province_daily"])} == {
+        d for d in dates if d >= day
+    }
 
     # levels: only the commune, its district and the province, from that date on
     level_changes = _changed(before["marts.epidemic_level"], after["marts.epidemic_level"])
     assert level_changes and min(r[0] for r in level_changes) == day
-    assert {(r[1], r[2]) for r in level_changes} <= {("commune", commune), ("district", district),
-                                                     ("province", PROVINCE)}
+    assert {(r[1], r[2]) for r in level_changes} <= {
+        ("commune", commune),
+        ("district", district),
+        ("province", PROVINCE),
+    }
     by_day = {d: (level, reason) for d, level, reason in levels}
     assert by_day[day][0] > 1 and "cộng đồng" in by_day[day][1]
     assert by_day[date(2021, 10, 14)][0] == 1
@@ -109,12 +124,15 @@ def test_new_report_date_replaces_only_that_date(loaded_settings):
 
 def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_settings):
     """A date with no file anywhere (today, on demo data) adds that day to the marts, not years of empty days."""
+
     def days(table: str) -> list[date]:
         with store.reader(loaded_settings.warehouse_path) as con:
             return [d for (d,) in con.execute(f"SELECT DISTINCT report_date FROM {table} ORDER BY 1").fetchall()]
 
-    before = {table: days(table) for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily",
-                                               "marts.epidemic_level")}
+    before = {
+        table: days(table)
+        for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily", "marts.epidemic_level")
+    }
     assert before["marts.commune_daily"][-1] == LAST_DAY
     later = date(2026, 12, 3)
     built = pipeline.build_marts(loaded_settings, later)
@@ -123,8 +141,9 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
         assert days(table) == [*dates, later], table
     with store.reader(loaded_settings.warehouse_path) as con:
         # nothing reported that day, and the trailing windows count days, not rows: no 2021 cases in them
-        assert con.execute("SELECT new_cases, new_cases_7d, communes_reported FROM marts.province_daily "
-                           "WHERE report_date = ?", [later]).fetchone() == (None, 0, 0)
+        assert con.execute(
+            "SELECT new_cases, new_cases_7d, communes_reported FROM marts.province_daily WHERE report_date = ?", [later]
+        ).fetchone() == (None, 0, 0)
     # and the same rows as a full build from scratch
     incremental = table_rows(loaded_settings.warehouse_path)
     pipeline.build_marts(loaded_settings, later, full_refresh=True)

@@ -57,16 +57,23 @@ def test_sigkill_mid_load_leaves_analysts_and_the_next_run_right(loaded_settings
     changed_day = date(2021, 10, 17)
     if mode == "incremental":  # a figure of 17/10 changes: the build replaces 17–19/10
         with store.writer(settings) as con, store.transaction(con):
-            con.execute("UPDATE raw.submission_row SET new_cases = new_cases + 5, new_cases_community = "
-                        "new_cases_community + 5 WHERE (submission_id, source_row) = (SELECT (r.submission_id, "
-                        "r.source_row) FROM raw.submission_row AS r JOIN ops.submission AS s USING (submission_id) "
-                        "WHERE s.status = 'accepted' AND s.report_date = ? AND r.commune_code IS NOT NULL "
-                        "ORDER BY ALL LIMIT 1)", [changed_day])
+            con.execute(
+                "UPDATE raw.submission_row SET new_cases = new_cases + 5, new_cases_community = "
+                "new_cases_community + 5 WHERE (submission_id, source_row) = (SELECT (r.submission_id, "
+                "r.source_row) FROM raw.submission_row AS r JOIN ops.submission AS s USING (submission_id) "
+                "WHERE s.status = 'accepted' AND s.report_date = ? AND r.commune_code IS NOT NULL "
+                "ORDER BY ALL LIMIT 1)",
+                [changed_day],
+            )
     sources = table_rows(settings.warehouse_path, SOURCE_SCHEMAS)
     marts = table_rows(settings.warehouse_path, MODEL_SCHEMAS)
     marker = tmp_path / "mid-load"
-    child = subprocess.Popen([sys.executable, "-c", LOAD_THEN_WAIT, str(marker), mode], env=os.environ.copy(),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    child = subprocess.Popen(
+        [sys.executable, "-c", LOAD_THEN_WAIT, str(marker), mode],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 180
         while not marker.exists():
@@ -135,9 +142,14 @@ def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
     with store.reader(settings.analytics_path) as con:
         expected, levels = con.execute(
             "SELECT (SELECT count(*) FROM marts.commune_daily), "
-            "(SELECT count(*) FROM marts.epidemic_level WHERE unit_type = 'commune')").fetchone()
-    reader = subprocess.Popen([sys.executable, "-c", READ_SNAPSHOT, str(settings.analytics_path), "12"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            "(SELECT count(*) FROM marts.epidemic_level WHERE unit_type = 'commune')"
+        ).fetchone()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READ_SNAPSHOT, str(settings.analytics_path), "12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     published = 0
     started = time.monotonic()
     while reader.poll() is None and time.monotonic() - started < 10:  # (publish now copies raw too)
@@ -155,9 +167,10 @@ def test_analysts_read_the_snapshot_while_runs_write(loaded_settings):
     assert not list(settings.analytics_path.parent.glob(".*.partial*"))
     # the Parquet export, swapped the same way, holds the same rows
     with store.reader(settings.analytics_path) as con:
-        parquet = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
-                              [str(settings.analytics_path.parent / "parquet" / "commune_daily" / "*" / "*.parquet")]
-                              ).fetchone()[0]
+        parquet = con.execute(
+            "SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
+            [str(settings.analytics_path.parent / "parquet" / "commune_daily" / "*" / "*.parquet")],
+        ).fetchone()[0]
     assert parquet == expected
 
 

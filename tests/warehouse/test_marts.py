@@ -13,11 +13,17 @@ def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
     with store.reader(loaded_settings.warehouse_path) as con:
         levels = con.execute(
             "SELECT unit_type, level, is_stale, rule_set_id, count(*) FROM marts.epidemic_level "
-            "WHERE report_date = ? GROUP BY ALL ORDER BY ALL", [LAST_DAY]).fetchall()
-        reason = con.execute("SELECT reason FROM marts.epidemic_level WHERE report_date = ? "
-                             "AND unit_type = 'province'", [LAST_DAY]).fetchone()[0]
-    assert levels == [("commune", 1, False, "4800/QĐ-BYT", 171), ("district", 1, False, "4800/QĐ-BYT", 13),
-                      ("province", 1, False, "4800/QĐ-BYT", 1)]
+            "WHERE report_date = ? GROUP BY ALL ORDER BY ALL",
+            [LAST_DAY],
+        ).fetchall()
+        reason = con.execute(
+            "SELECT reason FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'province'", [LAST_DAY]
+        ).fetchone()[0]
+    assert levels == [
+        ("commune", 1, False, "4800/QĐ-BYT", 171),
+        ("district", 1, False, "4800/QĐ-BYT", 13),
+        ("province", 1, False, "4800/QĐ-BYT", 1),
+    ]
     assert reason.startswith("Tỷ lệ 0,0 ca cộng đồng/100.000 dân/tuần (7 ngày; < 20: cấp 1); ")
     assert reason.endswith("→ cấp 1") and "chưa đủ" not in reason  # 13–19/10 all reported: a complete window
 
@@ -26,10 +32,12 @@ def test_every_mart_column_is_documented_and_the_dictionary_is_current(loaded_se
     con = models.schema_only([PROVINCE])
     undocumented = con.execute(
         "SELECT table_name || '.' || column_name FROM duckdb_columns() "
-        "WHERE schema_name = 'marts' AND coalesce(comment, '') = ''").fetchall()
+        "WHERE schema_name = 'marts' AND coalesce(comment, '') = ''"
+    ).fetchall()
     assert undocumented == []
-    assert models.DATA_DICTIONARY.read_text(encoding="utf-8") == models.data_dictionary(con), \
+    assert models.DATA_DICTIONARY.read_text(encoding="utf-8") == models.data_dictionary(con), (
         "docs/data-dictionary.md is out of date: run `bantin data-dictionary`"
+    )
     with store.reader(loaded_settings.warehouse_path) as built:
         comment = built.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'corrections'").fetchone()
     assert comment and "apart" in comment[0]
@@ -39,8 +47,10 @@ def test_bantin_sql_reads_the_snapshot_read_only(loaded_settings, capsys):
     assert cli.main(["sql", "SELECT 1"]) == 2  # nothing published yet: a sentence, not a traceback
     assert "no analyst snapshot" in capsys.readouterr().err
     pipeline.publish(loaded_settings)
-    query = ("SELECT district_name, sum(new_cases) AS cases FROM marts.district_daily "
-             "GROUP BY ALL ORDER BY cases DESC, district_name LIMIT 3")
+    query = (
+        "SELECT district_name, sum(new_cases) AS cases FROM marts.district_daily "
+        "GROUP BY ALL ORDER BY cases DESC, district_name LIMIT 3"
+    )
     assert cli.main(["sql", query, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 and set(rows[0]) == {"district_name", "cases"}

@@ -15,8 +15,7 @@ DAY_BEFORE, DAY = date(2021, 10, 18), date(2021, 10, 19)
 
 
 def _env(settings, **extra) -> dict:
-    return {**os.environ, "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22", "BANTIN_SETTLE_S": "0.2",
-            **extra}
+    return {**os.environ, "BANTIN_HOME": str(settings.home), "BANTIN_PROVINCE": "22", "BANTIN_SETTLE_S": "0.2", **extra}
 
 
 def test_validate_sql_and_an_analysts_connection_across_the_cutoff_do_not_fail_the_run(settings):
@@ -25,29 +24,70 @@ def test_validate_sql_and_an_analysts_connection_across_the_cutoff_do_not_fail_t
     env = _env(settings)
     files = demo_data.generate(22, DAY_BEFORE, DAY, settings.landing, receipts_dir=settings.receipts)
     clerk_file = [p for p in files if p.parent.name == "207"][-1]  # Cô Tô's file of the 19th
-    first = subprocess.run([str(BIN / "bantin"), "run", "--start", DAY_BEFORE.isoformat(), "--no-deliver"],
-                           env=env, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(
+        [str(BIN / "bantin"), "run", "--start", DAY_BEFORE.isoformat(), "--no-deliver"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert first.returncode == 0, first.stderr[-2000:]
 
     # An analyst opens the live file by hand (read-only, as DuckDB allows) and keeps it open 5 s.
-    analyst = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys, time\n"
-        f"con = duckdb.connect({str(settings.warehouse_path)!r}, read_only=True)\n"
-        "print('open', flush=True)\n"
-        "con.execute('SELECT count(*) FROM ops.submission').fetchall()\n"
-        "time.sleep(5)\n"
-        "con.close()\n")], stdout=subprocess.PIPE, text=True)
+    analyst = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, sys, time\n"
+                f"con = duckdb.connect({str(settings.warehouse_path)!r}, read_only=True)\n"
+                "print('open', flush=True)\n"
+                "con.execute('SELECT count(*) FROM ops.submission').fetchall()\n"
+                "time.sleep(5)\n"
+                "con.close()\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert analyst.stdout.readline().strip() == "open"
-    run = subprocess.Popen([str(BIN / "bantin"), "run", "--start", DAY.isoformat(), "--no-deliver"], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [str(BIN / "bantin"), "run", "--start", DAY.isoformat(), "--no-deliver"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     checks, queries = [], []
     while run.poll() is None:
-        checks.append(subprocess.run(
-            [str(BIN / "bantin"), "validate", str(clerk_file), "--district", "207", "--as-of", DAY.isoformat(),
-             "--format", "json"], env=env, capture_output=True, text=True, timeout=300))
-        queries.append(subprocess.run(
-            [str(BIN / "bantin"), "sql", "SELECT count(*) AS files FROM ops.submission"], env=env,
-            capture_output=True, text=True, timeout=300))
+        checks.append(
+            subprocess.run(
+                [
+                    str(BIN / "bantin"),
+                    "validate",
+                    str(clerk_file),
+                    "--district",
+                    "207",
+                    "--as-of",
+                    DAY.isoformat(),
+                    "--format",
+                    "json",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        )
+        queries.append(
+            subprocess.run(
+                [str(BIN / "bantin"), "sql", "SELECT count(*) AS files FROM ops.submission"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        )
     out, err = run.communicate()
     analyst.wait(timeout=60)
 
@@ -70,11 +110,20 @@ def test_the_writer_waits_for_the_lock_only_within_its_bound(settings, monkeypat
     from bantin.config import load_settings
 
     bounded = load_settings()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, time\n"
-        f"con = duckdb.connect({str(settings.warehouse_path)!r}, read_only=True)\n"
-        "print('open', flush=True)\n"
-        "time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, time\n"
+                f"con = duckdb.connect({str(settings.warehouse_path)!r}, read_only=True)\n"
+                "print('open', flush=True)\n"
+                "time.sleep(30)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         started = time.monotonic()

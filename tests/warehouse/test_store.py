@@ -22,15 +22,22 @@ LEDGER_TABLES = ("ops.submission", "ops.finding", "raw.submission_row", "ops.rep
 
 
 def _settings_at(settings, home: Path):
-    return dataclasses.replace(settings, home=home, paths={k: home / v.relative_to(settings.home)
-                                                           for k, v in settings.paths.items()})
+    return dataclasses.replace(
+        settings, home=home, paths={k: home / v.relative_to(settings.home) for k, v in settings.paths.items()}
+    )
 
 
 def _columns(con, table: str) -> list[str]:
     schema, name = table.split(".")
-    return [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = "
-                                      "current_database() AND schema_name = ? AND table_name = ? "
-                                      "ORDER BY column_index", [schema, name]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = "
+            "current_database() AND schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [schema, name],
+        ).fetchall()
+    ]
 
 
 def _previous_release_warehouse(path: Path, ledger_rows: dict) -> None:
@@ -70,7 +77,8 @@ def test_raw_rows_have_every_column_of_the_submission_contract(settings):
 
 
 def test_a_warehouse_made_by_main_is_migrated_in_place_and_builds_the_marts_a_fresh_one_builds(
-        loaded_settings, tmp_path):
+    loaded_settings, tmp_path
+):
     with store.reader(loaded_settings.warehouse_path) as con:
         rows = {t: con.execute(f"SELECT * FROM {t}").df() for t in LEDGER_TABLES}
     rows["ops.pipeline_run"] = rows["ops.pipeline_run"].head(3)
@@ -96,10 +104,12 @@ def test_a_warehouse_made_by_main_is_migrated_in_place_and_builds_the_marts_a_fr
         assert {"channel", "provenance_json"} <= set(_columns(con, "ops.submission"))
         assert {"try_number", "status", "error"} <= set(_columns(con, "ops.pipeline_run"))
         # nothing lost: the rows main wrote are all there, its stage records read as succeeded
-        assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in LEDGER_TABLES
-                if t != "ops.pipeline_run"} == {t: n for t, n in before.items() if t != "ops.pipeline_run"}
-        assert con.execute("SELECT status, count(*) FROM ops.pipeline_run WHERE try_number IS NULL "
-                           "GROUP BY ALL").fetchall() == [("succeeded", 3)]
+        assert {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in LEDGER_TABLES if t != "ops.pipeline_run"
+        } == {t: n for t, n in before.items() if t != "ops.pipeline_run"}
+        assert con.execute(
+            "SELECT status, count(*) FROM ops.pipeline_run WHERE try_number IS NULL GROUP BY ALL"
+        ).fetchall() == [("succeeded", 3)]
     marts = table_rows(old.warehouse_path)  # column order included: analysts' SELECT * and Parquet see it
     assert marts and marts == table_rows(fresh.warehouse_path)
     assert marts["marts.commune_daily"]
@@ -108,36 +118,43 @@ def test_a_warehouse_made_by_main_is_migrated_in_place_and_builds_the_marts_a_fr
 def test_a_failed_stage_is_recorded_with_its_error_and_its_writes_rolled_back(loaded_settings, tmp_path):
     bad_rules = tmp_path / "rule_sets"
     bad_rules.mkdir()
-    (bad_rules / "broken.json").write_text("{\"id\": ", encoding="utf-8")
+    (bad_rules / "broken.json").write_text('{"id": ', encoding="utf-8")
     settings = dataclasses.replace(loaded_settings, rule_sets_dir=bad_rules)
     with store.reader(settings.warehouse_path) as con:
         days_before = con.execute("SELECT count(*) FROM ops.report_day").fetchone()[0]
     with pytest.raises(levels.RuleSetError):
         pipeline.build_marts(settings, date(2021, 10, 20), run_id="run-that-fails")
     with store.reader(settings.warehouse_path) as con:
-        ((status, error, stage),) = con.execute("SELECT status, error, stage FROM ops.pipeline_run "
-                                                "WHERE run_id = 'run-that-fails'").fetchall()
+        ((status, error, stage),) = con.execute(
+            "SELECT status, error, stage FROM ops.pipeline_run WHERE run_id = 'run-that-fails'"
+        ).fetchall()
         assert con.execute("SELECT count(*) FROM ops.report_day").fetchone()[0] == days_before
     assert (status, stage) == ("failed", "build_marts") and error
 
 
 def test_a_stage_outside_the_writer_is_recorded_failed_too(settings):
-    with pytest.raises(RuntimeError), store.stage(settings, "deliver_bulletin", run_id="r1",
-                                                  report_date=date(2021, 10, 19)):
+    with (
+        pytest.raises(RuntimeError),
+        store.stage(settings, "deliver_bulletin", run_id="r1", report_date=date(2021, 10, 19)),
+    ):
         raise RuntimeError("relay refused")
     with store.stage(settings, "publish_snapshot", run_id="r1", stats={"snapshot": "x"}, write=True):
         pass
     with store.reader(settings.warehouse_path) as con:
         assert con.execute("SELECT stage, status, error FROM ops.pipeline_run ORDER BY started_at").fetchall() == [
-            ("deliver_bulletin", "failed", "RuntimeError: relay refused"), ("publish_snapshot", "succeeded", None)]
+            ("deliver_bulletin", "failed", "RuntimeError: relay refused"),
+            ("publish_snapshot", "succeeded", None),
+        ]
 
 
 def test_the_file_in_force_is_one_view_that_validation_can_widen(loaded_settings):
     with store.writer(loaded_settings) as con:
         accepted = con.execute("SELECT count(*) FROM ops.submission WHERE status = 'accepted'").fetchone()[0]
         assert con.execute("SELECT count(*) FROM ops.submission_in_force").fetchone()[0] == accepted
-        (superseded,) = con.execute("SELECT submission_id FROM ops.submission WHERE status <> 'accepted' "
-                                    "AND report_date IS NOT NULL AND error_count = 0 LIMIT 1").fetchone() or (None,)
+        (superseded,) = con.execute(
+            "SELECT submission_id FROM ops.submission WHERE status <> 'accepted' "
+            "AND report_date IS NOT NULL AND error_count = 0 LIMIT 1"
+        ).fetchone() or (None,)
         if superseded is not None:  # an older good version, trusted: the newer accepted one still wins
             with ledger.provisionally_trusting(con, [superseded]):
                 assert con.execute("SELECT count(*) FROM ops.submission_in_force").fetchone()[0] == accepted
