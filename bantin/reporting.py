@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date, datetime, time
 from email.message import EmailMessage
 from pathlib import Path
@@ -186,18 +185,12 @@ def write_board(settings: Settings, report_date: date, statuses: list[dict], now
     folder = settings.board / report_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    _write(folder / "status.json", text)
-    _write(folder / "status.html", html)
+    channels.write_atomic(folder / "status.json", text)
+    channels.write_atomic(folder / "status.html", html)
     if report_date == now.astimezone(settings.timezone).date():
-        _write(settings.board / "status.json", text)
-        _write(settings.board / "index.html", html)
+        channels.write_atomic(settings.board / "status.json", text)
+        channels.write_atomic(settings.board / "index.html", html)
     return folder / "status.html"
-
-
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 # --------------------------------------------------------------------------- reminders

@@ -145,7 +145,8 @@ def pull_lock(settings: Settings, channel: str):
     return exclusive_lock(settings.channels / f"{channel}.lock")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Written beside, then renamed: a reader never sees half a file (the partial name is per process)."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
@@ -154,4 +155,4 @@ def _write_atomic(path: Path, text: str) -> None:
 def remember(path: Path, record: dict) -> None:
     """A small JSON record in the channels' memory (messages taken, replies and reminders sent)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
+    write_atomic(path, json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
