@@ -168,27 +168,15 @@ def answer_senders(settings: Settings) -> dict:
         return stats
     since = datetime.now(settings.timezone).replace(tzinfo=None) - timedelta(days=ANSWER_WINDOW_DAYS)
     with store.writer(settings) as con:  # held only to read; the mail goes out after it is let go
-        rows = con.execute(
+        cursor = con.execute(
             "SELECT submission_id, district_code, report_date, file_name, sha256, received_at, status, version, "
             "error_count, warning_count, is_late FROM ops.submission WHERE status <> 'received' AND recorded_at >= ? "
             "ORDER BY received_at",
             [since],
-        ).fetchall()
-        names = [
-            "submission_id",
-            "district_code",
-            "report_date",
-            "file_name",
-            "sha256",
-            "received_at",
-            "status",
-            "version",
-            "error_count",
-            "warning_count",
-            "is_late",
-        ]
+        )
+        names = [d[0] for d in cursor.description]
         todo = []
-        for row in rows:
+        for row in cursor.fetchall():
             submission = dict(zip(names, row, strict=True))
             if (_answered_path(settings, submission["submission_id"])).exists():
                 continue
