@@ -20,6 +20,7 @@ The decision is recorded by bantin.signoff, the same code `bantin levels` uses.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -124,7 +125,7 @@ class DirectorSignoff(HITLOperator):
                     raise signoff.SignoffError(
                         "Chọn công bố cấp khác nhưng ô Điều chỉnh để trống.", "Override chosen but no unit level given."
                     )
-                decision = signoff.Decision(**{**decision.__dict__, "overrides": overrides})
+                decision = dataclasses.replace(decision, overrides=overrides)
             with store.writer(settings) as con:
                 outcome.update(signoff.record(con, decision, engine_config=store.engine_config(settings)))
         except signoff.SignoffError as problem:
