@@ -129,14 +129,27 @@ def alert(settings: Settings, subject: str, body: str) -> bool:
     if not settings.alert_to:
         log.warning("BANTIN_ALERT_TO is empty: alert only logged: %s", subject)
         return False
+    send(envelope(settings, list(settings.alert_to), subject, body), settings.smtp_conn_id)
+    return True
+
+
+def envelope(
+    settings: Settings, to: list[str], subject: str, body: str, *, auto_submitted: str = "auto-generated"
+) -> EmailMessage:
+    """A plain-text mail from bantin's sender: alerts, reminders, replies to clerks.
+
+    `Auto-Submitted` (RFC 3834: `auto-generated`, or `auto-replied` for an answer) keeps
+    the recipient's autoresponder from answering back.
+    """
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender_address(settings)
-    message["To"] = ", ".join(settings.alert_to)
+    message["To"] = ", ".join(to)
     message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="bantin.local")
+    message["Auto-Submitted"] = auto_submitted
     message.set_content(body)
-    send(message, settings.smtp_conn_id)
-    return True
+    return message
 
 
 def sender_address(settings: Settings) -> str:

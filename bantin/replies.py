@@ -24,7 +24,6 @@ import os
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from bantin import channels
@@ -117,24 +116,12 @@ def pending(settings: Settings) -> int:
     return len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0
 
 
-def _envelope(settings: Settings, to: list[str], subject: str, body: str) -> EmailMessage:
-    from bantin import delivery
-
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = delivery.sender_address(settings)
-    message["To"] = ", ".join(to)
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="bantin.local")
-    message["Auto-Submitted"] = "auto-replied"  # RFC 3834: the clerk's autoresponder must not answer back
-    message.set_content(body)
-    return message
-
-
 # --------------------------------------------------------------------------- a message we could not take
 
 
 def quarantine_reply(settings: Settings, original: EmailMessage, record: dict) -> EmailMessage:
+    from bantin import delivery
+
     vi_why, vi_do, en_why, en_do = REASONS[record["reason"]]
     detail = record.get("detail") or ""
     received = datetime.fromisoformat(record["received_at"]).astimezone(settings.timezone)
@@ -150,7 +137,13 @@ def quarantine_reply(settings: Settings, original: EmailMessage, record: dict) -
         f"{received:%H:%M on %d/%m/%Y}, but could NOT take the report because {en_why.format(detail=detail)}\n"
         f"{en_do}\n\nYour message is kept, not deleted.\n\nbantin – Department of Health\n"
     )
-    reply = _envelope(settings, [record["sender"]], f"Chưa tiếp nhận được báo cáo / Report not taken: {subject}", body)
+    reply = delivery.envelope(
+        settings,
+        [record["sender"]],
+        f"Chưa tiếp nhận được báo cáo / Report not taken: {subject}",
+        body,
+        auto_submitted="auto-replied",
+    )
     reply["In-Reply-To"] = record["message_id"]
     reply["References"] = record["message_id"]
     return reply
@@ -161,7 +154,7 @@ def quarantine_reply(settings: Settings, original: EmailMessage, record: dict) -
 
 def answer_senders(settings: Settings) -> dict:
     """Reply for every validated file that came by a channel and has no reply yet; then send the outbox."""
-    from bantin import feedback, store
+    from bantin import delivery, feedback, store
 
     stats = {"replies": 0, "sftp_reports": 0}
     if not settings.warehouse_path.exists():
@@ -197,7 +190,7 @@ def answer_senders(settings: Settings) -> dict:
         else:
             to = [receipt["sender"]]
         if to:
-            message = _envelope(settings, to, subject, body)
+            message = delivery.envelope(settings, to, subject, body, auto_submitted="auto-replied")
             if receipt["channel"] == "imap":
                 message["In-Reply-To"] = receipt["message_id"]
                 message["References"] = receipt["message_id"]

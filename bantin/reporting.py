@@ -245,7 +245,7 @@ def send_reminders(settings: Settings, report_date: date, statuses: list[dict], 
 
 
 def reminder_message(settings: Settings, status: dict, report_date: date, to: list[str], now: datetime) -> EmailMessage:
-    from bantin import replies
+    from bantin import delivery
 
     rejected = status["status"] == "rejected"
     vi_state = (
@@ -268,7 +268,7 @@ def reminder_message(settings: Settings, status: dict, report_date: date, to: li
         "Department's reporting mailbox, or to your SFTP folder). If you sent it in the last few minutes, please "
         "ignore this message.\n"
     )
-    return replies._envelope(
+    return delivery.envelope(
         settings, to, f"Nhắc gửi báo cáo COVID-19 ngày {report_date:%d/%m/%Y} – {status['district_name']}", body
     )
 
@@ -276,7 +276,7 @@ def reminder_message(settings: Settings, status: dict, report_date: date, to: li
 def operators_message(
     settings: Settings, report_date: date, when: time, reminded: list[dict], no_address: list[dict]
 ) -> EmailMessage:
-    from bantin import replies
+    from bantin import delivery
 
     def lines(items):
         return (
@@ -290,7 +290,7 @@ def operators_message(
         f"Chưa có địa chỉ đăng ký, cần gọi điện ({len(no_address)}):\n{lines(no_address)}\n\n"
         f"Bảng theo dõi: {settings.board / 'index.html'}\n"
     )
-    return replies._envelope(
+    return delivery.envelope(
         settings,
         list(settings.alert_to),
         f"[bantin] Nhắc báo cáo {when:%H:%M} {report_date:%d/%m/%Y}: "
