@@ -426,10 +426,15 @@ def attention(figures: dict) -> list[dict]:
     return sorted(out, key=lambda a: (-a["rank"], -a["new_cases_7d"], a["district_name"]))
 
 
+def _scope(figures: dict) -> str:
+    """The province's words in a sentence: toàn tỉnh, or toàn thành phố for a centrally-run city (document_form)."""
+    return (figures.get("form") or {}).get("scope", "toàn tỉnh")
+
+
 def headline(figures: dict) -> str:
     """One Vietnamese sentence from the figures: what happened, which way it goes, the level, who is missing."""
     p = figures["province"]
-    scope = (figures.get("form") or {}).get("scope", "toàn tỉnh")
+    scope = _scope(figures)
     parts = [
         f"Ngày {vn_date(figures['report_date'])}, {scope} ghi nhận {vn_int(p['new_cases'])} ca mắc mới"
         + (f" ({vn_int(p['new_cases_community'])} ca trong cộng đồng)" if p["new_cases"] else "")
@@ -809,7 +814,7 @@ def _level_changes(old: dict, new: dict) -> list[str]:
     def shown(value) -> str:
         return str(value) if value else "–"
 
-    units = [("toàn tỉnh", old["province"].get("level"), new["province"].get("level"))]
+    units = [(_scope(new), old["province"].get("level"), new["province"].get("level"))]
     old_districts = {d["district_code"]: d for d in old["districts"]}
     units += [
         (d["district_name"], (old_districts.get(d["district_code"]) or {}).get("level"), d.get("level"))
@@ -873,7 +878,7 @@ def _changes(old: dict, new: dict) -> list[str]:
     old_p, new_p = old["province"], new["province"]
     for key, label in PROVINCE_CHANGES:
         if old_p.get(key) != new_p.get(key):
-            changes.append(f"{label} toàn tỉnh: {vn_int(old_p.get(key))} → {vn_int(new_p.get(key))}")
+            changes.append(f"{label} {_scope(new)}: {vn_int(old_p.get(key))} → {vn_int(new_p.get(key))}")
     old_districts = {d["district_code"]: d for d in old["districts"]}
     for d in new["districts"]:
         was = old_districts.get(d["district_code"], {})
