@@ -685,11 +685,14 @@ def _render_version(
 MAIL_CHARTS = ("trend", "districts", "levels")  # the charts a mail body carries, as PNG (cid:<name>)
 
 
-def render_html(document: dict, *, mail: bool = False) -> str:
-    """The bulletin page; `mail`: for a mail body, the charts as PNG images (`cid:`) instead of inline SVG."""
+def render_html(document: dict, *, mail: bool = False, drawn: dict | None = None) -> str:
+    """The bulletin page; `mail`: for a mail body, the charts as PNG images (`cid:`) instead of inline SVG.
+
+    `drawn`: the charts already drawn from these figures (charts.bulletin_charts), when the caller has them.
+    """
     from bantin import charts
 
-    drawn = charts.bulletin_charts(document["figures"])
+    drawn = drawn or charts.bulletin_charts(document["figures"])
     svg = {name: charts.to_svg(chart) for name, chart in drawn.items() if name != "district_list"}
     return (
         environment()
@@ -710,11 +713,11 @@ def render_html(document: dict, *, mail: bool = False) -> str:
     )
 
 
-def mail_images(document: dict) -> dict[str, bytes]:
+def mail_images(document: dict, drawn: dict | None = None) -> dict[str, bytes]:
     """The mail body's charts as PNG, by content id."""
     from bantin import charts
 
-    drawn = charts.bulletin_charts(document["figures"])
+    drawn = drawn or charts.bulletin_charts(document["figures"])
     return {name: charts.to_png(drawn[name]) for name in MAIL_CHARTS}
 
 
@@ -772,15 +775,18 @@ def write_version(folder: Path, document: dict, *, pdf: bool = True) -> Path:
     staging = folder / f".v{document['version']}.partial"
     shutil.rmtree(staging, ignore_errors=True)  # debris of a killed run
     staging.mkdir(parents=True)
-    html = render_html(document)
+    from bantin import charts
+
+    drawn = charts.bulletin_charts(document["figures"])  # once, for the page, the mail body and its images
+    html = render_html(document, drawn=drawn)
     (staging / "bulletin.html").write_text(html, encoding="utf-8")
     (staging / "bulletin.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     # the mail body: the same page with PNG charts (mail clients do not show SVG), and a plain-text part
     mail = staging / "mail"
     mail.mkdir()
-    (mail / "body.html").write_text(render_html(document, mail=True), encoding="utf-8")
+    (mail / "body.html").write_text(render_html(document, mail=True, drawn=drawn), encoding="utf-8")
     (mail / "body.txt").write_text(plain_text(document), encoding="utf-8")
-    for name, png in mail_images(document).items():
+    for name, png in mail_images(document, drawn).items():
         (mail / f"{name}.png").write_bytes(png)
     if pdf:
         html_to_pdf(html, staging / "bulletin.pdf")
