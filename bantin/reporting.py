@@ -288,13 +288,18 @@ def operators_message(
         f"Nhắc gửi báo cáo lúc {when:%H:%M} ngày {report_date:%d/%m/%Y}.\n\n"
         f"Đã nhắc qua thư ({len(reminded)}):\n{lines(reminded)}\n\n"
         f"Chưa có địa chỉ đăng ký, cần gọi điện ({len(no_address)}):\n{lines(no_address)}\n\n"
-        f"Bảng theo dõi: {settings.board / 'index.html'}\n"
+        f"Bảng theo dõi: {settings.board / 'index.html'}\n\n"
+        "------------------------------------------------------------ English\n\n"
+        f"Reminders at {when:%H:%M} for the report of {report_date:%d/%m/%Y}: {len(reminded)} district(s) mailed, "
+        f"{len(no_address)} with no registered address, to be called (the lists above). "
+        f"Board: {settings.board / 'index.html'}\n"
     )
     return delivery.envelope(
         settings,
         list(settings.alert_to),
         f"[bantin] Nhắc báo cáo {when:%H:%M} {report_date:%d/%m/%Y}: "
-        f"{len(reminded) + len(no_address)} huyện chưa có báo cáo đạt",
+        f"{len(reminded) + len(no_address)} huyện chưa có báo cáo đạt / "
+        f"{len(reminded) + len(no_address)} district(s) without an accepted report",
         body,
     )
 
