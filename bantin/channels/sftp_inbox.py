@@ -21,9 +21,9 @@ folder, when the file was not there yet.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
 import posixpath
 import stat
 import time
@@ -134,15 +134,11 @@ def _received_at(mtime: float, listed_before: str | None, looked_at: datetime, s
 def _take(settings: Settings, sftp, remote: str, district: int, attrs, received_at: datetime) -> bool:
     """Copy into the inbox (receipt first), then move to processed/ on the server."""
     name = posixpath.basename(remote)
-    inbox = settings.landing / str(district)
-    inbox.mkdir(parents=True, exist_ok=True)
-    download = inbox / f".sftp-{os.getpid()}-{channels.safe_name(name)}.part"
-    sftp.get(remote, str(download))
-    if download.stat().st_size != attrs.st_size:  # rewritten between the second look and the copy
-        download.unlink()
+    buffer = io.BytesIO()  # in memory, as channels.land takes it: no download file written and read back
+    sftp.getfo(remote, buffer)
+    data = buffer.getvalue()
+    if len(data) != attrs.st_size:  # rewritten between the second look and the copy
         return False
-    data = download.read_bytes()
-    download.unlink()
     stamp = received_at.strftime("%Y%m%dT%H%M%S")
     processed_dir = posixpath.join(posixpath.dirname(posixpath.dirname(remote)), "processed")
     processed = posixpath.join(processed_dir, f"{stamp}_{hashlib.sha256(data).hexdigest()[:8]}_{name}")
