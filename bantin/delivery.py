@@ -91,7 +91,7 @@ def deliver(settings: Settings, report_date: date, paths: dict[str, Path]) -> di
 
     outbox = settings.outbox / report_date.isoformat()
     outbox.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(outbox / ".deliver.lock", timeout=getattr(settings, "lock_wait_seconds", 1800)):
+    with exclusive_lock(outbox / ".deliver.lock", timeout=settings.lock_wait_seconds):
         return _deliver_once(settings, report_date, paths, outbox)
 
 
