@@ -119,7 +119,8 @@ def pending(settings: Settings) -> int:
 # --------------------------------------------------------------------------- a message we could not take
 
 
-def quarantine_reply(settings: Settings, original: EmailMessage, record: dict) -> EmailMessage:
+def quarantine_reply(settings: Settings, record: dict) -> EmailMessage:
+    """The answer to a message we could not take: why, and what to do, in Vietnamese then English."""
     from bantin import delivery
 
     vi_why, vi_do, en_why, en_do = REASONS[record["reason"]]

@@ -164,7 +164,7 @@ def _take_one(settings: Settings, client: imaplib.IMAP4, uid: bytes, senders: di
         from bantin import replies
 
         if not _automatic(message):  # never answer an autoresponder or a bounce: no mail loops
-            replies.queue(settings, f"quarantine-{raw_sha[:24]}", replies.quarantine_reply(settings, message, record))
+            replies.queue(settings, f"quarantine-{raw_sha[:24]}", replies.quarantine_reply(settings, record))
         folder, key = settings.imap_quarantine_folder, "quarantined"
     _remember(settings, record)  # before the move: a crash in between only re-moves the message next run
     _move(client, uid, folder)
