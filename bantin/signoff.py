@@ -230,5 +230,10 @@ def request_body(con, report_date: date) -> str:
         "Điều chỉnh `tỉnh=2; huyện 193=3; xã 6655=2` và ghi lý do. Không trả lời trước giờ chốt: bản tin "
         f'phát hành với ghi chú "{PROVISIONAL_LABEL}"; quyết định sau đó tạo phiên bản mới '
         "(`bantin levels approve|override`).",
+        "",
+        f'*English:* above, the computed levels of {report_date:%d/%m/%Y}. To approve them, choose "{APPROVE_OPTION}"; '
+        f'to declare other levels, choose "{OVERRIDE_OPTION}", write them in Điều chỉnh (`province=2; district 193=3; '
+        "commune 6655=2`) and give the reason in Lý do. With no answer by the sign-off time the bulletin goes out "
+        "with the computed levels marked provisional; a later decision makes a new version.",
     ]
     return "\n".join(lines)

@@ -86,7 +86,7 @@ class DirectorSignoff(HITLOperator):
             return {"report_date": report_date.isoformat(), "waited": False, "why": why}
         self.response_timeout = wait
         self.body = body
-        self.subject = f"Phê duyệt cấp độ dịch ngày {report_date:%d/%m/%Y}"
+        self.subject = f"Phê duyệt cấp độ dịch ngày {report_date:%d/%m/%Y} / Sign-off of the epidemic levels"
         log.info("sign-off of %s: waiting up to %s for the Director", report_date, wait)
         return super().execute(context)
 
