@@ -240,12 +240,13 @@ def _short(day: str) -> str:
 # --------------------------------------------------------------------------- the bulletin's charts
 
 
-def trend_chart(days: list[dict], width: float = 640, height: float = 190) -> Chart:
+def trend_chart(days: list[dict], width: float = 640, height: float = 190, *, scope: str = "toàn tỉnh") -> Chart:
     """Province new cases per day over 8 weeks, community share darker, 7-day average line, incomplete days marked.
 
-    `days`: {report_date, new_cases, new_cases_community, average_7d, complete} oldest first.
+    `days`: {report_date, new_cases, new_cases_community, average_7d, complete} oldest first; `scope`: the
+    province's words (toàn tỉnh, toàn thành phố), as in bulletin.document_form.
     """
-    chart = Chart(width, height, f"Ca mắc mới toàn tỉnh {len(days)} ngày, có đường trung bình 7 ngày")
+    chart = Chart(width, height, f"Ca mắc mới {scope} {len(days)} ngày, có đường trung bình 7 ngày")
     left, right, top_pad, bottom = 40, 8, 14, height - 34
     top = nice_top(max([1] + [d["new_cases"] or 0 for d in days] + [d["average_7d"] or 0 for d in days]))
     room = bottom - top_pad
@@ -410,7 +411,7 @@ def bulletin_charts(figures: dict) -> dict:
     smalls = [district_multiple(names[code], series, top) for code, series in multiples.items() if code in names]
     history = figures["level_history"]
     return {
-        "trend": trend_chart(figures["trend"]),
+        "trend": trend_chart(figures["trend"], scope=(figures.get("form") or {}).get("scope", "toàn tỉnh")),
         "districts": multiples_grid(smalls, columns=4),
         "district_list": smalls,
         "levels": level_strip(history["rows"], history["days"]),
