@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 {%- set cumulative = count_columns(['cumulative']) %}
 -- Every row of a report date is pooled from that date's commune rows alone (the trailing windows
 -- are already in commune_window): an incremental run reads only the dates it rebuilds.

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 {%- set carried = ['criteria_level', 'weekly_rate', 'transmission_band', 'coverage_18plus_dose1',
                    'main_coverage_met', 'coverage_65plus_full', 'coverage_elderly_full', 'elderly_coverage_met',
                    'elderly_short', 'elderly_raised', 'capacity_met'] %}
