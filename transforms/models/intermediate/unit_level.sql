@@ -107,17 +107,23 @@ seed AS (
 with_seed AS (
     SELECT * FROM leveled_by_criteria
     UNION ALL BY NAME
-    -- a seed row counts in no epoch of its own: it continues the one it was in
+    -- a seed row counts in no epoch of its own: it continues the one it was in, with the highest
+    -- levels kept for it
     SELECT
         report_date, unit_type, unit_code, unit_key, province_code, district_code,
-        false AS has_data, false AS capacity_met, false AS is_complete, true AS is_seed
+        false AS has_data, false AS capacity_met, false AS is_complete, true AS is_seed,
+        capacity_max AS kept_capacity_max, completeness_max AS kept_completeness_max
     FROM seed
 ),
 
 {%- else %}
 
 with_seed AS (
-    SELECT * FROM leveled_by_criteria
+    SELECT
+        *,
+        NULL AS kept_capacity_max,
+        NULL AS kept_completeness_max
+    FROM leveled_by_criteria
 ),
 {%- endif %}
 
@@ -136,14 +142,11 @@ adjusted AS (
 
 capacity_checked AS (
     SELECT
-        a.*,
-        max(coalesce(a.criteria_level{% if is_incremental() %}, CASE WHEN a.is_seed THEN s.capacity_max END{% endif %}))
-            OVER (PARTITION BY a.unit_key, a.capacity_epoch ORDER BY a.report_date ROWS UNBOUNDED PRECEDING)
+        *,
+        max(coalesce(criteria_level, kept_capacity_max))
+            OVER (PARTITION BY unit_key, capacity_epoch ORDER BY report_date ROWS UNBOUNDED PRECEDING)
             AS capacity_max
-    FROM adjusted AS a
-    {%- if is_incremental() %}
-    LEFT JOIN seed AS s ON a.is_seed AND a.unit_key = s.unit_key
-    {%- endif %}
+    FROM adjusted
 ),
 
 capacity_leveled AS (
@@ -159,14 +162,11 @@ capacity_leveled AS (
 
 completeness_checked AS (
     SELECT
-        c.*,
-        max(coalesce(c.capacity_level{% if is_incremental() %}, CASE WHEN c.is_seed THEN s.completeness_max END{% endif %}))
-            OVER (PARTITION BY c.unit_key, c.completeness_epoch ORDER BY c.report_date ROWS UNBOUNDED PRECEDING)
+        *,
+        max(coalesce(capacity_level, kept_completeness_max))
+            OVER (PARTITION BY unit_key, completeness_epoch ORDER BY report_date ROWS UNBOUNDED PRECEDING)
             AS completeness_max
-    FROM capacity_leveled AS c
-    {%- if is_incremental() %}
-    LEFT JOIN seed AS s ON c.is_seed AND c.unit_key = s.unit_key
-    {%- endif %}
+    FROM capacity_leveled
 ),
 
 assessed AS (
