@@ -31,19 +31,15 @@ criteria AS (
         CASE r.elderly_age WHEN 50 THEN u.coverage_50plus_full ELSE u.coverage_65plus_full END
             AS coverage_elderly_full,
         r.* EXCLUDE (report_date, province_code),
-        CASE WHEN r.window_days = 7 THEN u.commune_days_reported_7d ELSE u.commune_days_reported_14d END
-            AS commune_days_reported,
+        {{ in_window('commune_days_reported') }} AS commune_days_reported,
         u.communes_expected * r.window_days AS commune_days_expected,
-        CASE WHEN r.window_days = 7 THEN u.missing_units_7d ELSE u.missing_units_14d END AS missing_units,
+        {{ in_window('missing_units') }} AS missing_units,
         -- weekly rate over the population-days that reported: the plain rate on a complete window;
         -- on an incomplete one, days not reported (before the first data too) are not taken as zero cases
-        coalesce(CASE WHEN r.numerator = 'community'
-                THEN CASE WHEN r.window_days = 7 THEN u.community_7d ELSE u.community_14d END
-            ELSE CASE WHEN r.window_days = 7 THEN u.new_cases_7d ELSE u.new_cases_14d END
-        END * 7 * 100000.0 / nullif(
-            CASE WHEN r.window_days = 7 THEN u.population_days_7d ELSE u.population_days_14d END, 0
-        ), 0) AS weekly_rate,
-        CASE WHEN r.window_days = 7 THEN u.new_cases_7d ELSE u.new_cases_14d END > 0 AS cases_in_window,
+        coalesce(CASE WHEN r.numerator = 'community' THEN {{ in_window('community') }}
+            ELSE {{ in_window('new_cases') }}
+        END * 7 * 100000.0 / nullif({{ in_window('population_days') }}, 0), 0) AS weekly_rate,
+        {{ in_window('new_cases') }} > 0 AS cases_in_window,
         coalesce(u.coverage_18plus_dose1 >= r.main_coverage_threshold, false) AS main_coverage_met,
         -- no figure for the elderly group counts as not met: missing data never lowers a level
         coalesce(CASE r.elderly_age WHEN 50 THEN u.coverage_50plus_full ELSE u.coverage_65plus_full END
