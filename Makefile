@@ -53,23 +53,23 @@ system-deps:
 	  echo "installing Pango for WeasyPrint"; \
 	  apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; fi
 
+# The Debian packages of the list that are not installed yet, installed (apt-get, as root); nothing when all are.
+apt_install_missing = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+
 # The bulletin's checks and previews: pdftoppm/pdftotext (poppler-utils) and headless Chromium;
 # HarfBuzz-Subset makes WeasyPrint subset the embedded font natively (docs/benchmarks/bench_bulletin.md).
 BULLETIN_APT := poppler-utils chromium libharfbuzz-subset0
 bulletin-deps:
-	@missing=$$(for p in $(BULLETIN_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	@$(call apt_install_missing,$(BULLETIN_APT))
 
 # The district channels' test servers: Dovecot (IMAP) and OpenSSH (SFTP), each started by the tests with
 # their own config on a high port (tests/channels); the services are never enabled on this machine.
 CHANNEL_APT := dovecot-imapd openssh-server openssh-client
 channel-deps:
-	@missing=$$(for p in $(CHANNEL_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	@$(call apt_install_missing,$(CHANNEL_APT))
 
 airflow-db: install
 	@mkdir -p $(AIRFLOW_HOME)

@@ -44,7 +44,7 @@ from itertools import accumulate
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bantin import reference
+from bantin import intake, reference
 from bantin.submission_files import write_csv, write_xlsx
 
 ASSUMPTIONS_PATH = reference.REFERENCE_DIR / "demo_assumptions.csv"
@@ -524,8 +524,6 @@ def _write(
     stamp = plan.received_at.timestamp()
     os.utime(path, (stamp, stamp))  # what a clerk's copy would show; the pipeline never trusts it
     # The receipt time, as a channel records it (docs/operations.md, "Receipt times").
-    from bantin import intake
-
     intake.write_receipt(receipts, district.code, intake.sha256_of(path), plan.received_at, "demo", final.name)
     os.replace(path, final)
 
@@ -600,8 +598,6 @@ def busy_evening(
     receipts = Path(landing_dir).parent / "receipts"
 
     def stamp(path: Path, at: time) -> None:
-        from bantin import intake
-
         moment = datetime.combine(day, at, zone)
         os.utime(path, (moment.timestamp(), moment.timestamp()))
         district, sha = int(path.parent.name), intake.sha256_of(path)
@@ -618,9 +614,7 @@ def busy_evening(
     stamp(late_target, LATE_AT)
 
     good = file_of(rejected)
-    from bantin import intake  # the rows as the pipeline reads them from the clerk's good file
-
-    parsed = intake.read_submission(good, rejected, max_bytes=10**8)
+    parsed = intake.read_submission(good, rejected, max_bytes=10**8)  # as the pipeline reads the clerk's good file
     bad_rows = [dict(r) for r in parsed.rows]
     bad_rows[0]["new_cases"] = -3  # a typo the clerk will hear about within minutes; the file is rejected
     bad = Path(landing_dir) / str(rejected) / f"{good.stem} (loi).csv"

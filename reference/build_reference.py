@@ -158,6 +158,9 @@ COMMUNE_WEIGHTS = {"phuong": Fraction(16, 10), "thi_tran": Fraction(12, 10), "xa
 COMMUNE_PREFIXES = (("Phường ", "phuong"), ("Thị trấn ", "thi_tran"), ("Xã ", "xa"))
 DISTRICT_PREFIXES = (("Quận ", "quan"), ("Thành phố ", "thanh_pho"), ("Thị xã ", "thi_xa"), ("Huyện ", "huyen"))
 
+# The population columns of every level's CSV, in file order: the total, then the age groups.
+POPULATION_COLUMNS = ("population", "population_18plus", "population_65plus", "population_50plus")
+
 SOURCE_PROVINCE = "census2019(total,18+);estimate(65+ at 7.7%, 50+ at 23% national shares)"
 SOURCE_CENSUS = "census2019"
 SOURCE_ESTIMATE = "estimate(commune-type weights)"
@@ -391,10 +394,7 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
                 "province_name",
                 "province_name_full",
                 "ncsc_portal_id",
-                "population",
-                "population_18plus",
-                "population_65plus",
-                "population_50plus",
+                *POPULATION_COLUMNS,
                 "source",
             ],
             province_rows,
@@ -405,24 +405,11 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
                 "district_name",
                 "province_code",
                 "district_type",
-                "population",
-                "population_18plus",
-                "population_65plus",
-                "population_50plus",
+                *POPULATION_COLUMNS,
                 "source",
             ],
             [
-                [
-                    d.code,
-                    d.name,
-                    d.parent_code,
-                    d.kind,
-                    d.population,
-                    d.population_18plus,
-                    d.population_65plus,
-                    d.population_50plus,
-                    d.source,
-                ]
+                [d.code, d.name, d.parent_code, d.kind, *(getattr(d, c) for c in POPULATION_COLUMNS), d.source]
                 for d in districts
             ],
         ),
@@ -433,10 +420,7 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
                 "commune_type",
                 "district_code",
                 "province_code",
-                "population",
-                "population_18plus",
-                "population_65plus",
-                "population_50plus",
+                *POPULATION_COLUMNS,
                 "source",
             ],
             [
@@ -446,10 +430,7 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
                     c.kind,
                     c.parent_code,
                     province_of[c.parent_code],
-                    c.population,
-                    c.population_18plus,
-                    c.population_65plus,
-                    c.population_50plus,
+                    *(getattr(c, column) for column in POPULATION_COLUMNS),
                     c.source,
                 ]
                 for c in communes
@@ -498,18 +479,20 @@ def split_province(
     # Age groups: each district gets the province's share, so the splits follow
     # population (a district's own age structure is not known).
     weights = [Fraction(d.population) for d in districts]
-    for d, n in zip(districts, largest_remainder(population_18plus, weights), strict=True):
-        d.population_18plus = n
-    for d, n in zip(districts, largest_remainder(population_65plus, weights), strict=True):
-        d.population_65plus = n
-    for d, n in zip(districts, largest_remainder(population_50plus, weights), strict=True):
-        d.population_50plus = n
+    province_ages = {
+        "population_18plus": population_18plus,
+        "population_65plus": population_65plus,
+        "population_50plus": population_50plus,
+    }
+    for column, province_total in province_ages.items():
+        for d, n in zip(districts, largest_remainder(province_total, weights), strict=True):
+            setattr(d, column, n)
 
 
 def split_district(district: Unit, communes: list[Unit]) -> None:
     """Fill the communes' population columns from their district's."""
     weights = [c.weight for c in communes]
-    for column in ("population", "population_18plus", "population_65plus", "population_50plus"):
+    for column in POPULATION_COLUMNS:
         for c, n in zip(communes, largest_remainder(getattr(district, column), weights), strict=True):
             setattr(c, column, n)
     for c in communes:
@@ -523,7 +506,7 @@ def island_unit(district: Unit) -> Unit:
     into the district exactly as a commune's rows do.
     """
     unit = Unit(district.code, district.name, ISLAND_UNIT_TYPE, district.code)
-    for column in ("population", "population_18plus", "population_65plus", "population_50plus", "source"):
+    for column in (*POPULATION_COLUMNS, "source"):
         setattr(unit, column, getattr(district, column))
     return unit
 
@@ -548,7 +531,7 @@ def treatment_capacity(province_rows: list[list], districts: list[Unit]) -> list
 
 
 def check_invariants(province_rows: list[list], districts: list[Unit], communes: list[Unit]) -> None:
-    columns = ("population", "population_18plus", "population_65plus", "population_50plus")
+    columns = POPULATION_COLUMNS
     by_district: dict[int, list[Unit]] = {}
     for c in communes:
         by_district.setdefault(c.parent_code, []).append(c)

@@ -15,3 +15,9 @@
         ORDER BY rs.effective_from DESC, rs.province_codes IS NOT NULL DESC, rs.version DESC
     ) = 1
 {%- endmacro %}
+
+{#- A unit_daily figure over the window of the rule set in force (7 or 14 days): `figure`_7d or `figure`_14d
+    of `unit`, by `rule`.window_days. -#}
+{% macro in_window(figure, unit='u', rule='r') -%}
+    CASE WHEN {{ rule }}.window_days = 7 THEN {{ unit }}.{{ figure }}_7d ELSE {{ unit }}.{{ figure }}_14d END
+{%- endmacro %}

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 {%- set cumulative = count_columns(['cumulative']) %}
 -- An incremental run recomputes the dates it rebuilds and the 13 days before them, which the
 -- trailing windows reach; the last cumulative figures known before those come from this table.

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 {%- set cumulative = count_columns(['cumulative']) %}
 -- Every row of a report date is pooled from that date's commune rows alone (the trailing windows
 -- are already in commune_window): an incremental run reads only the dates it rebuilds.
@@ -70,16 +68,16 @@ units AS (
     SELECT * FROM pooled
 ),
 
--- what is missing from each unit's window, named for its reason: a district's communes with
--- days missing, the province's districts with communes or days missing
+-- what is missing from each unit's 7- and 14-day windows, named for its reason: a district's
+-- communes with days missing, the province's districts with communes or days missing
 commune_gaps AS (
     SELECT
         report_date,
         district_code,
-        list(commune_name || ' (' || reported_days_7d || '/7 ngày)' ORDER BY commune_code)
-            FILTER (WHERE reported_days_7d < 7) AS missing_units_7d,
-        list(commune_name || ' (' || reported_days_14d || '/14 ngày)' ORDER BY commune_code)
-            FILTER (WHERE reported_days_14d < 14) AS missing_units_14d
+        {%- for days in [7, 14] %}
+        list(commune_name || ' (' || reported_days_{{ days }}d || '/{{ days }} ngày)' ORDER BY commune_code)
+            FILTER (WHERE reported_days_{{ days }}d < {{ days }}) AS missing_units_{{ days }}d{{ "," if not loop.last }}
+        {%- endfor %}
     FROM commune_window
     GROUP BY report_date, district_code
 ),
@@ -88,16 +86,14 @@ district_gaps AS (
     SELECT
         p.report_date,
         p.province_code,
+        {%- for days in [7, 14] %}
         list(CASE WHEN p.communes_reported = 0
                 THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
-            ELSE d.district_name || ' (' || p.commune_days_reported_7d || '/' || p.communes_expected * 7
-                || ' xã-ngày)' END ORDER BY p.district_code)
-            FILTER (WHERE p.commune_days_reported_7d < p.communes_expected * 7) AS missing_units_7d,
-        list(CASE WHEN p.communes_reported = 0
-                THEN d.district_name || ' (không báo cáo ngày ' || strftime(p.report_date, '%d/%m') || ')'
-            ELSE d.district_name || ' (' || p.commune_days_reported_14d || '/' || p.communes_expected * 14
-                || ' xã-ngày)' END ORDER BY p.district_code)
-            FILTER (WHERE p.commune_days_reported_14d < p.communes_expected * 14) AS missing_units_14d
+            ELSE d.district_name || ' (' || p.commune_days_reported_{{ days }}d
+                || '/' || p.communes_expected * {{ days }} || ' xã-ngày)' END ORDER BY p.district_code)
+            FILTER (WHERE p.commune_days_reported_{{ days }}d < p.communes_expected * {{ days }})
+            AS missing_units_{{ days }}d{{ "," if not loop.last }}
+        {%- endfor %}
     FROM pooled AS p
     INNER JOIN {{ source('ref', 'district') }} AS d ON p.district_code = d.district_code
     WHERE p.unit_type = 'district'

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 {%- set carried = ['criteria_level', 'weekly_rate', 'transmission_band', 'coverage_18plus_dose1',
                    'main_coverage_met', 'coverage_65plus_full', 'coverage_elderly_full', 'elderly_coverage_met',
                    'elderly_short', 'elderly_raised', 'capacity_met'] %}
@@ -33,19 +31,15 @@ criteria AS (
         CASE r.elderly_age WHEN 50 THEN u.coverage_50plus_full ELSE u.coverage_65plus_full END
             AS coverage_elderly_full,
         r.* EXCLUDE (report_date, province_code),
-        CASE WHEN r.window_days = 7 THEN u.commune_days_reported_7d ELSE u.commune_days_reported_14d END
-            AS commune_days_reported,
+        {{ in_window('commune_days_reported') }} AS commune_days_reported,
         u.communes_expected * r.window_days AS commune_days_expected,
-        CASE WHEN r.window_days = 7 THEN u.missing_units_7d ELSE u.missing_units_14d END AS missing_units,
+        {{ in_window('missing_units') }} AS missing_units,
         -- weekly rate over the population-days that reported: the plain rate on a complete window;
         -- on an incomplete one, days not reported (before the first data too) are not taken as zero cases
-        coalesce(CASE WHEN r.numerator = 'community'
-                THEN CASE WHEN r.window_days = 7 THEN u.community_7d ELSE u.community_14d END
-            ELSE CASE WHEN r.window_days = 7 THEN u.new_cases_7d ELSE u.new_cases_14d END
-        END * 7 * 100000.0 / nullif(
-            CASE WHEN r.window_days = 7 THEN u.population_days_7d ELSE u.population_days_14d END, 0
-        ), 0) AS weekly_rate,
-        CASE WHEN r.window_days = 7 THEN u.new_cases_7d ELSE u.new_cases_14d END > 0 AS cases_in_window,
+        coalesce(CASE WHEN r.numerator = 'community' THEN {{ in_window('community') }}
+            ELSE {{ in_window('new_cases') }}
+        END * 7 * 100000.0 / nullif({{ in_window('population_days') }}, 0), 0) AS weekly_rate,
+        {{ in_window('new_cases') }} > 0 AS cases_in_window,
         coalesce(u.coverage_18plus_dose1 >= r.main_coverage_threshold, false) AS main_coverage_met,
         -- no figure for the elderly group counts as not met: missing data never lowers a level
         coalesce(CASE r.elderly_age WHEN 50 THEN u.coverage_50plus_full ELSE u.coverage_65plus_full END
@@ -109,17 +103,23 @@ seed AS (
 with_seed AS (
     SELECT * FROM leveled_by_criteria
     UNION ALL BY NAME
-    -- a seed row counts in no epoch of its own: it continues the one it was in
+    -- a seed row counts in no epoch of its own: it continues the one it was in, with the highest
+    -- levels kept for it
     SELECT
         report_date, unit_type, unit_code, unit_key, province_code, district_code,
-        false AS has_data, false AS capacity_met, false AS is_complete, true AS is_seed
+        false AS has_data, false AS capacity_met, false AS is_complete, true AS is_seed,
+        capacity_max AS kept_capacity_max, completeness_max AS kept_completeness_max
     FROM seed
 ),
 
 {%- else %}
 
 with_seed AS (
-    SELECT * FROM leveled_by_criteria
+    SELECT
+        *,
+        NULL AS kept_capacity_max,
+        NULL AS kept_completeness_max
+    FROM leveled_by_criteria
 ),
 {%- endif %}
 
@@ -138,14 +138,11 @@ adjusted AS (
 
 capacity_checked AS (
     SELECT
-        a.*,
-        max(coalesce(a.criteria_level{% if is_incremental() %}, CASE WHEN a.is_seed THEN s.capacity_max END{% endif %}))
-            OVER (PARTITION BY a.unit_key, a.capacity_epoch ORDER BY a.report_date ROWS UNBOUNDED PRECEDING)
+        *,
+        max(coalesce(criteria_level, kept_capacity_max))
+            OVER (PARTITION BY unit_key, capacity_epoch ORDER BY report_date ROWS UNBOUNDED PRECEDING)
             AS capacity_max
-    FROM adjusted AS a
-    {%- if is_incremental() %}
-    LEFT JOIN seed AS s ON a.is_seed AND a.unit_key = s.unit_key
-    {%- endif %}
+    FROM adjusted
 ),
 
 capacity_leveled AS (
@@ -161,14 +158,11 @@ capacity_leveled AS (
 
 completeness_checked AS (
     SELECT
-        c.*,
-        max(coalesce(c.capacity_level{% if is_incremental() %}, CASE WHEN c.is_seed THEN s.completeness_max END{% endif %}))
-            OVER (PARTITION BY c.unit_key, c.completeness_epoch ORDER BY c.report_date ROWS UNBOUNDED PRECEDING)
+        *,
+        max(coalesce(capacity_level, kept_completeness_max))
+            OVER (PARTITION BY unit_key, completeness_epoch ORDER BY report_date ROWS UNBOUNDED PRECEDING)
             AS completeness_max
-    FROM capacity_leveled AS c
-    {%- if is_incremental() %}
-    LEFT JOIN seed AS s ON c.is_seed AND c.unit_key = s.unit_key
-    {%- endif %}
+    FROM capacity_leveled
 ),
 
 assessed AS (

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 -- A correction to an earlier date changes that date's ledger fingerprint, so the incremental run
 -- rebuilds from it: the pairs of the dates rebuilt are all it needs to read.
 WITH good AS (

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 SELECT
     report_date,
     province_code,

@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='report_date',
-          pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 -- The levels of intermediate.unit_level, worded: colours, the reason in Vietnamese, the unit's name.
 WITH carried AS (
     SELECT * FROM {{ ref('unit_level') }}
