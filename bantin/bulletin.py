@@ -107,6 +107,7 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "districts": districts,
         "level_summary": _level_summary(districts, commune_levels),
         "communes_watch": _communes_watch(commune_levels, names),
+        "communes_at_level_2_or_above": _communes_above_level_1(commune_levels),
         "reporting": {
             "not_on_time": [
                 {
@@ -241,6 +242,23 @@ def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[di
         if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]
     ]
     return sorted(rows, key=lambda r: (r["district_code"], -r["level"], r["commune_name"]))
+
+
+def _communes_above_level_1(commune_levels: list[dict]) -> list[dict]:
+    """Every commune whose computed or declared level is 2 or more: a new version's change list compares
+    these (a commune absent is at level 1), which `communes_watch` (level 3–4 or changed since the day
+    before) cannot tell."""
+    return [
+        {
+            "commune_code": r["unit_code"],
+            "commune_name": r["unit_name"],
+            "level": r["declared_level"] or r["level"],
+            "computed_level": r["level"],
+            "declared_level": r["declared_level"],
+        }
+        for r in sorted(commune_levels, key=lambda r: r["unit_code"])
+        if max(r["level"] or 0, r["declared_level"] or 0) >= 2
+    ]
 
 
 def _days_before(report_date: date, days: int) -> list[date]:

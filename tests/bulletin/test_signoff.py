@@ -180,3 +180,20 @@ def test_the_wait_for_the_director_ends_at_the_signoff_time_or_the_deadline_warn
     assert signoff.wait_for(early, day, noon) == timedelta(hours=5, minutes=30)
     assert signoff.wait_for(early, day, datetime(2021, 10, 19, 17, 45, tzinfo=tz)) <= timedelta(0)
     assert signoff.wait_for(early, day, noon, wait_minutes=20) == timedelta(minutes=20)  # the run's own bound
+
+
+def test_a_commune_declared_at_another_level_is_in_the_next_versions_change_list(bulletin_settings, capsys):
+    render(bulletin_settings, run_id="deadline-run", pdf=False)
+    with store.reader(bulletin_settings.warehouse_path) as con:
+        code, name = con.execute(
+            "SELECT unit_code, unit_name FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'commune' "
+            "AND level = 1 ORDER BY unit_code LIMIT 1",
+            [REPORT_DATE],
+        ).fetchone()
+    argv = ["levels", "override", "--date", DAY, "--by", "GĐ", "--reason", "Ổ dịch mới", "--set", f"xã {code}=2"]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    second = json.loads((bulletin_settings.bulletins / DAY / "v2" / "bulletin.json").read_text(encoding="utf-8"))
+    assert f"Cấp độ công bố {name}: chưa phê duyệt → 2" in second["changes_from_previous"]
+    above = {c["commune_code"]: c for c in second["figures"]["communes_at_level_2_or_above"]}
+    assert (above[code]["computed_level"], above[code]["declared_level"]) == (1, 2)
