@@ -362,20 +362,36 @@ def _as_of(report_date: date, settings: Settings, data_as_of) -> dict:
     return {"at": (latest if late else cutoff).isoformat(timespec="minutes"), "includes_late_files": late}
 
 
+DISTRICT_KINDS = ("quận", "huyện", "thị xã", "thành phố")
+
+
 def document_form(settings: Settings, province: dict, report_date: date) -> dict:
     """The official report's heading, number, date line, recipients and signature (BANTIN_* settings)."""
     from bantin import reference
 
     form = settings.document
+    code = int(province["province_code"])
     short = str(province["province_name"])  # "Quảng Ninh", "Hà Nội"
-    full = reference.province(int(province["province_code"])).name_full  # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"
+    full = reference.province(code).name_full  # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"
+    unit = "thành phố" if full.lower().startswith("thành phố") else "tỉnh"
+    # the kinds of district the province has, in the usual order: "huyện, thị xã, thành phố" (Quảng Ninh),
+    # "quận, huyện, thị xã" (Hà Nội)
+    names = [d.name.lower() for d in reference.districts(code)]
+    kinds = ", ".join(k for k in DISTRICT_KINDS if any(n.startswith(k + " ") for n in names)) or "huyện"
     return {
         "parent_body": form.parent_body or f"UBND {full.upper()}",
-        "scope": "toàn thành phố" if full.lower().startswith("thành phố") else "toàn tỉnh",
+        "scope": f"toàn {unit}",
+        "district_kinds": kinds,
         "issuer": form.issuer or "SỞ Y TẾ",
         "number": f"{report_date.timetuple().tm_yday}/{form.symbol}",
         "place": form.place or short,
-        "recipients": list(form.recipients),
+        "recipients": list(form.recipients)
+        or [
+            f"Ban Chỉ đạo phòng, chống dịch COVID-19 {unit}",
+            f"UBND {unit} (b/c)",
+            f"UBND các {kinds}",
+            "Lưu: VT, NVY",
+        ],
         "signer_authority": form.signer_authority,
         "signer_title": form.signer_title,
         "signer_name": form.signer_name,

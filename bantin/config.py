@@ -72,12 +72,9 @@ class DocumentForm:
     issuer: str = ""  # the issuing body (e.g. SỞ Y TẾ)
     symbol: str = "BC-SYT"  # document symbol after the number: Số: 292/BC-SYT
     place: str = ""  # place name in the date line (default: the province's name)
-    recipients: tuple[str, ...] = (
-        "Ban Chỉ đạo phòng, chống dịch COVID-19 tỉnh",
-        "UBND tỉnh (b/c)",
-        "UBND các huyện, thị xã, thành phố",
-        "Lưu: VT, NVY",
-    )
+    # "Nơi nhận" (BANTIN_RECIPIENTS, ';'-separated); empty: the province's steering committee, people's
+    # committee and its districts' committees, in the province's own words (bantin.bulletin.document_form)
+    recipients: tuple[str, ...] = ()
     signer_authority: str = "KT. GIÁM ĐỐC"  # e.g. KT. GIÁM ĐỐC, TL. GIÁM ĐỐC, or empty
     signer_title: str = "PHÓ GIÁM ĐỐC"
     signer_name: str = ""  # empty: a blank line for the name, signed by hand
