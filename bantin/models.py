@@ -356,9 +356,7 @@ def publish_docs(con, warehouse_dir: Path, *, engine_config: dict | None = None)
     for name in ("index.html", "manifest.json", "catalog.json"):
         shutil.copy2(built / name, new / name)
     (new / ".project").write_text(fingerprint)
-    new.chmod(0o755)
-    for path in new.iterdir():
-        path.chmod(0o644)
+    warehouse.readable_by_all(new)
     old = warehouse_dir / f".{DOCS_SITE}.old.{os.getpid()}"
     if target.exists():
         os.replace(target, old)

@@ -374,7 +374,7 @@ def _copy_comments(con, database: str) -> None:
 PARQUET_LINK = "parquet"
 
 
-def _readable_by_all(root: Path) -> None:
+def readable_by_all(root: Path) -> None:
     """Folders 0755 and files 0644 whatever the pipeline's umask (mkdtemp makes 0700)."""
     root.chmod(0o755)
     for path in root.rglob("*"):
@@ -415,7 +415,7 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
         else:
             target.mkdir(parents=True)
             con.execute(f"COPY {schema}.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
-    _readable_by_all(folder)
+    readable_by_all(folder)
     link = warehouse_dir / PARQUET_LINK
     if link.is_dir() and not link.is_symlink():
         # A data root copied with `cp -r` (or restored from a backup) turns the link into a real
