@@ -82,10 +82,9 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
     known and to record a batch of parsed files, never while files are read.
     """
     stats = {"seen": 0, "new": 0, "unreadable": 0}
-    wait = getattr(settings, "lock_wait_seconds", store.LOCK_TIMEOUT_S)
     with (
         store.stage(settings, "collect", run_id=run_id, stats=stats),
-        store.exclusive_lock(settings.receipts / ".collect.lock", timeout=wait),
+        store.exclusive_lock(settings.receipts / ".collect.lock", timeout=settings.lock_wait_seconds),
     ):
         if removed := intake.remove_leftovers(settings.archive):
             log.warning("collect: removed %d partial copies left by an interrupted collection", removed)
