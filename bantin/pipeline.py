@@ -307,22 +307,14 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             if not pending:
                 return stats
             rows, files = _rows_for_validation(con, pending, settings)
-            intake_errors = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
-                    "AND list_contains(?, submission_id)",
-                    [pending],
-                ).fetchall()
-            ]
+            intake_findings = con.execute(  # per file: how many intake found, and whether one is an error
+                "SELECT submission_id, count(*), bool_or(severity = 'error') FROM ops.finding "
+                "WHERE stage = 'intake' AND list_contains(?, submission_id) GROUP BY 1",
+                [pending],
+            ).fetchall()
+            intake_errors = [sid for sid, _, has_error in intake_findings if has_error]
+            already = {sid: count for sid, count, _ in intake_findings}
             headers = _headers_by_submission(con, pending)
-            already = dict(
-                con.execute(
-                    "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
-                    "AND list_contains(?, submission_id) GROUP BY 1",
-                    [pending],
-                ).fetchall()
-            )
             history = validation.copy_history(con, pending, rows["commune_code"], settings)
         try:
             outcome = _validate_or_set_aside(validation, rows, files, history, intake_errors, settings, run_id)
