@@ -1,6 +1,7 @@
 """The pipeline's stages, in the order data flows:
 
-    collect → validate → alert_new_f0 → build_marts → publish_snapshot → render_bulletin → deliver_bulletin
+    collect → validate → alert_new_f0 → build_marts → publish_snapshot
+            → director_signoff → render_bulletin → deliver_bulletin
 
 Each stage is a plain function of the settings (and the report date), reads
 its input from the warehouse or the file system, writes in one transaction and
