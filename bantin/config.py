@@ -195,7 +195,10 @@ def _addresses(text: str) -> tuple[str, ...]:
 
 
 def load_settings() -> Settings:
-    """Read the environment now (not at import), so tests can point BANTIN_HOME elsewhere."""
+    """Read the environment now (not at import), so tests can point BANTIN_HOME elsewhere.
+
+    A default the Settings class states is taken from it, never written a second time here.
+    """
     home = Path(_env("HOME", str(REPO_ROOT / "var"))).expanduser().resolve()
     return Settings(
         home=home,
@@ -221,19 +224,19 @@ def load_settings() -> Settings:
             max_note_chars=_parsed("MAX_NOTE_CHARS", str(Limits.max_note_chars), int),
             max_findings_per_file=_parsed("MAX_FINDINGS_PER_FILE", str(Limits.max_findings_per_file), int),
         ),
-        duckdb_threads=_parsed("DUCKDB_THREADS", "2", int),
-        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", ""),
-        lock_wait_seconds=_parsed("LOCK_WAIT_S", str(30 * 60), float),
-        settle_seconds=_parsed("SETTLE_S", "1", float),
+        duckdb_threads=_parsed("DUCKDB_THREADS", str(Settings.duckdb_threads), int),
+        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", Settings.duckdb_memory_limit),
+        lock_wait_seconds=_parsed("LOCK_WAIT_S", str(Settings.lock_wait_seconds), float),
+        settle_seconds=_parsed("SETTLE_S", str(Settings.settle_seconds), float),
         imap_conn_id=_env("IMAP_CONN_ID", ""),
-        imap_folder=_env("IMAP_FOLDER", "INBOX"),
-        imap_received_folder=_env("IMAP_RECEIVED_FOLDER", "bantin-received"),
-        imap_quarantine_folder=_env("IMAP_QUARANTINE_FOLDER", "bantin-quarantine"),
+        imap_folder=_env("IMAP_FOLDER", Settings.imap_folder),
+        imap_received_folder=_env("IMAP_RECEIVED_FOLDER", Settings.imap_received_folder),
+        imap_quarantine_folder=_env("IMAP_QUARANTINE_FOLDER", Settings.imap_quarantine_folder),
         mail_require_auth=_env("MAIL_REQUIRE_AUTH", "yes").lower() not in ("0", "no", "false"),
         mail_authserv_id=_env("MAIL_AUTHSERV_ID", ""),
         sftp_conn_id=_env("SFTP_CONN_ID", ""),
-        sftp_root=_env("SFTP_ROOT", "."),
-        sftp_settle_seconds=_parsed("SFTP_SETTLE_SECONDS", "5", float),
+        sftp_root=_env("SFTP_ROOT", Settings.sftp_root),
+        sftp_settle_seconds=_parsed("SFTP_SETTLE_SECONDS", str(Settings.sftp_settle_seconds), float),
         senders_path=Path(_env("SENDERS", str(home / "senders.csv"))).expanduser(),
         reminder_times=_parsed("REMINDERS", "15:00,16:30", _hhmm_list),
         document=_document_form(),
