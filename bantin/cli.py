@@ -1,6 +1,6 @@
 """`bantin` command line: for clerks (validate), engineers (run, demo-data) and analysts.
 
-Exit codes follow the runtime contract: 0 accepted, 1 rejected, 2 bad usage;
+Exit codes follow the runtime contract: 0 accepted, 1 rejected, 2 bad usage (a BANTIN_ setting included);
 and 3 for an unexpected error (bantin's fault, not the user's), whose traceback
 goes to a log file under `$BANTIN_HOME/logs/` that the message names.
 A user never sees a traceback: problems are explained in Vietnamese and English.
@@ -16,7 +16,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from bantin.config import load_settings
+from bantin.config import SettingsError, load_settings
 
 EXIT_UNEXPECTED = 3
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits 2 on bad usage
     try:
         return COMMANDS[args.command](args)
-    except UsageError as problem:
+    except (UsageError, SettingsError) as problem:
         print(problem, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -165,7 +165,11 @@ def _write_traceback(args) -> str:
 
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     text = f"bantin {' '.join(sys.argv[1:])}\n{traceback.format_exc()}"
-    for folder in (load_settings().home / "logs", Path(tempfile.gettempdir())):
+    try:
+        folders = [load_settings().home / "logs", Path(tempfile.gettempdir())]
+    except Exception:  # the settings themselves are what failed: no second traceback
+        folders = [Path(tempfile.gettempdir())]
+    for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"bantin-{args.command}-{stamp}-{os.getpid()}.log"

@@ -25,6 +25,19 @@ def _hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
+class SettingsError(ValueError):
+    """A BANTIN_ variable with a value bantin cannot use: the message names it, in Vietnamese and English."""
+
+
+def _parsed(name: str, default: str, parse):
+    """BANTIN_<name> read by `parse`; a value it refuses is a SettingsError naming the variable."""
+    text = _env(name, default)
+    try:
+        return parse(text)
+    except (ValueError, KeyError):  # ZoneInfo's "no such zone" is a KeyError
+        raise SettingsError(f"BANTIN_{name}={text!r}: giá trị không hợp lệ / not a valid value") from None
+
+
 def _paths_under(home: Path) -> dict[str, Path]:
     return {
         "landing": home / "landing",
@@ -164,8 +177,14 @@ class Settings:
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = _env(name, default).lower()
     if value not in allowed:
-        raise ValueError(f"BANTIN_{name} must be one of {allowed}, not {value!r}")
+        raise SettingsError(
+            f"BANTIN_{name} phải là một trong / must be one of {', '.join(allowed)}, không phải / not {value!r}"
+        )
     return value
+
+
+def _hhmm_list(text: str) -> tuple[time, ...]:
+    return tuple(_hhmm(t) for t in text.replace(";", ",").split(",") if t.strip())
 
 
 def _addresses(text: str) -> tuple[str, ...]:
@@ -173,49 +192,50 @@ def _addresses(text: str) -> tuple[str, ...]:
 
 
 def load_settings() -> Settings:
-    """Read the environment now (not at import), so tests can point BANTIN_HOME elsewhere."""
+    """Read the environment now (not at import), so tests can point BANTIN_HOME elsewhere.
+
+    A default the Settings class states is taken from it, never written a second time here.
+    """
     home = Path(_env("HOME", str(REPO_ROOT / "var"))).expanduser().resolve()
     return Settings(
         home=home,
-        province_code=int(_env("PROVINCE", "22")),
-        timezone=ZoneInfo(_env("TIMEZONE", "Asia/Ho_Chi_Minh")),
-        cutoff=_hhmm(_env("CUTOFF", "17:00")),
-        deadline=_hhmm(_env("DEADLINE", "20:00")),
-        max_file_bytes=int(float(_env("MAX_FILE_MB", "10")) * 1024 * 1024),
-        backdate_days=int(_env("BACKDATE_DAYS", "7")),
+        province_code=_parsed("PROVINCE", "22", int),
+        timezone=_parsed("TIMEZONE", "Asia/Ho_Chi_Minh", ZoneInfo),
+        cutoff=_parsed("CUTOFF", "17:00", _hhmm),
+        deadline=_parsed("DEADLINE", "20:00", _hhmm),
+        max_file_bytes=int(_parsed("MAX_FILE_MB", "10", float) * 1024 * 1024),
+        backdate_days=_parsed("BACKDATE_DAYS", "7", int),
         mail_to=_addresses(_env("MAIL_TO", "")),
         alert_to=_addresses(_env("ALERT_TO", "")),
         smtp_conn_id=_env("SMTP_CONN_ID", "smtp_default"),
         # epidemic-level rule sets (bantin.levels): a province drops its adapted rule set here
         rule_sets_dir=Path(_env("RULE_SETS", str(REPO_ROOT / "reference" / "rule_sets"))).expanduser().resolve(),
         signoff=_choice("SIGNOFF", "wait", ("wait", "skip")),
-        signoff_by=_hhmm(_env("SIGNOFF_BY", "19:00")),
+        signoff_by=_parsed("SIGNOFF_BY", "19:00", _hhmm),
         paths=_paths_under(home),
         scheduled=_env("SCHEDULE", "on").lower() not in ("off", "false", "0", "no"),
         limits=Limits(
-            max_rows=int(_env("MAX_ROWS", str(Limits.max_rows))),
-            max_columns=int(_env("MAX_COLUMNS", str(Limits.max_columns))),
-            max_cell_chars=int(_env("MAX_CELL_CHARS", str(Limits.max_cell_chars))),
-            max_note_chars=int(_env("MAX_NOTE_CHARS", str(Limits.max_note_chars))),
-            max_findings_per_file=int(_env("MAX_FINDINGS_PER_FILE", str(Limits.max_findings_per_file))),
+            max_rows=_parsed("MAX_ROWS", str(Limits.max_rows), int),
+            max_columns=_parsed("MAX_COLUMNS", str(Limits.max_columns), int),
+            max_cell_chars=_parsed("MAX_CELL_CHARS", str(Limits.max_cell_chars), int),
+            max_note_chars=_parsed("MAX_NOTE_CHARS", str(Limits.max_note_chars), int),
+            max_findings_per_file=_parsed("MAX_FINDINGS_PER_FILE", str(Limits.max_findings_per_file), int),
         ),
-        duckdb_threads=int(_env("DUCKDB_THREADS", "2")),
-        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", ""),
-        lock_wait_seconds=float(_env("LOCK_WAIT_S", str(30 * 60))),
-        settle_seconds=float(_env("SETTLE_S", "1")),
+        duckdb_threads=_parsed("DUCKDB_THREADS", str(Settings.duckdb_threads), int),
+        duckdb_memory_limit=_env("DUCKDB_MEMORY_LIMIT", Settings.duckdb_memory_limit),
+        lock_wait_seconds=_parsed("LOCK_WAIT_S", str(Settings.lock_wait_seconds), float),
+        settle_seconds=_parsed("SETTLE_S", str(Settings.settle_seconds), float),
         imap_conn_id=_env("IMAP_CONN_ID", ""),
-        imap_folder=_env("IMAP_FOLDER", "INBOX"),
-        imap_received_folder=_env("IMAP_RECEIVED_FOLDER", "bantin-received"),
-        imap_quarantine_folder=_env("IMAP_QUARANTINE_FOLDER", "bantin-quarantine"),
+        imap_folder=_env("IMAP_FOLDER", Settings.imap_folder),
+        imap_received_folder=_env("IMAP_RECEIVED_FOLDER", Settings.imap_received_folder),
+        imap_quarantine_folder=_env("IMAP_QUARANTINE_FOLDER", Settings.imap_quarantine_folder),
         mail_require_auth=_env("MAIL_REQUIRE_AUTH", "yes").lower() not in ("0", "no", "false"),
         mail_authserv_id=_env("MAIL_AUTHSERV_ID", ""),
         sftp_conn_id=_env("SFTP_CONN_ID", ""),
-        sftp_root=_env("SFTP_ROOT", "."),
-        sftp_settle_seconds=float(_env("SFTP_SETTLE_SECONDS", "5")),
+        sftp_root=_env("SFTP_ROOT", Settings.sftp_root),
+        sftp_settle_seconds=_parsed("SFTP_SETTLE_SECONDS", str(Settings.sftp_settle_seconds), float),
         senders_path=Path(_env("SENDERS", str(home / "senders.csv"))).expanduser(),
-        reminder_times=tuple(
-            _hhmm(t) for t in _env("REMINDERS", "15:00,16:30").replace(";", ",").split(",") if t.strip()
-        ),
+        reminder_times=_parsed("REMINDERS", "15:00,16:30", _hhmm_list),
         document=_document_form(),
     )
 

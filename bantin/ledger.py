@@ -79,9 +79,8 @@ def submission_id_for(district_code: int, sha256: str) -> str:
 
 def known_files(con) -> tuple[set[tuple[int, str]], set[str]]:
     """(district, sha256) of every file recorded, and every submission id (refused files have no hash)."""
-    known = set(con.execute("SELECT district_code, sha256 FROM ops.submission").fetchall())
-    ids = {r[0] for r in con.execute("SELECT submission_id FROM ops.submission").fetchall()}
-    return known, ids
+    rows = con.execute("SELECT district_code, sha256, submission_id FROM ops.submission").fetchall()
+    return {(district, sha) for district, sha, _ in rows}, {sid for _, _, sid in rows}
 
 
 def record_submission(con, entry: dict, findings: list, rows: list[tuple] = (), *, row_columns=()) -> None:

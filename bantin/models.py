@@ -205,8 +205,8 @@ def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.R
     rule-set file dropped into (or removed from) the rule-set folder is such a change too.
     """
     digest = hashlib.sha256(repr(sorted(province_codes)).encode())
-    digest.update(json.dumps(submission_columns()).encode())
-    files = _project_files() + levels.rule_set_files(rule_sets_dir)
+    digest.update(project_fingerprint().encode())
+    files = levels.rule_set_files(rule_sets_dir)
     files += [reference.REFERENCE_DIR / name for name in warehouse.REFERENCE_FILES.values()]
     for path in files:
         digest.update(path.name.encode())
@@ -356,9 +356,7 @@ def publish_docs(con, warehouse_dir: Path, *, engine_config: dict | None = None)
     for name in ("index.html", "manifest.json", "catalog.json"):
         shutil.copy2(built / name, new / name)
     (new / ".project").write_text(fingerprint)
-    new.chmod(0o755)
-    for path in new.iterdir():
-        path.chmod(0o644)
+    warehouse.readable_by_all(new)
     old = warehouse_dir / f".{DOCS_SITE}.old.{os.getpid()}"
     if target.exists():
         os.replace(target, old)

@@ -1,6 +1,7 @@
 """The pipeline's stages, in the order data flows:
 
-    collect → validate → alert_new_f0 → build_marts → publish_snapshot → render_bulletin → deliver_bulletin
+    collect → validate → alert_new_f0 → build_marts → publish_snapshot
+            → director_signoff → render_bulletin → deliver_bulletin
 
 Each stage is a plain function of the settings (and the report date), reads
 its input from the warehouse or the file system, writes in one transaction and
@@ -82,10 +83,9 @@ def collect(settings: Settings, *, run_id: str = "manual") -> dict:
     known and to record a batch of parsed files, never while files are read.
     """
     stats = {"seen": 0, "new": 0, "unreadable": 0}
-    wait = getattr(settings, "lock_wait_seconds", store.LOCK_TIMEOUT_S)
     with (
         store.stage(settings, "collect", run_id=run_id, stats=stats),
-        store.exclusive_lock(settings.receipts / ".collect.lock", timeout=wait),
+        store.exclusive_lock(settings.receipts / ".collect.lock", timeout=settings.lock_wait_seconds),
     ):
         if removed := intake.remove_leftovers(settings.archive):
             log.warning("collect: removed %d partial copies left by an interrupted collection", removed)
@@ -308,22 +308,14 @@ def validate(settings: Settings, *, run_id: str = "manual") -> dict:
             if not pending:
                 return stats
             rows, files = _rows_for_validation(con, pending, settings)
-            intake_errors = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT submission_id FROM ops.finding WHERE stage = 'intake' AND severity = 'error' "
-                    "AND list_contains(?, submission_id)",
-                    [pending],
-                ).fetchall()
-            ]
+            intake_findings = con.execute(  # per file: how many intake found, and whether one is an error
+                "SELECT submission_id, count(*), bool_or(severity = 'error') FROM ops.finding "
+                "WHERE stage = 'intake' AND list_contains(?, submission_id) GROUP BY 1",
+                [pending],
+            ).fetchall()
+            intake_errors = [sid for sid, _, has_error in intake_findings if has_error]
+            already = {sid: count for sid, count, _ in intake_findings}
             headers = _headers_by_submission(con, pending)
-            already = dict(
-                con.execute(
-                    "SELECT submission_id, count(*) FROM ops.finding WHERE stage = 'intake' "
-                    "AND list_contains(?, submission_id) GROUP BY 1",
-                    [pending],
-                ).fetchall()
-            )
             history = validation.copy_history(con, pending, rows["commune_code"], settings)
         try:
             outcome = _validate_or_set_aside(validation, rows, files, history, intake_errors, settings, run_id)

@@ -63,7 +63,7 @@ def exclusive_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S):
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     raise WarehouseBusy(
                         f"another bantin process has held {lock_path} for over {timeout:g} s: "
                         "see which task is still running before clearing this one"
@@ -82,15 +82,11 @@ def lock_path(settings) -> Path:
 
 def writer_is_free(settings) -> bool:
     """Whether the writer's lock could be taken at this moment (never waits)."""
-    path = lock_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
+    try:
+        with exclusive_lock(lock_path(settings), timeout=0):
+            return True
+    except WarehouseBusy:
+        return False
 
 
 # --------------------------------------------------------------------------- connections

@@ -31,8 +31,6 @@ from pathlib import Path
 from bantin import levels, reference, store
 from bantin.submission_format import COLUMNS
 
-LOCK_TIMEOUT_S = 30 * 60
-
 log = logging.getLogger(__name__)
 
 TABLE_COMMENTS = {
@@ -319,9 +317,12 @@ def _literal(text: str) -> str:
 
 # --------------------------------------------------------------------------- analyst snapshot
 
+SNAPSHOT_SCHEMAS = ("raw", "ref", "marts", "ops")  # what the analysts' snapshot carries
+PARQUET_SCHEMAS = ("marts", "ref", "ops")  # what the Parquet export carries (raw rows stay in the snapshot)
+
 
 def publish_snapshot(con, target: Path) -> Path:
-    """Copy `ref` and `marts` into a new file, then rename it over the analysts' snapshot.
+    """Copy SNAPSHOT_SCHEMAS (raw, ref, marts, ops) into a new file, then rename it over the analysts' snapshot.
 
     Analysts open the snapshot read-only; they never hold the writer's lock and
     never see a half-built file, because rename is atomic.
@@ -334,7 +335,8 @@ def publish_snapshot(con, target: Path) -> Path:
     try:
         tables = con.execute(
             "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND schema_name IN ('raw', 'ref', 'marts', 'ops')"
+            "WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?))",
+            [list(SNAPSHOT_SCHEMAS)],
         ).fetchall()
         for schema in sorted({s for s, _, _ in tables}):
             con.execute(f"CREATE SCHEMA snapshot.{schema}")
@@ -354,9 +356,6 @@ def publish_snapshot(con, target: Path) -> Path:
     return target
 
 
-SNAPSHOT_SCHEMAS = ("raw", "ref", "marts", "ops")
-
-
 def _copy_comments(con, database: str) -> None:
     for schema, table, comment in con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() "
@@ -373,10 +372,9 @@ def _copy_comments(con, database: str) -> None:
 
 
 PARQUET_LINK = "parquet"
-SNAPSHOT_SCHEMAS = ("marts", "ref", "ops")  # what analysts get, in the snapshot and as Parquet
 
 
-def _readable_by_all(root: Path) -> None:
+def readable_by_all(root: Path) -> None:
     """Folders 0755 and files 0644 whatever the pipeline's umask (mkdtemp makes 0700)."""
     root.chmod(0o755)
     for path in root.rglob("*"):
@@ -405,7 +403,7 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
         "WHERE t.database_name = current_database() AND t.schema_name IN (SELECT unnest(?)) "
         "GROUP BY ALL",
-        [list(SNAPSHOT_SCHEMAS)],
+        [list(PARQUET_SCHEMAS)],
     ).fetchall()
     for schema, table, by_date in sorted(tables):
         target = folder / table if schema == "marts" else folder / schema / table
@@ -417,7 +415,7 @@ def export_parquet(con, warehouse_dir: Path, *, keep: int = 2) -> Path:
         else:
             target.mkdir(parents=True)
             con.execute(f"COPY {schema}.{table} TO '{target / 'data.parquet'}' (FORMAT parquet)")
-    _readable_by_all(folder)
+    readable_by_all(folder)
     link = warehouse_dir / PARQUET_LINK
     if link.is_dir() and not link.is_symlink():
         # A data root copied with `cp -r` (or restored from a backup) turns the link into a real
