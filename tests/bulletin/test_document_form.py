@@ -1,4 +1,4 @@
-"""The official report's form speaks of the province in its own words: a city's quận and thành phố, a province's huyện."""
+"""The report's form names the province in its own words: a city's quận and thành phố, a province's huyện."""
 
 from __future__ import annotations
 
