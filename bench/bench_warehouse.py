@@ -27,7 +27,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.common import TABLE_HEAD, measure, python_snippet, run_child, verdict
+from bench.common import TABLE_HEAD, child, measure, run_child, verdict
 
 TITLE = "P3 — warehouse: national full rebuild and daily incremental load (365 days × 10,051 communes)"
 FIRST, DAYS = date(2021, 10, 12), 365  # from the day 4800/QĐ-BYT took effect: every day has levels
@@ -37,84 +37,50 @@ LAST = FIRST + timedelta(days=DAYS - 1)
 # and dbt's share one instance, so they share this configuration.
 ENGINE = {"threads": 2, "memory_limit": "1GB"}
 
-PRELUDE = """
-import sys, duckdb
-from datetime import date
-from bantin import models, reference, store, warehouse
-PROVINCES = [p.code for p in reference.provinces()]
-ENGINE = {"threads": 2, "memory_limit": "1GB"}  # as ENGINE above
-con = duckdb.connect(sys.argv[1], config=ENGINE)
-store.migrate(con)
-"""
-
 # Ledger and raw rows for report dates [first, last] (the figures vary by commune and day, and
-# coverage rises over time, so the windows and levels have real work to do).
-GENERATE = (
-    PRELUDE
-    + """
-first, last, status = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]), sys.argv[4]
-with store.transaction(con):
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
-        warehouse.load_reference(con, PROVINCES)
-    con.execute('''
-        CREATE OR REPLACE TEMP TABLE bench_file AS
-        SELECT district_code, CAST(day AS DATE) AS report_date,
-               district_code || '-' || strftime(day, '%Y%m%d') || '-' || ? AS submission_id
-        FROM (SELECT DISTINCT district_code FROM ref.commune),
-             range(CAST(? AS DATE), CAST(? AS DATE) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days(day)''',
-        [status, first, last])
-    version = 2 if status == "v2" else 1
-    con.execute('''
-        INSERT INTO ops.submission
-        SELECT submission_id, district_code, report_date, 'bench.csv', 'landing/bench.csv', 'archive/bench.csv',
-               md5(submission_id), 100000, report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR,
-               report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR, ?, 'accepted', 0, 0, ? > 1, NULL, 'demo', NULL
-        FROM bench_file''', [version, version, version, version])
-    if version > 1:
-        con.execute('''UPDATE ops.submission SET status = 'superseded' WHERE version = 1 AND
-                       (district_code, report_date) IN (SELECT (district_code, report_date) FROM bench_file)''')
-    con.execute('''
-        INSERT INTO raw.submission_row
-        SELECT f.submission_id, row_number() OVER (PARTITION BY f.submission_id ORDER BY c.commune_code) + 1,
-               f.report_date, c.district_code, c.commune_code, c.commune_name,
-               n.cases, n.cases // 3, n.cases * 4, 20 + n.cases * 5, n.cases, n.cases // 2, (n.h % 97 = 0)::INT,
-               n.cases * 6, n.cases // 4, n.cases * 3, n.cases * 10, n.h % 3,
-               CAST(c.population_18plus * least(0.95, 0.5 + n.age / 600) AS BIGINT),
-               CAST(c.population_18plus * least(0.85, 0.3 + n.age / 600) AS BIGINT),
-               CAST(c.population_65plus * least(0.90, 0.4 + n.age / 600) AS BIGINT),
-               CAST(c.population_50plus * least(0.90, 0.45 + n.age / 600) AS BIGINT),
-               1 + n.h % 2, NULL
-        FROM bench_file AS f
-        JOIN ref.commune AS c USING (district_code)
-        CROSS JOIN LATERAL (
-            SELECT hash(c.commune_code, f.report_date, ?) AS h,
-                   CAST(hash(c.commune_code, f.report_date, ?) % 1000 < 15 AS INT)
-                       * CAST(1 + hash(c.commune_code, f.report_date) % 9 AS INT) AS cases,
-                   f.report_date - DATE '2021-10-12' AS age) AS n''', [status, status])
-    con.execute("INSERT INTO ops.report_day VALUES (?, now()::TIMESTAMP) ON CONFLICT DO NOTHING", [last])
-con.close()
+# coverage rises over time, so the windows and levels have real work to do). Parameters: status
+# (v1, v2) twice, first, last; then version ×4; then status twice.
+BENCH_FILES = """
+    CREATE OR REPLACE TEMP TABLE bench_file AS
+    SELECT district_code, CAST(day AS DATE) AS report_date,
+           district_code || '-' || strftime(day, '%Y%m%d') || '-' || ? AS submission_id
+    FROM (SELECT DISTINCT district_code FROM ref.commune),
+         range(CAST(? AS DATE), CAST(? AS DATE) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days(day)
 """
-)
-
-BUILD = (
-    PRELUDE
-    + """
-full = sys.argv[2] == "full"
-plan = models.build(con, province_codes=PROVINCES, calendar_end=date.fromisoformat(sys.argv[3]),
-                    full_refresh=full, engine_config=ENGINE)
-assert plan.mode == ("full" if full else "incremental"), plan
-print(plan)
-con.close()
+BENCH_LEDGER = """
+    INSERT INTO ops.submission
+    SELECT submission_id, district_code, report_date, 'bench.csv', 'landing/bench.csv', 'archive/bench.csv',
+           md5(submission_id), 100000, report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR,
+           report_date + INTERVAL 16 HOUR + INTERVAL (?) HOUR, ?, 'accepted', 0, 0, ? > 1, NULL, 'demo', NULL
+    FROM bench_file
 """
-)
+BENCH_SUPERSEDED = """
+    UPDATE ops.submission SET status = 'superseded' WHERE version = 1 AND
+           (district_code, report_date) IN (SELECT (district_code, report_date) FROM bench_file)
+"""
+BENCH_ROWS = """
+    INSERT INTO raw.submission_row
+    SELECT f.submission_id, row_number() OVER (PARTITION BY f.submission_id ORDER BY c.commune_code) + 1,
+           f.report_date, c.district_code, c.commune_code, c.commune_name,
+           n.cases, n.cases // 3, n.cases * 4, 20 + n.cases * 5, n.cases, n.cases // 2, (n.h % 97 = 0)::INT,
+           n.cases * 6, n.cases // 4, n.cases * 3, n.cases * 10, n.h % 3,
+           CAST(c.population_18plus * least(0.95, 0.5 + n.age / 600) AS BIGINT),
+           CAST(c.population_18plus * least(0.85, 0.3 + n.age / 600) AS BIGINT),
+           CAST(c.population_65plus * least(0.90, 0.4 + n.age / 600) AS BIGINT),
+           CAST(c.population_50plus * least(0.90, 0.45 + n.age / 600) AS BIGINT),
+           1 + n.h % 2, NULL
+    FROM bench_file AS f
+    JOIN ref.commune AS c USING (district_code)
+    CROSS JOIN LATERAL (
+        SELECT hash(c.commune_code, f.report_date, ?) AS h,
+               CAST(hash(c.commune_code, f.report_date, ?) % 1000 < 15 AS INT)
+                   * CAST(1 + hash(c.commune_code, f.report_date) % 9 AS INT) AS cases,
+               f.report_date - DATE '2021-10-12' AS age) AS n
+"""
 
-# The new day's files arrive (one transaction) and the marts are brought up to date, as build_marts does.
-DAILY = GENERATE.replace("con.close()\n", "") + BUILD.split("store.migrate(con)\n", 1)[1]
-
-FLOOR = (
-    PRELUDE
-    + """
-con.execute('''
+# The same aggregation as the models' core as one bare query: commune-day spine, accepted rows, 7-day
+# trailing sums, pooled by district and province, rate per 100,000.
+FLOOR_QUERY = """
 CREATE OR REPLACE TABLE main.floor AS
 WITH days AS (
     SELECT DISTINCT report_date FROM ops.submission WHERE status = 'accepted'
@@ -139,10 +105,81 @@ SELECT report_date, province_code, district_code, commune_code,
 FROM commune_day
 GROUP BY GROUPING SETS ((report_date, province_code, district_code, commune_code),
                         (report_date, province_code, district_code), (report_date, province_code))
-''')
-con.close()
 """
-)
+
+
+def _open(path: str):
+    """The warehouse file as the pipeline opens it at national scale (imports inside: a cold figure)."""
+    import duckdb
+
+    from bantin import store
+
+    con = duckdb.connect(path, config=ENGINE)
+    store.migrate(con)
+    return con
+
+
+def _provinces() -> list[int]:
+    from bantin import reference
+
+    return [p.code for p in reference.provinces()]
+
+
+def insert_files(path: str, first: str, last: str, status: str, con=None) -> None:
+    """Child step: the ledger and raw rows of one accepted file per district for report dates [first, last];
+    status v2 makes them corrections (version 2) that supersede the v1 files of those dates."""
+    from bantin import store, warehouse
+
+    own = con is None
+    con = con or _open(path)
+    version = 2 if status == "v2" else 1
+    with store.transaction(con):
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
+            warehouse.load_reference(con, _provinces())
+        con.execute(BENCH_FILES, [status, first, last])
+        con.execute(BENCH_LEDGER, [version, version, version, version])
+        if version > 1:
+            con.execute(BENCH_SUPERSEDED)
+        con.execute(BENCH_ROWS, [status, status])
+        con.execute("INSERT INTO ops.report_day VALUES (?, now()::TIMESTAMP) ON CONFLICT DO NOTHING", [last])
+    if own:
+        con.close()
+
+
+def build_marts(path: str, mode: str, calendar_end: str, con=None) -> None:
+    """Child step: `models.build` as build_marts runs it, a full refresh (mode full) or incremental."""
+    from bantin import models
+
+    own = con is None
+    con = con or _open(path)
+    full = mode == "full"
+    plan = models.build(
+        con,
+        province_codes=_provinces(),
+        calendar_end=date.fromisoformat(calendar_end),
+        full_refresh=full,
+        engine_config=ENGINE,
+    )
+    if plan.mode != ("full" if full else "incremental"):
+        raise RuntimeError(f"expected a {mode} build, got {plan}")
+    print(plan)
+    if own:
+        con.close()
+
+
+def add_day(path: str, day: str) -> None:
+    """Child step: the new day's files arrive (one transaction) and the marts are brought up to date."""
+    con = _open(path)
+    insert_files(path, day, day, "v1", con=con)
+    build_marts(path, "incremental", day, con=con)
+    con.close()
+
+
+def bare_query(path: str) -> None:
+    """Child step: the floor query on the same file."""
+    con = _open(path)
+    con.execute(FLOOR_QUERY)
+    con.close()
 
 
 def _counts(path: Path) -> dict:
@@ -179,10 +216,8 @@ def run() -> str:
         for history in HISTORIES:  # ledger through the day before, marts built
             bases[history] = root / f"base-{history}.duckdb"
             last_but_one = FIRST + timedelta(days=history - 2)
-            run_child(
-                python_snippet(GENERATE) + [str(bases[history]), FIRST.isoformat(), last_but_one.isoformat(), "v1"]
-            )
-            run_child(python_snippet(BUILD) + [str(bases[history]), "full", last_but_one.isoformat()])
+            run_child(child(insert_files, bases[history], FIRST, last_but_one, "v1"))
+            run_child(child(build_marts, bases[history], "full", last_but_one))
 
         def fresh_copy(history: int = DAYS) -> None:
             for leftover in root.glob("work.duckdb*"):
@@ -191,16 +226,16 @@ def run() -> str:
 
         def with_last_day() -> None:
             fresh_copy()
-            run_child(python_snippet(GENERATE) + [str(work), LAST.isoformat(), LAST.isoformat(), "v1"])
+            run_child(child(insert_files, work, LAST, LAST, "v1"))
 
         def with_correction() -> None:
             fresh_copy()
-            week_ago = (LAST - timedelta(days=7)).isoformat()
-            run_child(python_snippet(GENERATE) + [str(work), week_ago, week_ago, "v2"])
+            week_ago = LAST - timedelta(days=7)
+            run_child(child(insert_files, work, week_ago, week_ago, "v2"))
 
         full = measure(
             "full rebuild: reference, `dbt build` of every model and data test (365 days)",
-            python_snippet(BUILD) + [str(work), "full", LAST.isoformat()],
+            child(build_marts, work, "full", LAST),
             setup=with_last_day,
         )
         counts = _counts(work)
@@ -210,17 +245,17 @@ def run() -> str:
             daily[history] = measure(
                 f"daily incremental load, {history} days of history: the day's 695 files "
                 "inserted, marts brought up to date",
-                python_snippet(DAILY) + [str(work), day, day, "v1"],
+                child(add_day, work, day),
                 setup=lambda history=history: fresh_copy(history),
             )
         late = measure(
             "late correction: every district resubmits day 358; days 358–364 replaced",
-            python_snippet(BUILD) + [str(work), "incremental", (LAST - timedelta(days=1)).isoformat()],
+            child(build_marts, work, "incremental", LAST - timedelta(days=1)),
             setup=with_correction,
         )
         floor = measure(
             "floor: the same aggregation as one bare DuckDB query",
-            python_snippet(FLOOR) + [str(work)],
+            child(bare_query, work),
             setup=with_last_day,
         )
         ratio = full.median / floor.median

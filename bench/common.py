@@ -69,10 +69,5 @@ def child(function, *args) -> list[str]:
     return [PYTHON, "-m", "bench.child", f"{module}:{function.__qualname__}", *map(str, args)]
 
 
-def python_snippet(code: str) -> list[str]:
-    """Code given as a string to a fresh interpreter; new benchmarks use `child` (real functions) instead."""
-    return [PYTHON, "-c", code]
-
-
 def verdict(value: float, limit: float) -> str:
     return "yes" if value <= limit else "**no**"

@@ -18,9 +18,6 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-# Still hands Python source to its children: rewritten with the SQL models (issue #13, the dbt work), which
-# moves it to `bench.common.child` too. Remove it from here then; the test below fails if it is forgotten.
-CODE_IN_STRINGS_PENDING = {"bench_warehouse.py"}
 
 
 def _trees(path: Path) -> list[ast.AST]:
@@ -65,10 +62,7 @@ def test_every_bantin_name_a_benchmark_uses_exists(path):
 @pytest.mark.parametrize("path", sorted(BENCH.glob("*.py")), ids=lambda p: p.name)
 def test_no_benchmark_hands_python_source_in_a_string_to_a_child(path):
     snippets = _trees(path)[1:]
-    if path.name in CODE_IN_STRINGS_PENDING:
-        assert snippets, f"{path.name} no longer passes code in strings: remove it from CODE_IN_STRINGS_PENDING"
-    else:
-        assert snippets == [], f"{path.name} passes Python source in a string: make it a function, run by child()"
+    assert snippets == [], f"{path.name} passes Python source in a string: make it a function, run by child()"
 
 
 def test_a_child_step_runs_a_bench_function_in_a_fresh_process(tmp_path):
