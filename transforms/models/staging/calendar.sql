@@ -3,8 +3,7 @@ WITH data_days AS (
     SELECT
         min(report_date) AS first_date,
         max(report_date) AS last_date
-    FROM {{ source('ops', 'submission') }}
-    WHERE status = 'accepted'
+    FROM {{ source('ops', 'submission_in_force') }}
 ),
 
 asked AS (
