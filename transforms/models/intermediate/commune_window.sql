@@ -4,6 +4,9 @@
 WITH commune_day AS (
     SELECT
         cal.report_date,
+        -- the date as a day number: RANGE frames on it share one sort with the ROWS frames (on a DATE
+        -- they need an INTERVAL, which orders by a TIMESTAMP cast and sorts the rows a second time)
+        CAST(cal.report_date - DATE '2000-01-01' AS INTEGER) AS day_number,
         c.province_code,
         c.district_code,
         c.commune_code,
@@ -62,17 +65,14 @@ filled AS (
     LEFT JOIN known_before AS k ON d.commune_code = k.commune_code
     {%- endif %}
     WINDOW
-        history AS (PARTITION BY d.commune_code ORDER BY d.report_date ROWS UNBOUNDED PRECEDING),
-        last_7 AS (PARTITION BY d.commune_code ORDER BY d.report_date RANGE INTERVAL 6 DAYS PRECEDING),
-        last_14 AS (PARTITION BY d.commune_code ORDER BY d.report_date RANGE INTERVAL 13 DAYS PRECEDING),
-        previous_7 AS (
-            PARTITION BY d.commune_code ORDER BY d.report_date
-            RANGE BETWEEN INTERVAL 13 DAYS PRECEDING AND INTERVAL 7 DAYS PRECEDING
-        )
+        history AS (PARTITION BY d.commune_code ORDER BY d.day_number ROWS UNBOUNDED PRECEDING),
+        last_7 AS (PARTITION BY d.commune_code ORDER BY d.day_number RANGE 6 PRECEDING),
+        last_14 AS (PARTITION BY d.commune_code ORDER BY d.day_number RANGE 13 PRECEDING),
+        previous_7 AS (PARTITION BY d.commune_code ORDER BY d.day_number RANGE BETWEEN 13 PRECEDING AND 7 PRECEDING)
 )
 
 SELECT
-    f.*,
+    f.* EXCLUDE (day_number),
     c.population,
     c.population_18plus,
     c.population_65plus,

@@ -1,7 +1,8 @@
 {%- set cumulative = count_columns(['cumulative']) %}
 -- Every row of a report date is pooled from that date's commune rows alone (the trailing windows
 -- are already in commune_window): an incremental run reads only the dates it rebuilds.
-WITH commune_window AS (
+WITH commune_window AS NOT MATERIALIZED (
+    -- read where it is used (the table is on disk): materialised, this CTE is a 2 GB copy nationally
     SELECT * FROM {{ ref('commune_window') }}
     WHERE TRUE {{- since_rebuild() }}
 ),
@@ -10,7 +11,7 @@ commune AS (
     -- communes pass through (aggregating 3.7 M one-row groups costs a minute at national scale)
     SELECT
         * EXCLUDE (
-            reported, commune_name, is_late, received_at, notes,
+            reported, is_late, received_at, notes,
             {%- for name in cumulative %}
             {{ name }}, {{ name }}_known,
             {%- endfor %}
@@ -40,8 +41,9 @@ pooled AS (
         sum(communes_expected) AS communes_expected,
         sum(communes_reported) AS communes_reported,
         -- a district has one file in force per date: its id and version say where the figures came from
-        any_value(submission_id) AS submission_id,
-        max(submission_version) AS submission_version,
+        -- (the province has no file of its own: NULL, not some district's)
+        CASE WHEN grouping(district_code) = 0 THEN any_value(submission_id) END AS submission_id,
+        CASE WHEN grouping(district_code) = 0 THEN max(submission_version) END AS submission_version,
         CAST(sum(population) AS BIGINT) AS population,
         CAST(sum(population_18plus) AS BIGINT) AS population_18plus,
         CAST(sum(population_65plus) AS BIGINT) AS population_65plus,
@@ -60,12 +62,6 @@ pooled AS (
     FROM commune
     -- each district, and the province (district_code rolled up)
     GROUP BY report_date, province_code, rollup(district_code)
-),
-
-units AS (
-    SELECT * FROM commune
-    UNION ALL BY NAME
-    SELECT * FROM pooled
 ),
 
 -- what is missing from each unit's 7- and 14-day windows, named for its reason: a district's
@@ -111,39 +107,72 @@ district_count AS (
     FROM pooled
     WHERE unit_type = 'district'
     GROUP BY report_date, province_code
+),
+
+-- the districts' and provinces' own columns, joined to the pooled rows alone (a few hundred thousand
+-- nationally, not the 3.7 M commune rows); a commune row carries its name and has no gaps or beds
+pooled_units AS (
+    SELECT
+        p.*,
+        coalesce(d.district_name, pr.province_name) AS unit_name,
+        CASE WHEN p.unit_type = 'province' THEN dc.districts_expected ELSE 1 END AS districts_expected,
+        CASE WHEN p.unit_type = 'province' THEN dc.districts_reported
+            ELSE CAST(p.communes_reported > 0 AS BIGINT) END AS districts_reported,
+        coalesce(cg.missing_units_7d, dg.missing_units_7d) AS missing_units_7d,
+        coalesce(cg.missing_units_14d, dg.missing_units_14d) AS missing_units_14d,
+        cap.treatment_beds,
+        cap.icu_beds
+    FROM pooled AS p
+    LEFT JOIN {{ source('ref', 'district') }} AS d ON p.unit_type = 'district' AND p.district_code = d.district_code
+    LEFT JOIN {{ source('ref', 'province') }} AS pr
+        ON p.unit_type = 'province' AND p.province_code = pr.province_code
+    LEFT JOIN district_count AS dc
+        ON p.unit_type = 'province' AND p.report_date = dc.report_date AND p.province_code = dc.province_code
+    LEFT JOIN commune_gaps AS cg
+        ON p.unit_type = 'district' AND p.report_date = cg.report_date AND p.district_code = cg.district_code
+    LEFT JOIN district_gaps AS dg
+        ON p.unit_type = 'province' AND p.report_date = dg.report_date AND p.province_code = dg.province_code
+    LEFT JOIN {{ source('ref', 'treatment_capacity') }} AS cap
+        ON p.unit_type = cap.unit_type
+            AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END
+),
+
+units AS (
+    SELECT
+        * EXCLUDE (commune_name),
+        commune_name AS unit_name,
+        CAST(1 AS BIGINT) AS districts_expected,
+        CAST(communes_reported > 0 AS BIGINT) AS districts_reported,
+        CAST(NULL AS VARCHAR[]) AS missing_units_7d,
+        CAST(NULL AS VARCHAR[]) AS missing_units_14d,
+        CAST(NULL AS BIGINT) AS treatment_beds,
+        CAST(NULL AS BIGINT) AS icu_beds
+    FROM commune
+    UNION ALL BY NAME
+    SELECT * FROM pooled_units
 )
 
 SELECT
-    p.*,
-    CASE WHEN p.unit_type = 'province' THEN dc.districts_expected ELSE 1 END AS districts_expected,
-    CASE WHEN p.unit_type = 'province' THEN dc.districts_reported
-        ELSE CAST(p.communes_reported > 0 AS BIGINT) END AS districts_reported,
-    CASE p.unit_type WHEN 'commune' THEN p.commune_code
-        WHEN 'district' THEN p.district_code
-        ELSE p.province_code END AS unit_code,
-    coalesce(c.commune_name, d.district_name, pr.province_name) AS unit_name,
-    p.communes_reported > 0 AS has_data,
-    round(p.tests_positive / nullif(p.tests_performed, 0), 4) AS test_positivity,
-    round(p.new_cases_7d * 100000.0 / nullif(p.population, 0), 2) AS cases_per_100k_week,
-    round(p.community_7d * 100000.0 / nullif(p.population, 0), 2) AS community_per_100k_week,
-    round(p.vaccinated_18plus_dose1 / nullif(p.population_18plus, 0), 4) AS coverage_18plus_dose1,
-    round(p.vaccinated_18plus_full / nullif(p.population_18plus, 0), 4) AS coverage_18plus_full,
-    round(p.vaccinated_65plus_full / nullif(p.population_65plus, 0), 4) AS coverage_65plus_full,
-    round(p.vaccinated_50plus_full / nullif(p.population_50plus, 0), 4) AS coverage_50plus_full,
-    coalesce(cg.missing_units_7d, dg.missing_units_7d) AS missing_units_7d,
-    coalesce(cg.missing_units_14d, dg.missing_units_14d) AS missing_units_14d,
-    cap.treatment_beds,
-    cap.icu_beds
-FROM units AS p
-LEFT JOIN {{ source('ref', 'commune') }} AS c ON p.unit_type = 'commune' AND p.commune_code = c.commune_code
-LEFT JOIN {{ source('ref', 'district') }} AS d ON p.unit_type = 'district' AND p.district_code = d.district_code
-LEFT JOIN {{ source('ref', 'province') }} AS pr ON p.unit_type = 'province' AND p.province_code = pr.province_code
-LEFT JOIN district_count AS dc
-    ON p.unit_type = 'province' AND p.report_date = dc.report_date AND p.province_code = dc.province_code
-LEFT JOIN commune_gaps AS cg
-    ON p.unit_type = 'district' AND p.report_date = cg.report_date AND p.district_code = cg.district_code
-LEFT JOIN district_gaps AS dg
-    ON p.unit_type = 'province' AND p.report_date = dg.report_date AND p.province_code = dg.province_code
-LEFT JOIN {{ source('ref', 'treatment_capacity') }} AS cap
-    ON p.unit_type = cap.unit_type
-        AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END
+    * EXCLUDE (
+        unit_name, districts_expected, districts_reported, missing_units_7d, missing_units_14d,
+        treatment_beds, icu_beds
+    ),
+    districts_expected,
+    districts_reported,
+    CASE unit_type WHEN 'commune' THEN commune_code
+        WHEN 'district' THEN district_code
+        ELSE province_code END AS unit_code,
+    unit_name,
+    communes_reported > 0 AS has_data,
+    round(tests_positive / nullif(tests_performed, 0), 4) AS test_positivity,
+    round(new_cases_7d * 100000.0 / nullif(population, 0), 2) AS cases_per_100k_week,
+    round(community_7d * 100000.0 / nullif(population, 0), 2) AS community_per_100k_week,
+    round(vaccinated_18plus_dose1 / nullif(population_18plus, 0), 4) AS coverage_18plus_dose1,
+    round(vaccinated_18plus_full / nullif(population_18plus, 0), 4) AS coverage_18plus_full,
+    round(vaccinated_65plus_full / nullif(population_65plus, 0), 4) AS coverage_65plus_full,
+    round(vaccinated_50plus_full / nullif(population_50plus, 0), 4) AS coverage_50plus_full,
+    missing_units_7d,
+    missing_units_14d,
+    treatment_beds,
+    icu_beds
+FROM units

@@ -206,18 +206,20 @@ carried AS (
         {%- if is_incremental() %}
         CASE WHEN a.report_date - 7 >= {{ rebuild_from() }}
             THEN coalesce(last_value(a.level IGNORE NULLS) OVER (
-                unit_days RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 7 DAYS PRECEDING), s.level)
+                unit_days RANGE BETWEEN UNBOUNDED PRECEDING AND 7 PRECEDING), s.level)
         END AS level_7_days_ago
         {%- else %}
         last_value(a.level IGNORE NULLS) OVER (
-            unit_days RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 7 DAYS PRECEDING) AS level_7_days_ago
+            unit_days RANGE BETWEEN UNBOUNDED PRECEDING AND 7 PRECEDING) AS level_7_days_ago
         {%- endif %}
     FROM assessed AS a
     {%- if is_incremental() %}
     LEFT JOIN seed AS s ON a.unit_key = s.unit_key
     {%- endif %}
     WHERE NOT a.is_seed
-    WINDOW unit_days AS (PARTITION BY a.unit_key ORDER BY a.report_date)
+    -- ordered by day number: the RANGE frame (7 days back) then shares the ROWS frames' sort (on a DATE it
+    -- needs an INTERVAL, ordering by a TIMESTAMP cast: a second sort of every row)
+    WINDOW unit_days AS (PARTITION BY a.unit_key ORDER BY a.report_date - DATE '2000-01-01')
 )
 
 {%- if is_incremental() %}
