@@ -328,7 +328,8 @@ def _data_dictionary(args) -> int:
     from bantin import models
 
     settings = load_settings()
-    text = models.data_dictionary(models.schema_only([settings.province_code]))
+    with models.schema_only([settings.province_code]) as con:
+        text = models.data_dictionary(con)
     target = models.DATA_DICTIONARY
     if args.check:
         current = target.read_text(encoding="utf-8") if target.is_file() else ""

@@ -31,6 +31,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -365,14 +366,18 @@ def publish_docs(con, warehouse_dir: Path, *, engine_config: dict | None = None)
     return target
 
 
+@contextmanager
 def schema_only(province_codes: list[int], calendar_end: date = date(2021, 10, 12)):
-    """A warehouse with every table and comment and no ledger data (a temporary file; the connection
-    is to it): what the data dictionary documents."""
-    folder = Path(tempfile.mkdtemp(prefix="bantin-schema-"))
-    con = store.scratch(path=folder / "schema.duckdb")
-    store.migrate(con)
-    build(con, province_codes=province_codes, calendar_end=calendar_end, engine_config=store.engine_config())
-    return con
+    """A warehouse with every table and comment and no ledger data, in a temporary folder removed after
+    the block (the connection is to it): what the data dictionary documents."""
+    with tempfile.TemporaryDirectory(prefix="bantin-schema-") as folder:
+        con = store.scratch(path=Path(folder) / "schema.duckdb")
+        try:
+            store.migrate(con)
+            build(con, province_codes=province_codes, calendar_end=calendar_end, engine_config=store.engine_config())
+            yield con
+        finally:
+            con.close()
 
 
 def data_dictionary(con) -> str:

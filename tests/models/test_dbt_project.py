@@ -36,14 +36,14 @@ def test_every_model_is_described_and_every_mart_tests_its_grain():
 
 def test_every_count_column_reaches_the_marts():
     """A count column added to the contract comes out in the daily marts and the corrections, by name."""
-    con = models.schema_only([22])
-    columns = {}
-    for table, column in con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'marts'"
-    ).fetchall():
-        columns.setdefault(table, set()).add(column)
-    counts = [c.name for c in COLUMNS if c.type == "integer" and c.kind != "id"]
-    assert set(counts) <= columns["commune_daily"]
-    pooled = {c for c in counts if c != "mobile_medical_stations"}  # a commune's, not pooled (levels use it)
-    assert pooled <= columns["district_daily"] and pooled <= columns["province_daily"]
-    assert {f"{c}_delta" for c in counts} <= columns["corrections"]
+    with models.schema_only([22]) as con:
+        columns = {}
+        for table, column in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'marts'"
+        ).fetchall():
+            columns.setdefault(table, set()).add(column)
+        counts = [c.name for c in COLUMNS if c.type == "integer" and c.kind != "id"]
+        assert set(counts) <= columns["commune_daily"]
+        pooled = {c for c in counts if c != "mobile_medical_stations"}  # a commune's, not pooled (levels use it)
+        assert pooled <= columns["district_daily"] and pooled <= columns["province_daily"]
+        assert {f"{c}_delta" for c in counts} <= columns["corrections"]

@@ -16,29 +16,29 @@ from .loaded_warehouse import LAST_DAY, PROVINCE
 
 
 def test_every_column_of_every_schema_analysts_read_is_described():
-    con = models.schema_only([PROVINCE])
-    undocumented = con.execute(
-        "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?)) "
-        "AND coalesce(comment, '') = ''",
-        [list(models.DICTIONARY_SCHEMAS)],
-    ).fetchall()
-    assert undocumented == []
-    described = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name IN ('ops', 'raw', 'ref')"
-    ).fetchone()[0]
-    assert described > 130  # the ledger's, raw rows' and reference tables' columns, not only the marts'
-    # no description for a column that does not exist (a renamed column must take its text along)
-    for table, columns in warehouse.COLUMN_COMMENTS.items():
-        schema, name = table.split(".")
-        present = {
-            c
-            for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?", [schema, name]
-            ).fetchall()
-        }
-        assert set(columns) == present, table
+    with models.schema_only([PROVINCE]) as con:
+        undocumented = con.execute(
+            "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?)) "
+            "AND coalesce(comment, '') = ''",
+            [list(models.DICTIONARY_SCHEMAS)],
+        ).fetchall()
+        assert undocumented == []
+        described = con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name IN ('ops', 'raw', 'ref')"
+        ).fetchone()[0]
+        assert described > 130  # the ledger's, raw rows' and reference tables' columns, not only the marts'
+        # no description for a column that does not exist (a renamed column must take its text along)
+        for table, columns in warehouse.COLUMN_COMMENTS.items():
+            schema, name = table.split(".")
+            present = {
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?", [schema, name]
+                ).fetchall()
+            }
+            assert set(columns) == present, table
 
 
 def test_parquet_is_readable_by_other_accounts_typed_and_complete(loaded_settings):

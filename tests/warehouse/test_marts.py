@@ -29,18 +29,18 @@ def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
 
 
 def test_every_mart_column_is_documented_and_the_dictionary_is_current(loaded_settings):
-    con = models.schema_only([PROVINCE])
-    undocumented = con.execute(
-        "SELECT table_name || '.' || column_name FROM duckdb_columns() "
-        "WHERE schema_name = 'marts' AND coalesce(comment, '') = ''"
-    ).fetchall()
-    assert undocumented == []
-    assert models.DATA_DICTIONARY.read_text(encoding="utf-8") == models.data_dictionary(con), (
-        "docs/data-dictionary.md is out of date: run `bantin data-dictionary`"
-    )
-    with store.reader(loaded_settings.warehouse_path) as built:
-        comment = built.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'corrections'").fetchone()
-    assert comment and "apart" in comment[0]
+    with models.schema_only([PROVINCE]) as con:
+        undocumented = con.execute(
+            "SELECT table_name || '.' || column_name FROM duckdb_columns() "
+            "WHERE schema_name = 'marts' AND coalesce(comment, '') = ''"
+        ).fetchall()
+        assert undocumented == []
+        assert models.DATA_DICTIONARY.read_text(encoding="utf-8") == models.data_dictionary(con), (
+            "docs/data-dictionary.md is out of date: run `bantin data-dictionary`"
+        )
+        with store.reader(loaded_settings.warehouse_path) as built:
+            comment = built.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'corrections'").fetchone()
+        assert comment and "apart" in comment[0]
 
 
 def test_bantin_sql_reads_the_snapshot_read_only(loaded_settings, capsys):
