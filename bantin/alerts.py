@@ -112,7 +112,7 @@ def notify_new_f0(settings: Settings) -> dict:
     from bantin import delivery, store
 
     (settings.outbox / "alerts").mkdir(parents=True, exist_ok=True)
-    with store.exclusive_lock(settings.outbox / "alerts" / ".alert.lock"):
+    with store.exclusive_lock(settings.outbox / "alerts" / ".alert.lock", timeout=settings.lock_wait_seconds):
         with store.writer(settings) as con:
             today = datetime.now(settings.timezone).date()
             # News is the latest report days: in production that is today; on a replayed past day, that day.

@@ -657,7 +657,7 @@ def render(figures: dict, settings: Settings, report_date: date, *, run_id: str 
     figures = with_decision(figures)
     folder = settings.bulletins / report_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(folder / ".render.lock"):
+    with exclusive_lock(folder / ".render.lock", timeout=settings.lock_wait_seconds):
         return _render_version(figures, settings, report_date, folder, run_id=run_id, pdf=pdf)
 
 

@@ -40,8 +40,6 @@ from pathlib import Path
 from bantin import ledger
 from bantin.operations import STAGES, summary_line
 
-LOCK_TIMEOUT_S = 30 * 60
-
 log = logging.getLogger(__name__)
 
 
@@ -53,8 +51,9 @@ class WarehouseBusy(TimeoutError):
 
 
 @contextmanager
-def exclusive_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S):
-    """One process at a time, machine-wide (flock on `lock_path`); waits up to `timeout` seconds."""
+def exclusive_lock(lock_path: Path, timeout: float):
+    """One process at a time, machine-wide (flock on `lock_path`); waits up to `timeout` seconds
+    (the operator's bound, Settings.lock_wait_seconds: BANTIN_LOCK_WAIT_S)."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:
         deadline = time.monotonic() + timeout
@@ -114,7 +113,7 @@ def writer(settings):
     """
     path: Path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    wait = getattr(settings, "lock_wait_seconds", LOCK_TIMEOUT_S)
+    wait = settings.lock_wait_seconds
     deadline = time.monotonic() + wait
     with exclusive_lock(lock_path(settings), timeout=wait):
         con = _connect_when_free(path, engine_config(settings), deadline)

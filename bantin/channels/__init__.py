@@ -142,7 +142,7 @@ def pull_lock(settings: Settings, channel: str):
     from bantin.store import exclusive_lock
 
     settings.channels.mkdir(parents=True, exist_ok=True)
-    return exclusive_lock(settings.channels / f"{channel}.lock")
+    return exclusive_lock(settings.channels / f"{channel}.lock", timeout=settings.lock_wait_seconds)
 
 
 def write_atomic(path: Path, text: str) -> None:

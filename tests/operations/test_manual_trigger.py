@@ -152,7 +152,7 @@ def test_a_run_held_past_its_deadline_warns_the_operators_then_delivers(stack, m
     from bantin import store
 
     # the run's warehouse stages wait behind the writer's lock, held here: the run is held back
-    with store.exclusive_lock(stack.bantin_home / "warehouse" / "bantin.lock"):
+    with store.exclusive_lock(stack.bantin_home / "warehouse" / "bantin.lock", timeout=60):
         run_id = _trigger(stack)
         today = datetime.now(ZoneInfo(TIMEZONE)).date()
         (deadline_times,) = zip(
