@@ -80,8 +80,8 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         (r["unit_type"], r["unit_code"]): r
         for r in _records(
             con,
-            "SELECT l.*, s.declared_level, s.status AS signoff_status, s.decided_by, s.decided_at, "
-            "s.decision_reason FROM marts.epidemic_level AS l LEFT JOIN marts.level_signoff AS s "
+            "SELECT l.*, s.declared_level, s.level_in_force, s.differs, s.status AS signoff_status, s.decided_by, "
+            "s.decided_at, s.decision_reason FROM marts.epidemic_level AS l LEFT JOIN marts.level_signoff AS s "
             "USING (report_date, unit_type, unit_code) WHERE l.report_date = ?",
             [report_date],
         )
@@ -178,7 +178,7 @@ def _level_of(row: dict | None) -> dict | None:
         "commune_days_reported",
         "commune_days_expected",
     )
-    shown = row.get("declared_level") or row["level"]
+    shown = row["level_in_force"]
     return {
         **{k: row.get(k) for k in keep},
         "level": shown,
@@ -186,7 +186,7 @@ def _level_of(row: dict | None) -> dict | None:
         "colour_vi": COLOURS[shown][1],
         "computed_level": row["level"],
         "declared_level": row.get("declared_level"),
-        "differs": row.get("declared_level") is not None and row["declared_level"] != row["level"],
+        "differs": bool(row["differs"]),
         "missing_units": list(row.get("missing_units") or []),
         "signoff": {
             "status": row.get("signoff_status") or "provisional",
@@ -230,7 +230,7 @@ def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[di
             "commune_name": r["unit_name"],
             "district_code": r["district_code"],
             "district_name": district_names.get(r["district_code"]),
-            "level": r["declared_level"] or r["level"],
+            "level": r["level_in_force"],
             "computed_level": r["level"],
             "declared_level": r["declared_level"],
             "previous_level": r["previous_level"],
@@ -239,7 +239,7 @@ def _communes_watch(commune_levels: list[dict], district_names: dict) -> list[di
             "is_stale": r["is_stale"],
         }
         for r in commune_levels
-        if (r["declared_level"] or r["level"]) >= 3 or r["level"] >= 3 or r["level_changed"]
+        if r["level_in_force"] >= 3 or r["level"] >= 3 or r["level_changed"]
     ]
     return sorted(rows, key=lambda r: (r["district_code"], -r["level"], r["commune_name"]))
 
@@ -252,7 +252,7 @@ def _communes_above_level_1(commune_levels: list[dict]) -> list[dict]:
         {
             "commune_code": r["unit_code"],
             "commune_name": r["unit_name"],
-            "level": r["declared_level"] or r["level"],
+            "level": r["level_in_force"],
             "computed_level": r["level"],
             "declared_level": r["declared_level"],
         }

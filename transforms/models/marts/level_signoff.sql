@@ -9,6 +9,8 @@ SELECT
     l.report_date, l.unit_type, l.unit_code, l.unit_name, l.district_code,
     l.level AS computed_level,
     d.declared_level,
+    -- the one reading of the level announced: the Director's declared level, else the computed one
+    coalesce(d.declared_level, l.level) AS level_in_force,
     coalesce(d.status, 'provisional') AS status,
     d.computed_level AS computed_level_at_decision,
     coalesce(d.declared_level <> l.level, false) AS differs,
