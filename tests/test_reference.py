@@ -184,8 +184,9 @@ def test_loader_does_not_import_pandas():
 def test_build_script_reproduces_committed_csvs(tmp_path):
     script = ref.REFERENCE_DIR / "build_reference.py"
     subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
-    names = ["provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    tables = ["provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"]
+    names = [*tables, *(f"by_version/{n}" for n in [*tables, "versions.csv", "commune_succession.csv"])]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.csv")) == sorted(names)
     for name in names:
         assert (tmp_path / name).read_bytes() == (ref.REFERENCE_DIR / name).read_bytes(), name
 
