@@ -350,7 +350,8 @@ def document_form(settings: Settings, province: dict, report_date: date) -> dict
 
     form = settings.document
     short = str(province["province_name"])  # "Quảng Ninh", "Hà Nội"
-    full = reference.province(int(province["province_code"])).name_full  # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"
+    # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"; as on the list in force (Huế: a tỉnh until 2025)
+    full = reference.province(int(province["province_code"]), on=report_date).name_full
     return {
         "parent_body": form.parent_body or f"UBND {full.upper()}",
         "scope": "toàn thành phố" if full.lower().startswith("thành phố") else "toàn tỉnh",

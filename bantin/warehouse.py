@@ -60,11 +60,13 @@ TABLE_COMMENTS = {
     "status approved or overridden, the computed level at the time and the declared one, who (decided_by), when "
     "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in "
     "force.",
-    "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
-    "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
-    "ref.commune": "Commune-level reporting units in scope with population (total, 18+, 65+, 50+), from "
-    "reference/communes.csv; an island district without communes is its own unit (commune_code = district_code, "
-    "commune_type huyen_dao).",
+    "ref.province": "Provinces in scope (GSO codes) on the unit list in force over the warehouse's report dates, "
+    "from reference/by_version/provinces.csv.",
+    "ref.district": "Districts in scope on the unit list in force, from reference/by_version/districts.csv; island "
+    "districts without communes included.",
+    "ref.commune": "Commune-level reporting units in scope on the unit list in force (177 in Quảng Ninh in 2021), "
+    "with population (total, 18+, 65+, 50+), from reference/by_version/communes.csv; an island district without "
+    "communes is its own unit (commune_code = district_code, commune_type huyen_dao).",
     "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province "
     "(criterion 3 of the levels).",
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; "
@@ -278,23 +280,31 @@ def analyst_session(snapshot: Path, settings=None):
 
 
 REFERENCE_FILES = {
-    "province": "provinces.csv",
-    "district": "districts.csv",
-    "commune": "communes.csv",
-    "treatment_capacity": "treatment_capacity.csv",
+    "province": "by_version/provinces.csv",
+    "district": "by_version/districts.csv",
+    "commune": "by_version/communes.csv",
+    "treatment_capacity": "by_version/treatment_capacity.csv",
 }
 
 
-def load_reference(con, province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> None:
-    """(Re)load the `ref` schema for the provinces in scope, from the versioned CSVs and rule sets."""
+def load_reference(
+    con,
+    province_codes: list[int],
+    rule_sets_dir: Path = levels.RULE_SETS_DIR,
+    units: reference.ReferenceVersion | None = None,
+) -> None:
+    """(Re)load the `ref` schema for the provinces in scope, from the unit list `units` (default: the newest)
+    and the rule sets. `bantin.models.build` passes the list in force over the warehouse's report dates."""
     scope = ", ".join(str(int(p)) for p in province_codes)
+    units = units or reference.version_on(None)
     for table, file_name in REFERENCE_FILES.items():
         where = "TRUE" if table == "treatment_capacity" else f"province_code IN ({scope})"
         path = reference.REFERENCE_DIR / file_name
         con.execute(
             f"CREATE OR REPLACE TABLE ref.{table} AS "
-            f"SELECT * FROM read_csv(?, header = true, auto_detect = true) WHERE {where}",
-            [str(path)],
+            f"SELECT * EXCLUDE (version, valid_from, valid_to) FROM read_csv(?, header = true, auto_detect = true) "
+            f"WHERE version = ? AND {where}",
+            [str(path), units.name],
         )
     levels.load_rule_sets(con, rule_sets_dir)
 

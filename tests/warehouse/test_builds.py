@@ -134,7 +134,9 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
         for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily", "marts.epidemic_level")
     }
     assert before["marts.commune_daily"][-1] == LAST_DAY
-    later = date(2026, 12, 3)
+    # On the same unit list as the data (2021-02-03, until 31/12/2022): a date on another list changes
+    # the `ref` tables for every date and rebuilds in full until the models join the dated reference (#17).
+    later = date(2022, 12, 3)
     built = pipeline.build_marts(loaded_settings, later)
     assert built["mode"] == "incremental"
     for table, dates in before.items():
