@@ -55,7 +55,7 @@ GENERATE = (
 first, last, status = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]), sys.argv[4]
 with store.transaction(con):
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
-        warehouse.load_reference(con, PROVINCES)
+        warehouse.load_reference(con, PROVINCES, units=reference.version_on(first))  # the list the build will use
     con.execute('''
         CREATE OR REPLACE TEMP TABLE bench_file AS
         SELECT district_code, CAST(day AS DATE) AS report_date,
