@@ -62,6 +62,11 @@ def test_a_code_merged_later_is_accepted_on_a_2021_date_and_refused_on_a_2025_on
     assert YET_KIEU in {r["commune_code"] for r in files["ha_long_2021_on_2021"]}
     assert not [f for f in found["ha_long_2021_on_2021"] if f.severity == "error"]
     assert _identity_errors(found, files, "ha_long_2021_list_dated_2025") == {YET_KIEU}
+    (message,) = [f.message_en for f in found["ha_long_2021_list_dated_2025"] if f.rule == "identity.commune"]
+    assert message == (
+        "Commune code 6682 does not belong to district 193 on the unit list in force on the report "
+        "date (the list of 2025-01-04)."
+    )
 
 
 def test_a_code_new_on_the_current_list_is_refused_on_a_2021_date_and_accepted_on_a_2025_one(findings):
