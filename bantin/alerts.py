@@ -67,7 +67,7 @@ def compose(settings: Settings, found: list[dict]) -> tuple[str, str]:
     """Subject and plain-text body of one alert listing every new-F0 commune."""
     from bantin import reference
 
-    province = reference.province(settings.province_code).name
+    province = reference.province(settings.province_code, on=found[0]["report_date"] if found else None).name
     lines, places = [], []
     for item in found:
         on = item["report_date"]  # names as on the list in force that day
