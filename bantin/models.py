@@ -198,18 +198,14 @@ LEDGER_FINGERPRINT = """
 """
 
 
-def inputs_fingerprint(
-    province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR, units: str | None = None
-) -> str:
+def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> str:
     """The code and reference data the marts are computed with: any change forces a full rebuild.
 
     The whole dbt project counts (models, macros, YAML), and so does the contract's column list; a
-    rule-set file dropped into (or removed from) the rule-set folder is such a change too, and so is
-    another unit list in force (`units`, its name: see `units_in_force`).
+    rule-set file dropped into (or removed from) the rule-set folder is such a change too, and so is a
+    change to the unit lists (reference/by_version/, every list and its period).
     """
     digest = hashlib.sha256(repr(sorted(province_codes)).encode())
-    if units is not None:
-        digest.update(f"units:{units}".encode())
     digest.update(json.dumps(submission_columns()).encode())
     files = _project_files() + levels.rule_set_files(rule_sets_dir)
     files += [reference.REFERENCE_DIR / name for name in warehouse.REFERENCE_FILES.values()]
@@ -217,34 +213,6 @@ def inputs_fingerprint(
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def units_in_force(con, calendar_end: date | None = None) -> reference.ReferenceVersion:
-    """The unit list in force over the report dates the warehouse holds (and `calendar_end`).
-
-    Interim, until the models join the dated reference on each row's report date (#17): the `ref`
-    schema holds one list. Over dates that span a change of list it is the list of the last date,
-    as before lists had dates: rows of units that list no longer has are left out of the marts.
-    """
-    first, last = con.execute(
-        "SELECT min(d), max(d) FROM (SELECT report_date AS d FROM ops.submission WHERE status = 'accepted' "
-        "UNION ALL SELECT report_date FROM ops.report_day UNION ALL SELECT CAST(? AS DATE))",
-        [calendar_end],
-    ).fetchone()
-    if first is None:
-        return reference.version_on(None)
-    earliest = reference.versions()[0].valid_from
-    lists = {reference.version_on(max(day, earliest)) for day in (first, last)}
-    if len(lists) > 1:
-        log.warning(
-            "report dates %s to %s span a change of unit list (%s): the marts use the %s list for all "
-            "dates until the models read the dated reference",
-            first,
-            last,
-            ", ".join(sorted(v.name for v in lists)),
-            reference.version_on(last).name,
-        )
-    return reference.version_on(max(last, earliest))
 
 
 def plan_build(con, *, fingerprint: str, calendar_end: date, full_refresh: bool = False) -> BuildPlan:
@@ -299,11 +267,10 @@ def build(
     (`store.engine_config(settings)`); by default DuckDB's own with bantin's 2 threads.
     """
     levels.read_rule_sets(rule_sets_dir)  # a malformed file is refused before anything is written
+    fingerprint = inputs_fingerprint(province_codes, rule_sets_dir)
     calendar_end = max(
         calendar_end, con.execute("SELECT max(report_date) FROM ops.report_day").fetchone()[0] or calendar_end
     )
-    units = units_in_force(con, calendar_end)
-    fingerprint = inputs_fingerprint(province_codes, rule_sets_dir, units.name)  # another list: rebuild all
     con.execute(f"CREATE OR REPLACE TEMP TABLE current_build_input AS {LEDGER_FINGERPRINT}")
     plan = plan_build(con, fingerprint=fingerprint, calendar_end=calendar_end, full_refresh=full_refresh)
     log.info("build plan: %s (%s)", plan.mode, plan.reason)
@@ -311,7 +278,7 @@ def build(
         return plan
     if plan.mode == "full":
         with store.transaction(con):
-            warehouse.load_reference(con, province_codes, rule_sets_dir, units)
+            warehouse.load_reference(con, province_codes, rule_sets_dir)
             warehouse.comment_tables(con)
     result = run_dbt(
         ["build"],
@@ -403,8 +370,7 @@ def publish_docs(con, warehouse_dir: Path, *, engine_config: dict | None = None)
 
 def schema_only(province_codes: list[int], calendar_end: date = date(2021, 10, 12)):
     """A warehouse with every table and comment and no ledger data (a temporary file; the connection
-    is to it): what the data dictionary documents. Its `ref` tables hold the unit list in force on
-    `calendar_end` (`build` takes the list in force over the calendar: `units_in_force`)."""
+    is to it): what the data dictionary documents."""
     folder = Path(tempfile.mkdtemp(prefix="bantin-schema-"))
     con = store.scratch(path=folder / "schema.duckdb")
     store.migrate(con)

@@ -55,14 +55,16 @@ GENERATE = (
 first, last, status = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]), sys.argv[4]
 with store.transaction(con):
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
-        warehouse.load_reference(con, PROVINCES, units=reference.version_on(first))  # the list the build will use
+        warehouse.load_reference(con, PROVINCES)
+    units = reference.version_on(first).name  # the rows are on the unit list in force over [first, last]
+    assert reference.version_on(last).name == units, "a bench period within one unit list"
     con.execute('''
         CREATE OR REPLACE TEMP TABLE bench_file AS
         SELECT district_code, CAST(day AS DATE) AS report_date,
                district_code || '-' || strftime(day, '%Y%m%d') || '-' || ? AS submission_id
-        FROM (SELECT DISTINCT district_code FROM ref.commune),
+        FROM (SELECT DISTINCT district_code FROM ref.commune WHERE reference_version = ?),
              range(CAST(? AS DATE), CAST(? AS DATE) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days(day)''',
-        [status, first, last])
+        [status, units, first, last])
     version = 2 if status == "v2" else 1
     con.execute('''
         INSERT INTO ops.submission
@@ -85,12 +87,12 @@ with store.transaction(con):
                CAST(c.population_50plus * least(0.90, 0.45 + n.age / 600) AS BIGINT),
                1 + n.h % 2, NULL
         FROM bench_file AS f
-        JOIN ref.commune AS c USING (district_code)
+        JOIN ref.commune AS c ON c.district_code = f.district_code AND c.reference_version = ?
         CROSS JOIN LATERAL (
             SELECT hash(c.commune_code, f.report_date, ?) AS h,
                    CAST(hash(c.commune_code, f.report_date, ?) % 1000 < 15 AS INT)
                        * CAST(1 + hash(c.commune_code, f.report_date) % 9 AS INT) AS cases,
-                   f.report_date - DATE '2021-10-12' AS age) AS n''', [status, status])
+                   f.report_date - DATE '2021-10-12' AS age) AS n''', [units, status, status])
     con.execute("INSERT INTO ops.report_day VALUES (?, now()::TIMESTAMP) ON CONFLICT DO NOTHING", [last])
 con.close()
 """
@@ -129,7 +131,9 @@ commune_day AS (
            a.new_cases, a.new_cases_community,
            sum(coalesce(a.new_cases, 0)) OVER w AS new_cases_7d,
            sum(coalesce(a.new_cases_community, 0)) OVER w AS community_7d
-    FROM days AS d CROSS JOIN ref.commune AS c
+    FROM days AS d
+    JOIN ref.reference_version AS v ON d.report_date BETWEEN v.valid_from AND coalesce(v.valid_to, DATE '9999-12-31')
+    JOIN ref.commune AS c ON c.reference_version = v.reference_version
     LEFT JOIN accepted AS a ON a.report_date = d.report_date AND a.commune_code = c.commune_code
     WINDOW w AS (PARTITION BY c.commune_code ORDER BY d.report_date ROWS 6 PRECEDING)
 )

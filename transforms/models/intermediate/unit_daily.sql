@@ -35,6 +35,7 @@ commune AS (
 pooled AS (
     SELECT
         report_date,
+        any_value(reference_version) AS reference_version,  -- one unit list a date
         CASE WHEN grouping(district_code) = 0 THEN 'district' ELSE 'province' END AS unit_type,
         province_code,
         district_code,
@@ -99,7 +100,8 @@ district_gaps AS (
                 || ' xã-ngày)' END ORDER BY p.district_code)
             FILTER (WHERE p.commune_days_reported_14d < p.communes_expected * 14) AS missing_units_14d
     FROM pooled AS p
-    INNER JOIN {{ source('ref', 'district') }} AS d ON p.district_code = d.district_code
+    INNER JOIN {{ source('ref', 'district') }} AS d
+        ON p.reference_version = d.reference_version AND p.district_code = d.district_code
     WHERE p.unit_type = 'district'
     GROUP BY p.report_date, p.province_code
 ),
@@ -139,9 +141,13 @@ SELECT
     cap.treatment_beds,
     cap.icu_beds
 FROM units AS p
-LEFT JOIN {{ source('ref', 'commune') }} AS c ON p.unit_type = 'commune' AND p.commune_code = c.commune_code
-LEFT JOIN {{ source('ref', 'district') }} AS d ON p.unit_type = 'district' AND p.district_code = d.district_code
-LEFT JOIN {{ source('ref', 'province') }} AS pr ON p.unit_type = 'province' AND p.province_code = pr.province_code
+-- names and capacity from the unit list the row is on
+LEFT JOIN {{ source('ref', 'commune') }} AS c
+    ON p.unit_type = 'commune' AND p.reference_version = c.reference_version AND p.commune_code = c.commune_code
+LEFT JOIN {{ source('ref', 'district') }} AS d
+    ON p.unit_type = 'district' AND p.reference_version = d.reference_version AND p.district_code = d.district_code
+LEFT JOIN {{ source('ref', 'province') }} AS pr
+    ON p.unit_type = 'province' AND p.reference_version = pr.reference_version AND p.province_code = pr.province_code
 LEFT JOIN district_count AS dc
     ON p.unit_type = 'province' AND p.report_date = dc.report_date AND p.province_code = dc.province_code
 LEFT JOIN commune_gaps AS cg
@@ -149,5 +155,5 @@ LEFT JOIN commune_gaps AS cg
 LEFT JOIN district_gaps AS dg
     ON p.unit_type = 'province' AND p.report_date = dg.report_date AND p.province_code = dg.province_code
 LEFT JOIN {{ source('ref', 'treatment_capacity') }} AS cap
-    ON p.unit_type = cap.unit_type
+    ON p.unit_type = cap.unit_type AND p.reference_version = cap.reference_version
         AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END

@@ -8,7 +8,7 @@ WITH latest AS (
     QUALIFY row_number() OVER (PARTITION BY report_date, unit_type, unit_code ORDER BY decided_at DESC) = 1
 )
 SELECT
-    l.report_date, l.unit_type, l.unit_code, l.unit_name, l.district_code,
+    l.report_date, l.reference_version, l.unit_type, l.unit_code, l.unit_name, l.district_code,
     l.level AS computed_level,
     d.declared_level,
     coalesce(d.status, 'provisional') AS status,

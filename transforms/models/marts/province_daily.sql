@@ -2,6 +2,7 @@
           pre_hook="{{ delete_rebuilt_dates() }}", on_schema_change='fail') }}
 SELECT
     report_date,
+    reference_version,
     province_code,
     unit_name AS province_name,
     districts_expected,
@@ -11,6 +12,6 @@ SELECT
               new_cases_14d, community_14d,
               commune_days_reported_14d, population_days_7d, population_days_14d, missing_units_7d,
               missing_units_14d,
-              submission_id, submission_version)
+              submission_id, submission_version, reference_version)
 FROM {{ ref('unit_daily') }}
 WHERE unit_type = 'province' {{- since_rebuild() }}
