@@ -67,11 +67,12 @@ def compose(settings: Settings, found: list[dict]) -> tuple[str, str]:
     """Subject and plain-text body of one alert listing every new-F0 commune."""
     from bantin import reference
 
-    province = reference.province(settings.province_code).name
+    province = reference.province(settings.province_code, on=found[0]["report_date"] if found else None).name
     lines, places = [], []
     for item in found:
-        commune = _name(reference.commune, item["commune_code"])
-        district = _name(reference.district, item["district_code"])
+        on = item["report_date"]  # names as on the list in force that day
+        commune = _name(reference.commune, item["commune_code"], on)
+        district = _name(reference.district, item["district_code"], on)
         places.append(commune)
         lines.append(
             f"- {commune}, {district}: {item['new_cases_community']} ca mắc mới trong cộng đồng "
@@ -91,10 +92,10 @@ def compose(settings: Settings, found: list[dict]) -> tuple[str, str]:
     return subject, body
 
 
-def _name(lookup, code: int) -> str:
+def _name(lookup, code: int, on) -> str:
     try:
-        return lookup(code).name
-    except KeyError:
+        return lookup(code, on=on).name
+    except LookupError:  # not on the list in force
         return str(code)
 
 

@@ -372,11 +372,12 @@ def document_form(settings: Settings, province: dict, report_date: date) -> dict
     form = settings.document
     code = int(province["province_code"])
     short = str(province["province_name"])  # "Quảng Ninh", "Hà Nội"
-    full = reference.province(code).name_full  # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"
+    # "Tỉnh Quảng Ninh", "Thành phố Hà Nội"; as on the list in force (Huế: a tỉnh until 2025)
+    full = reference.province(code, on=report_date).name_full
     unit = "thành phố" if full.lower().startswith("thành phố") else "tỉnh"
     # the kinds of district the province has, in the usual order: "huyện, thị xã, thành phố" (Quảng Ninh),
     # "quận, huyện, thị xã" (Hà Nội)
-    names = [d.name.lower() for d in reference.districts(code)]
+    names = [d.name.lower() for d in reference.districts(code, on=report_date)]
     kinds = ", ".join(k for k in DISTRICT_KINDS if any(n.startswith(k + " ") for n in names)) or "huyện"
     return {
         "parent_body": form.parent_body or f"UBND {full.upper()}",
@@ -540,8 +541,8 @@ def _corrections(con, report_date: date, settings: Settings) -> list[dict]:
         con,
         f"""
         WITH found AS (
-            SELECT report_date, district_code, unit_name, to_version, corrected_at, new_cases_before,
-                   new_cases_after, {metrics}
+            SELECT report_date, reference_version, district_code, unit_name, to_version, corrected_at,
+                   new_cases_before, new_cases_after, {metrics}
             FROM marts.corrections
             WHERE unit_type = 'commune' AND report_date < ? AND corrected_at > ?
         )
@@ -550,7 +551,7 @@ def _corrections(con, report_date: date, settings: Settings) -> list[dict]:
                CASE WHEN f.metric = 'new_cases_delta' THEN f.new_cases_before END AS old_value,
                CASE WHEN f.metric = 'new_cases_delta' THEN f.new_cases_after END AS new_value
         FROM (UNPIVOT found ON {metrics} INTO NAME metric VALUE delta) AS f
-        LEFT JOIN ref.district AS d USING (district_code)
+        LEFT JOIN ref.district AS d USING (reference_version, district_code)  -- as on the date's unit list
         WHERE f.delta <> 0
         ORDER BY f.report_date, f.district_code, f.unit_name, f.metric
         """,
@@ -567,6 +568,7 @@ def _warnings(con, report_date: date) -> list[dict]:
         "f.value, f.rule, f.message_vi, r.commune_name "
         "FROM ops.finding f JOIN ops.submission_in_force s USING (submission_id) "
         "LEFT JOIN ref.district d ON d.district_code = s.district_code "
+        "AND s.report_date BETWEEN d.valid_from AND coalesce(d.valid_to, DATE '9999-12-31') "
         "LEFT JOIN raw.submission_row r ON r.submission_id = f.submission_id AND r.source_row = f.source_row "
         "WHERE s.report_date = ? AND f.severity = 'warning' "
         "ORDER BY s.district_code, f.source_row, f.rule",

@@ -188,10 +188,9 @@ def _validate(args) -> int:
     settings = load_settings()
     if not args.file.is_file():
         raise UsageError(f"Không tìm thấy tệp / file not found: {args.file}")
-    try:
-        reference.district(args.district)
-    except KeyError:
-        raise UsageError(f"Mã huyện không tồn tại / unknown district code: {args.district}") from None
+    # a district on any unit list: the file is checked on the list in force on its own report date
+    if not any(args.district in {d.code for d in reference.districts(on=v.valid_from)} for v in reference.versions()):
+        raise UsageError(f"Mã huyện không tồn tại / unknown district code: {args.district}")
     as_of = args.as_of or datetime.now(settings.timezone).date()
     findings = check_file(settings, args.file, args.district, as_of)
     if args.format == "json":
@@ -237,11 +236,14 @@ def _template(args) -> int:
     from bantin import reference
     from bantin.submission_files import write_xlsx
 
-    try:
-        district = reference.district(args.district)
-    except KeyError:
-        raise UsageError(f"Mã huyện không tồn tại / unknown district code: {args.district}") from None
-    communes = reference.communes(district_code=district.code)
+    try:  # the units in force on the report date the template is for
+        district = reference.district(args.district, on=args.date)
+    except LookupError:
+        raise UsageError(
+            f"Mã huyện không tồn tại ngày {args.date:%d/%m/%Y} / unknown district code on "
+            f"{args.date:%d/%m/%Y}: {args.district}"
+        ) from None
+    communes = reference.communes(district_code=district.code, on=args.date)
     if not communes:
         raise UsageError(f"Huyện {district.name} không có xã trong danh mục / has no communes in the reference")
     rows = [
@@ -252,7 +254,7 @@ def _template(args) -> int:
     write_xlsx(
         rows,
         output,
-        province_name=reference.province(district.province_code).name_full,
+        province_name=reference.province(district.province_code, on=args.date).name_full,
         district_name=district.name,
         report_date=args.date,
         fill_in=True,

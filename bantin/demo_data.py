@@ -21,7 +21,7 @@ portal published nothing, and the demo has no better figure to invent.
 An island district without communes (Bạch Long Vĩ, Cồn Cỏ, Lý Sơn, Côn Đảo) is
 its own reporting unit in the reference (commune code = district code) and gets
 a one-row file like any district; Hoàng Sa has no resident population and no
-unit, so it gets no file: 695 of the 696 districts report.
+unit, so it gets no file: 695 of the 696 districts report (704 of 705 on the 2021 list).
 
 `generate_rows` gives the figures; `generate` writes them as the mix of CSV and
 XLSX files clerks really send, one per district per day, in
@@ -361,17 +361,31 @@ def _days(start: date, end: date):
         yield start + timedelta(days=offset)
 
 
+def _unit_list(start: date, end: date) -> reference.ReferenceVersion:
+    """The one unit list in force from `start` to `end`."""
+    first, last = reference.version_on(start), reference.version_on(end)
+    if first != last:
+        raise ValueError(
+            f"{start}–{end} spans a change of unit list ({first.name} until {first.valid_to}, "
+            f"{last.name} from {last.valid_from}): generate each side separately"
+        )
+    return first
+
+
 def generate_rows(province_code: int, start: date, end: date, seed: int = 2021) -> dict[tuple[date, int], list[dict]]:
     """The demo figures: (report date, district code) → one row per commune, by commune code.
 
     Inclusive of `start` and `end`. Deterministic for (province, start, end,
     seed); the random stream is per province, so a province's figures do not
-    depend on which other provinces are generated.
+    depend on which other provinces are generated. The communes are those of the
+    unit list in force on the report dates (Quảng Ninh's 177 in October 2021); a
+    period across a change of list is refused: generate each side on its own.
     """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
+    units = _unit_list(start, end)
     rng = random.Random(f"bantin-demo:{seed}:{province_code}")
-    communes = [_Commune(c, rng) for c in reference.communes(province_code=province_code)]
+    communes = [_Commune(c, rng) for c in reference.communes(province_code=province_code, on=units.valid_from)]
     assumed = assumptions_for(province_code, start)
     real_cases = reference.real_daily_cases(province_code)
     real_deaths = reference.real_daily_deaths(province_code)
@@ -547,8 +561,9 @@ def generate(
     """
     zone = ZoneInfo(timezone)
     receipts = Path(receipts_dir) if receipts_dir else Path(landing_dir).parent / "receipts"
-    province = reference.province(province_code)
-    districts = {d.code: d for d in reference.districts(province_code)}
+    on = _unit_list(start, end).valid_from
+    province = reference.province(province_code, on=on)
+    districts = {d.code: d for d in reference.districts(province_code, on=on)}
     written = []
     for (day, district_code), rows in generate_rows(province_code, start, end, seed).items():
         district = districts[district_code]
@@ -584,7 +599,7 @@ def busy_evening(
     evening, and the next run makes v2. Returns what happened to whom.
     """
     zone = ZoneInfo(timezone)
-    codes = sorted({c.district_code for c in reference.communes(province_code=province_code)})
+    codes = sorted({c.district_code for c in reference.communes(province_code=province_code, on=day)})
     if len(codes) < 4:
         raise ValueError(f"province {province_code} has too few districts for the busy evening")
     missing, late, rejected = codes[-1], codes[1], codes[2]
@@ -623,5 +638,5 @@ def busy_evening(
     corrected = held / str(rejected) / f"{good.stem} (sua lai){good.suffix}"
     good.replace(corrected)
     stamp(corrected, CORRECTED_AT)
-    names = {d.code: d.name for d in reference.districts(province_code)}
+    names = {d.code: d.name for d in reference.districts(province_code, on=day)}
     return {"missing": names[missing], "late": names[late], "rejected_then_corrected": names[rejected]}

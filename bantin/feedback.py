@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 from bantin import reference
@@ -79,7 +80,7 @@ def write_reports(con, settings, submission_ids: list[str]) -> list[Path]:
             "submission": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in submission.items()},
             "findings": findings,
         }
-        district = _district_name(submission["district_code"])
+        district = _district_name(submission["district_code"], submission["report_date"])
         replaced_by = _newest_version(con, submission) if submission["status"] == "superseded" else None
         document["replaced_by"] = replaced_by and {k: str(v) for k, v in replaced_by.items()}
         _write_atomic(folder / f"{stem}.json", json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
@@ -98,8 +99,12 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def _district_name(code: int) -> str:
+def _district_name(code: int, on: date | None = None) -> str:
+    """The district's name on the list in force on `on` (the report date; None or unusable: the newest list)."""
     try:
-        return reference.district(code).name
-    except KeyError:
-        return str(code)
+        return reference.district(code, on=on).name
+    except LookupError:  # not on that list, or a date before any list
+        try:
+            return reference.district(code).name
+        except KeyError:
+            return str(code)

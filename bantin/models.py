@@ -203,7 +203,8 @@ def inputs_fingerprint(province_codes: list[int], rule_sets_dir: Path = levels.R
     """The code and reference data the marts are computed with: any change forces a full rebuild.
 
     The whole dbt project counts (models, macros, YAML), and so does the contract's column list; a
-    rule-set file dropped into (or removed from) the rule-set folder is such a change too.
+    rule-set file dropped into (or removed from) the rule-set folder is such a change too, and so is a
+    change to the unit lists (reference/by_version/, every list and its period).
     """
     digest = hashlib.sha256(repr(sorted(province_codes)).encode())
     digest.update(project_fingerprint().encode())

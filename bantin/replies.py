@@ -232,7 +232,7 @@ def verdict_text(settings: Settings, submission: dict, findings: list[dict], rec
     """The reply's subject and body: verdict, then each finding with row, column, value, what to do."""
     from bantin import feedback
 
-    district = feedback._district_name(submission["district_code"])
+    district = feedback._district_name(submission["district_code"], submission["report_date"])
     accepted = submission["status"] in ("accepted", "superseded")
     day = submission["report_date"]
     day_vi = f"ngày {day:%d/%m/%Y}" if day else "không rõ ngày"

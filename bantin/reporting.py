@@ -49,12 +49,12 @@ LABELS_VI = {
 REASONS_SHOWN = 3
 
 
-def reporting_districts(province_code: int) -> list:
-    """Districts that report: every district with a reporting unit.
+def reporting_districts(province_code: int, on: date | None = None) -> list:
+    """Districts that report on `on` (the report date): every district with a reporting unit on the list in force.
 
     An island district is its own reporting unit; Hoàng Sa has none.
     """
-    return [d for d in reference.districts(province_code) if reference.communes(district_code=d.code)]
+    return [d for d in reference.districts(province_code, on=on) if reference.communes(district_code=d.code, on=on)]
 
 
 def district_status(con, settings: Settings, report_date: date) -> list[dict]:
@@ -78,7 +78,7 @@ def district_status(con, settings: Settings, report_date: date) -> list[dict]:
     rejected_ids = [f["submission_id"] for fs in files.values() for f in fs if f["status"] == "rejected"]
     reasons = _first_errors(con, rejected_ids)
     result = []
-    for district in reporting_districts(settings.province_code):
+    for district in reporting_districts(settings.province_code, on=report_date):
         versions = files.get(district.code, [])
         in_force = next((f for f in versions if f["submission_id"] in in_force_ids), None)
         if in_force is not None:
@@ -180,7 +180,7 @@ def write_board(settings: Settings, report_date: date, statuses: list[dict], now
     html = (
         environment()
         .get_template("board.html.j2")
-        .render(board=document, labels=LABELS_VI, province=reference.province(settings.province_code))
+        .render(board=document, labels=LABELS_VI, province=reference.province(settings.province_code, on=report_date))
     )
     folder = settings.board / report_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)

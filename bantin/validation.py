@@ -137,12 +137,14 @@ def load_suite(name: str):
 
 @lru_cache(maxsize=1)
 def _reference_frame():
-    """Every commune of the reference list, by code, with what the rules compare against."""
+    """Every commune of every unit list, by list and code, with what the rules compare against."""
     import pandas as pd
 
-    communes = reference.communes()
+    lists = [(v.name, c) for v in reference.versions() for c in reference.communes(on=v.valid_from)]
+    communes = [c for _name, c in lists]
     return pd.DataFrame(
         {
+            "reference_version": [name for name, _c in lists],
             "commune_code": [float(c.code) for c in communes],
             "commune_district_code": [float(c.district_code) for c in communes],
             "reference_name": [c.name for c in communes],
@@ -176,16 +178,21 @@ def file_frame(rows, files):
     files = files.copy()
     files["as_of"] = pd.to_datetime(files["as_of"])
     files["oldest_allowed"] = files["as_of"] - pd.to_timedelta(files["backdate_days"], unit="D")
+    files["reference_version"] = _list_in_force(rows, files)
 
     roster = files.merge(
-        ref[["commune_code", "commune_district_code"]], left_on="inbox_district_code", right_on="commune_district_code"
+        ref[["reference_version", "commune_code", "commune_district_code"]],
+        left_on=["reference_version", "inbox_district_code"],
+        right_on=["reference_version", "commune_district_code"],
     )[["submission_id", "commune_code"]]
     roster = roster[roster.submission_id.isin(rows.submission_id)]
     listed = roster.merge(rows[["submission_id", "commune_code"]].drop_duplicates(), how="left", indicator=True)
     missing = listed[listed["_merge"] == "left_only"][["submission_id", "commune_code"]].assign(in_file=False)
 
     frame = pd.concat([rows, missing], ignore_index=True)
-    frame = frame.merge(files, on="submission_id", how="left").merge(ref, on="commune_code", how="left")
+    frame = frame.merge(files, on="submission_id", how="left").merge(
+        ref, on=["reference_version", "commune_code"], how="left"
+    )
     frame["commune_district_code"] = frame["commune_district_code"].where(
         frame["commune_code"].isna() | frame["commune_district_code"].notna(), 0.0
     )  # listed but unknown: no district
@@ -193,6 +200,31 @@ def file_frame(rows, files):
     _add_report_date_columns(frame)
     frame["in_file"] = frame["in_file"].astype(bool)
     return frame
+
+
+def _list_in_force(rows, files) -> list[str]:
+    """Each file's unit list: the one in force on its report date (its first dated row).
+
+    A file without a usable date is checked on the list in force the day it was
+    received (its date gets its own finding), else on the newest list.
+    """
+    import pandas as pd
+
+    dated = rows[rows["report_date"].notna()].sort_values(["submission_id", "source_row"])
+    report_date = dated.groupby("submission_id")["report_date"].first().to_dict()
+    out = []
+    for submission_id, as_of in zip(files["submission_id"], files["as_of"], strict=True):
+        for day in (report_date.get(submission_id), as_of):
+            if day is None or pd.isna(day):
+                continue
+            try:
+                out.append(reference.version_on(day.date()).name)
+                break
+            except reference.NoReferenceVersion:
+                continue  # before the earliest list: the date rules say what is wrong with it
+        else:
+            out.append(reference.version_on(None).name)
+    return out
 
 
 def _add_commune_columns(frame) -> None:

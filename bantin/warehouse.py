@@ -58,12 +58,18 @@ TABLE_COMMENTS = {
     "status approved or overridden, the computed level at the time and the declared one, who (decided_by), when "
     "(decided_at, local time), why, through which channel (airflow_hitl, cli). The latest decision of a date is in "
     "force.",
-    "ref.province": "Provinces in scope (GSO codes), from reference/provinces.csv.",
-    "ref.district": "Districts in scope, from reference/districts.csv; island districts without communes included.",
-    "ref.commune": "Commune-level reporting units in scope with population (total, 18+, 65+, 50+), from "
-    "reference/communes.csv; an island district without communes is its own unit (commune_code = district_code, "
-    "commune_type huyen_dao).",
-    "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province "
+    "ref.reference_version": "The unit lists (reference/by_version/versions.csv), one row each, with the report "
+    "dates each is in force: every ref unit table holds the units of every list, and a report date's units are "
+    "the rows of the list in force on it (report_date BETWEEN valid_from AND coalesce(valid_to, DATE '9999-12-31')); "
+    "the marts say which list each row is on (reference_version).",
+    "ref.province": "Provinces in scope (GSO codes) on every unit list, from reference/by_version/provinces.csv.",
+    "ref.district": "Districts in scope on every unit list, from reference/by_version/districts.csv; island "
+    "districts without communes included.",
+    "ref.commune": "Commune-level reporting units in scope on every unit list (Quảng Ninh: 177 on the list of "
+    "2021-02-03, 171 on that of 2025-01-04), with population (total, 18+, 65+, 50+), from "
+    "reference/by_version/communes.csv; an island district without communes is its own unit (commune_code = "
+    "district_code, commune_type huyen_dao).",
+    "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province on every unit list "
     "(criterion 3 of the levels).",
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; "
     "NULL where a cell could not be read.",
@@ -79,6 +85,11 @@ _POPULATION = {
     "source": "Where the figures come from (census, estimate method, or demo)",
 }
 _SUBMISSION_COLUMNS = {c.name: c.description for c in COLUMNS}  # described once, in the contract
+_UNIT_LIST = {
+    "reference_version": "The unit list the row is on (ref.reference_version; the date of the GSO list)",
+    "valid_from": "First report date the list is in force",
+    "valid_to": "Last report date the list is in force, inclusive (NULL: the newest list, still in force)",
+}
 
 # Every column of the ledger, raw and reference tables (the marts' come from the YAML beside each model in
 # transforms/): written with COMMENT ON at each build, read by the data dictionary and analysts' tools.
@@ -180,7 +191,19 @@ COLUMN_COMMENTS = {
         "source_row": "Row number in the file as the clerk sees it",
         **_SUBMISSION_COLUMNS,
     },
+    "ref.reference_version": {
+        "reference_version": "The unit list: the date of the GSO list it comes from",
+        "valid_from": "First report date it is in force",
+        "valid_to": "Last report date it is in force, inclusive (NULL: the newest list, still in force)",
+        "package": "The Python package the list is taken from",
+        "package_version": "The package release",
+        "provinces": "Provinces on the list (the whole country)",
+        "districts": "Districts on the list (the whole country)",
+        "communes": "Communes on the list (the whole country)",
+        "reporting_units": "Commune-level reporting units: the communes and the island districts without communes",
+    },
     "ref.province": {
+        **_UNIT_LIST,
         "province_code": "GSO province code",
         "province_name": "Province name (short)",
         "province_name_full": "Province name with its administrative type (Tỉnh …, Thành phố …)",
@@ -188,6 +211,7 @@ COLUMN_COMMENTS = {
         **_POPULATION,
     },
     "ref.district": {
+        **_UNIT_LIST,
         "district_code": "GSO district code",
         "district_name": "District name",
         "province_code": "Province (GSO code)",
@@ -195,6 +219,7 @@ COLUMN_COMMENTS = {
         **_POPULATION,
     },
     "ref.commune": {
+        **_UNIT_LIST,
         "commune_code": "GSO commune code",
         "commune_name": "Commune name",
         "commune_type": "phuong, xa, thi_tran, or huyen_dao (an island district that is its own unit)",
@@ -203,6 +228,7 @@ COLUMN_COMMENTS = {
         **_POPULATION,
     },
     "ref.treatment_capacity": {
+        **_UNIT_LIST,
         "unit_type": "district or province",
         "unit_code": "GSO code of the district or province",
         "treatment_beds": "COVID-19 treatment beds ready",
@@ -276,22 +302,27 @@ def analyst_session(snapshot: Path, settings=None):
 
 
 REFERENCE_FILES = {
-    "province": "provinces.csv",
-    "district": "districts.csv",
-    "commune": "communes.csv",
-    "treatment_capacity": "treatment_capacity.csv",
+    "reference_version": "by_version/versions.csv",
+    "province": "by_version/provinces.csv",
+    "district": "by_version/districts.csv",
+    "commune": "by_version/communes.csv",
+    "treatment_capacity": "by_version/treatment_capacity.csv",
 }
 
 
 def load_reference(con, province_codes: list[int], rule_sets_dir: Path = levels.RULE_SETS_DIR) -> None:
-    """(Re)load the `ref` schema for the provinces in scope, from the versioned CSVs and rule sets."""
+    """(Re)load the `ref` schema for the provinces in scope: every unit list (`ref.reference_version`), the units,
+    populations and capacity of each list (`reference_version`, `valid_from`, `valid_to`, then the unit's
+    columns), and the rule sets. The models take each report date's units from the list in force on it."""
     scope = ", ".join(str(int(p)) for p in province_codes)
     for table, file_name in REFERENCE_FILES.items():
-        where = "TRUE" if table == "treatment_capacity" else f"province_code IN ({scope})"
+        where = "TRUE" if table in ("reference_version", "treatment_capacity") else f"province_code IN ({scope})"
         path = reference.REFERENCE_DIR / file_name
         con.execute(
             f"CREATE OR REPLACE TABLE ref.{table} AS "
-            f"SELECT * FROM read_csv(?, header = true, auto_detect = true) WHERE {where}",
+            "SELECT CAST(version AS VARCHAR) AS reference_version, CAST(valid_from AS DATE) AS valid_from, "
+            "CAST(valid_to AS DATE) AS valid_to, * EXCLUDE (version, valid_from, valid_to) "
+            f"FROM read_csv(?, header = true, auto_detect = true, types = {{'version': 'VARCHAR'}}) WHERE {where}",
             [str(path)],
         )
     levels.load_rule_sets(con, rule_sets_dir)

@@ -124,10 +124,10 @@ def national_document(template: dict) -> dict:
     window = [day - timedelta(days=n) for n in range(13, -1, -1)]
     blank = {key: None for key in template["figures"]["districts"][0]}
     communes: dict[int, int] = {}
-    for commune in reference.communes():
+    for commune in reference.communes(on=day):  # the 2021 list
         communes[commune.province_code] = communes.get(commune.province_code, 0) + 1
     rows, trends, levels = [], {}, []
-    for province in reference.provinces():
+    for province in reference.provinces(on=day):
         cases = reference.real_daily_cases(province.code)
         week = sum(cases.get(day - timedelta(days=n), 0) for n in range(7))
         rows.append(

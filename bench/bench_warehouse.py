@@ -1,4 +1,4 @@
-"""P3 — the warehouse at national scale: 365 days × 10,051 communes (3.7 M commune-days).
+"""P3 — the warehouse at national scale: 365 days × 10,603 communes (the 2021 unit list; 3.9 M commune-days).
 
 Setup (not timed): a warehouse file whose ledger holds one accepted file per
 district and day (695 reporting districts × 365 days) and whose raw layer
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench.common import TABLE_HEAD, child, measure, run_child, verdict
 
-TITLE = "P3 — warehouse: national full rebuild and daily incremental load (365 days × 10,051 communes)"
+TITLE = "P3 — warehouse: national full rebuild and daily incremental load (365 days × 10,603 communes)"
 FIRST, DAYS = date(2021, 10, 12), 365  # from the day 4800/QĐ-BYT took effect: every day has levels
 LAST = FIRST + timedelta(days=DAYS - 1)
 
@@ -39,12 +39,12 @@ ENGINE = {"threads": 2, "memory_limit": "1GB"}
 
 # Ledger and raw rows for report dates [first, last] (the figures vary by commune and day, and
 # coverage rises over time, so the windows and levels have real work to do). Parameters: status
-# (v1, v2) twice, first, last; then version ×4; then status twice.
+# (v1, v2) twice, the unit list, first, last; then version ×4; then the unit list, status twice.
 BENCH_FILES = """
     CREATE OR REPLACE TEMP TABLE bench_file AS
     SELECT district_code, CAST(day AS DATE) AS report_date,
            district_code || '-' || strftime(day, '%Y%m%d') || '-' || ? AS submission_id
-    FROM (SELECT DISTINCT district_code FROM ref.commune),
+    FROM (SELECT DISTINCT district_code FROM ref.commune WHERE reference_version = ?),
          range(CAST(? AS DATE), CAST(? AS DATE) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days(day)
 """
 BENCH_LEDGER = """
@@ -70,7 +70,7 @@ BENCH_ROWS = """
            CAST(c.population_50plus * least(0.90, 0.45 + n.age / 600) AS BIGINT),
            1 + n.h % 2, NULL
     FROM bench_file AS f
-    JOIN ref.commune AS c USING (district_code)
+    JOIN ref.commune AS c ON c.district_code = f.district_code AND c.reference_version = ?
     CROSS JOIN LATERAL (
         SELECT hash(c.commune_code, f.report_date, ?) AS h,
                CAST(hash(c.commune_code, f.report_date, ?) % 1000 < 15 AS INT)
@@ -95,7 +95,9 @@ commune_day AS (
            a.new_cases, a.new_cases_community,
            sum(coalesce(a.new_cases, 0)) OVER w AS new_cases_7d,
            sum(coalesce(a.new_cases_community, 0)) OVER w AS community_7d
-    FROM days AS d CROSS JOIN ref.commune AS c
+    FROM days AS d
+    JOIN ref.reference_version AS v ON d.report_date BETWEEN v.valid_from AND coalesce(v.valid_to, DATE '9999-12-31')
+    JOIN ref.commune AS c ON c.reference_version = v.reference_version
     LEFT JOIN accepted AS a ON a.report_date = d.report_date AND a.commune_code = c.commune_code
     WINDOW w AS (PARTITION BY c.commune_code ORDER BY d.report_date ROWS 6 PRECEDING)
 )
@@ -128,7 +130,7 @@ def _provinces() -> list[int]:
 def insert_files(path: str, first: str, last: str, status: str, con=None) -> None:
     """Child step: the ledger and raw rows of one accepted file per district for report dates [first, last];
     status v2 makes them corrections (version 2) that supersede the v1 files of those dates."""
-    from bantin import store, warehouse
+    from bantin import reference, store, warehouse
 
     own = con is None
     con = con or _open(path)
@@ -136,11 +138,15 @@ def insert_files(path: str, first: str, last: str, status: str, con=None) -> Non
     with store.transaction(con):
         if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref'").fetchone()[0]:
             warehouse.load_reference(con, _provinces())
-        con.execute(BENCH_FILES, [status, first, last])
+        # the rows are on the unit list in force over [first, last]
+        units = reference.version_on(date.fromisoformat(first)).name
+        if reference.version_on(date.fromisoformat(last)).name != units:
+            raise ValueError("a bench period within one unit list")
+        con.execute(BENCH_FILES, [status, units, first, last])
         con.execute(BENCH_LEDGER, [version, version, version, version])
         if version > 1:
             con.execute(BENCH_SUPERSEDED)
-        con.execute(BENCH_ROWS, [status, status])
+        con.execute(BENCH_ROWS, [units, status, status])
         con.execute("INSERT INTO ops.report_day VALUES (?, now()::TIMESTAMP) ON CONFLICT DO NOTHING", [last])
     if own:
         con.close()

@@ -310,8 +310,21 @@ def map_portal_ids(provinces: list[dict], series_ids: set[int]) -> dict[int, int
 # ---------------------------------------------------------------- build
 
 
-def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[list]]]:
-    """Return {file name: (header, rows)} for every CSV; raise BuildError on any inconsistency."""
+def build(real_dir: Path = REAL_DATA_DIR, sources_dir: Path | None = None) -> dict[str, tuple[list[str], list[list]]]:
+    """Return {file path under reference/: (header, rows)} for every CSV; raise BuildError on any inconsistency.
+
+    The top-level files are the current list (the last of VERSIONS); `by_version/` holds every
+    version with its validity and the succession of communes from one list to the next.
+    """
+    current = build_current(real_dir)
+    earlier = build_2021(current, load_source_units(sources_dir or SOURCES_DIR, VERSIONS[0]))
+    tables = {name: (header, rows) for name, (header, rows) in current_tables(*current).items()}
+    tables.update(version_tables([(VERSIONS[0], earlier[:3]), (VERSIONS[1], current)], earlier[3]))
+    return tables
+
+
+def build_current(real_dir: Path) -> tuple[list[list], list[Unit], list[Unit]]:
+    """The current list (vietnam-provinces 0.6.0): province rows, districts, communes (island units included)."""
     divisions = load_divisions()
     census = load_census_provinces(real_dir)
     portal = map_portal_ids(divisions, portal_ids_in_series(real_dir))
@@ -385,8 +398,13 @@ def build(real_dir: Path = REAL_DATA_DIR) -> dict[str, tuple[list[str], list[lis
     # order everywhere (Hà Nội's Mê Linh is district 250, for example).
     districts.sort(key=lambda d: d.code)
     communes.sort(key=lambda c: c.code)
-    province_of = {d.code: d.parent_code for d in districts}
+    return province_rows, districts, communes
 
+
+def current_tables(
+    province_rows: list[list], districts: list[Unit], communes: list[Unit]
+) -> dict[str, tuple[list[str], list[list]]]:
+    province_of = {d.code: d.parent_code for d in districts}
     return {
         "provinces.csv": (
             [
@@ -555,6 +573,370 @@ def check_invariants(province_rows: list[list], districts: list[Unit], communes:
             raise BuildError(f"commune {c.code} {c.name!r} got population {c.population}")
 
 
+# ---------------------------------------------------------------- versions
+#
+# A unit list is in force over a period. Reports are checked, rolled up and
+# rated on the list in force on their report date, so the 2021 bulletins
+# (Quảng Ninh's 177 communes) can be reproduced, and a series spanning a
+# change can be restated on either list through the commune succession.
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str  # the date of the GSO list the package release was built from
+    valid_from: str  # first report date the list is in force (ISO)
+    valid_to: str  # last report date, inclusive; "" while it is the newest list
+    package_version: str  # vietnam-provinces release carrying the list
+    wheel_sha256: str  # of the PyPI wheel the list was extracted from
+    counts: tuple[int, int, int]  # provinces, districts, communes (island units not counted)
+
+
+VERSIONS = (
+    # GSO list downloaded 2021-02-03 (package commit "Data of 2021"); the same
+    # nested-divisions.json ships in 0.3.0 and 0.4.0 (..0.4.3). In force for the
+    # COVID-19 years 2020–2022; the 2019–2021 round of commune merges was done by then.
+    Version(
+        "2021-02-03",
+        "2020-01-01",
+        "2022-12-31",
+        "0.4.0",
+        "eb26eb8346906f48a8439c8936a59163d6a67a753691fed4028e22f07fc007f2",
+        (63, 705, 10_603),
+    ),
+    # GSO list downloaded 2025-01-04: after the 2023–2025 round of commune merges,
+    # before the July 2025 reform (no district tier). Its valid_from is the day after
+    # the 2021 list ends; see reference/README.md for what it describes exactly.
+    Version("2025-01-04", "2023-01-01", "", PACKAGE_VERSION, "", (63, 696, 10_051)),
+)
+SOURCES_DIR = REFERENCE_DIR / "sources"
+SOURCE_HEADER = ["province_code", "province_name", "district_code", "district_name", "commune_code", "commune_name"]
+SOURCE_SPLIT = "estimate(successor's figures split by commune-type weights)"
+SOURCE_SUM = "estimate(sum of its communes)"
+
+
+def source_units_path(sources_dir: Path, version: Version) -> Path:
+    return sources_dir / f"units_{version.name}.csv"
+
+
+def extract_units(wheel: Path, sources_dir: Path, version: Version = VERSIONS[0]) -> Path:
+    """Write the unit list of a vietnam-provinces wheel as a flat CSV (one row per commune).
+
+    The earlier list cannot be installed beside the current package, so its
+    units are committed as extracted, and the wheel is checked by its digest.
+    """
+    import hashlib
+    import zipfile
+
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != version.wheel_sha256:
+        raise BuildError(
+            f"{wheel.name}: sha256 {digest}, expected {version.wheel_sha256} "
+            f"(vietnam-provinces {version.package_version})"
+        )
+    with zipfile.ZipFile(wheel) as z:
+        divisions = json.loads(z.read("vietnam_provinces/data/nested-divisions.json").decode("utf-8"))
+    rows = []
+    for p in sorted(divisions, key=lambda p: p["code"]):
+        for d in sorted(p["districts"], key=lambda d: d["code"]):
+            wards = sorted(d["wards"], key=lambda w: w["code"]) or [{"code": "", "name": ""}]
+            rows.extend([p["code"], p["name"], d["code"], d["name"], w["code"], w["name"]] for w in wards)
+    path = source_units_path(sources_dir, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(path, SOURCE_HEADER, rows)
+    return path
+
+
+def load_source_units(sources_dir: Path, version: Version) -> list[dict]:
+    """The extracted list, back in the package's nested shape (provinces → districts → wards)."""
+    path = source_units_path(sources_dir, version)
+    if not path.exists():
+        raise BuildError(
+            f"{path} is missing: run build_reference.py --extract-units "
+            f"vietnam_provinces-{version.package_version}-py3-none-any.whl"
+        )
+    provinces: dict[int, dict] = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        if next(reader) != SOURCE_HEADER:
+            raise BuildError(f"{path}: unexpected header")
+        for p_code, p_name, d_code, d_name, c_code, c_name in reader:
+            p = provinces.setdefault(int(p_code), {"code": int(p_code), "name": p_name, "districts": {}})
+            d = p["districts"].setdefault(int(d_code), {"code": int(d_code), "name": d_name, "wards": []})
+            if c_code:
+                d["wards"].append({"code": int(c_code), "name": c_name})
+    divisions = [{**p, "districts": list(p["districts"].values())} for p in provinces.values()]
+    counts = (
+        len(divisions),
+        sum(len(p["districts"]) for p in divisions),
+        sum(len(d["wards"]) for p in divisions for d in p["districts"]),
+    )
+    if counts != version.counts:
+        raise BuildError(f"{path}: unit counts {counts}, expected {version.counts}")
+    return divisions
+
+
+def name_key(name: str) -> str:
+    """A commune's name without its type prefix, case and diacritics: "Phường Hoà Lạc" → "hoa lac"."""
+    for prefix, _kind in COMMUNE_PREFIXES:
+        if name.casefold().startswith(prefix.casefold()):
+            name = name[len(prefix) :]
+    text = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    return " ".join("".join(ch for ch in text if not unicodedata.combining(ch)).lower().split())
+
+
+@dataclass(frozen=True)
+class Succession:
+    """Where an earlier unit's people are on the later list (one row per piece)."""
+
+    old_code: int
+    new_code: int
+    method: str  # code, name, name_syllables or nearest_code (see reference/README.md)
+
+
+def match_successors(old: dict[int, tuple[str, int, int]], new: dict[int, tuple[str, int, int]]) -> list[Succession]:
+    """Each earlier commune-level unit → the later unit it became part of.
+
+    `old`/`new`: code → (name, district code, province code). By code first (a
+    unit keeps its GSO code when others merge into it); then, for a vanished
+    code, within the district(s) its former neighbours are in now: the same
+    name, else the changed unit (new code, new name) sharing most syllables with
+    it (merged communes are often named from their parts: Cộng Hòa + Cẩm Hải →
+    Hải Hòa), else the nearest code (GSO numbers communes in geographic order
+    within a district). The last two are heuristics, flagged in `method`.
+    """
+    changed = {
+        c
+        for c, (name, district, _p) in new.items()
+        if c not in old or name_key(old[c][0]) != name_key(name) or old[c][1] != district
+    }
+    new_districts_of: dict[int, set[int]] = {}
+    for c, (_name, district, _p) in old.items():
+        if c in new:
+            new_districts_of.setdefault(district, set()).add(new[c][1])
+    new_district_codes = {district for _n, district, _p in new.values()}
+    out = []
+    for code in sorted(old):
+        name, district, province = old[code]
+        if code in new:
+            if new[code][2] != province:
+                raise BuildError(f"commune {code} moved from province {province} to {new[code][2]}")
+            out.append(Succession(code, code, "code"))
+            continue
+        districts = set(new_districts_of.get(district, set()))
+        if district in new_district_codes:
+            districts.add(district)
+        pool = sorted(c for c, (_n, d, p) in new.items() if d in districts and p == province)
+        if not pool:
+            raise BuildError(f"commune {code} {name!r}: no unit of its district {district} on the later list")
+        same_name = [c for c in pool if name_key(new[c][0]) == name_key(name)]
+        if same_name:
+            out.append(Succession(code, min(same_name, key=lambda c: abs(c - code)), "name"))
+            continue
+        words = set(name_key(name).split())
+        scored = [(len(words & set(name_key(new[c][0]).split())), c) for c in pool if c in changed]
+        best = max((score for score, _c in scored), default=0)
+        if best > 0:
+            candidates = [c for score, c in scored if score == best]
+            out.append(Succession(code, min(candidates, key=lambda c: (abs(c - code), c)), "name_syllables"))
+            continue
+        out.append(Succession(code, min(pool, key=lambda c: (abs(c - code), c)), "nearest_code"))
+    # A code can be reused for another unit (Bắc Giang's Thị trấn Tân An 7682 is Xã Tân An 7693
+    # on the later list, 7682 another commune): a later unit left with no earlier one takes
+    # the earlier unit of its own name whose code-match changed its name.
+    taken = {s.new_code for s in out}
+    for orphan in sorted(set(new) - taken):
+        o_name, _d, o_province = new[orphan]
+        same = [
+            i
+            for i, s in enumerate(out)
+            if old[s.old_code][2] == o_province
+            and name_key(old[s.old_code][0]) == name_key(o_name)
+            and name_key(new[s.new_code][0]) != name_key(o_name)
+        ]
+        if same:
+            i = min(same, key=lambda i: (abs(out[i].old_code - orphan), out[i].old_code))
+            out[i] = Succession(out[i].old_code, orphan, "name")
+    # The 0.6.0 list carries a few units the 2021 list does not and that no
+    # vanished unit explains (Bắc Giang's Xã Nham Sơn 7732, merged into Nham Biền
+    # in 2020; a second Xã Đông Khê 16387 beside 16408 in Thanh Hóa): each is fed
+    # by a share of the earlier unit of its name in the province, else of the
+    # earlier unit nearest in code among those now in its district (a split).
+    successors = {s.new_code for s in out}
+    for orphan in sorted(set(new) - successors):
+        o_name, o_district, o_province = new[orphan]
+        same = [c for c, (n, _d, p) in old.items() if p == o_province and name_key(n) == name_key(o_name)]
+        if same:
+            out.append(Succession(min(same, key=lambda c: (abs(c - orphan), c)), orphan, "split_name"))
+            continue
+        near = [s.old_code for s in out if new[s.new_code][1] == o_district]
+        if not near:
+            raise BuildError(f"later unit {orphan} {o_name!r} has no earlier unit")
+        out.append(Succession(min(near, key=lambda c: (abs(c - orphan), c)), orphan, "split_nearest_code"))
+    orphans = sorted(set(new) - {s.new_code for s in out})
+    if orphans:
+        raise BuildError(f"later units with no earlier unit: {orphans[:10]}")
+    return out
+
+
+def build_2021(
+    current: tuple[list[list], list[Unit], list[Unit]], divisions: list[dict]
+) -> tuple[list[list], list[Unit], list[Unit], list[list]]:
+    """The 2021 list with figures derived from the current ones, and its succession rows.
+
+    A commune that continues (same code) keeps its figures where nothing
+    merged into it; the figures of a later commune are otherwise split among
+    the earlier communes that became it by commune-type weights (the package
+    has no areas or populations; the weights are the ones the whole reference
+    uses). Districts are the sum of their communes, provinces the census, so
+    every province totals the same on both lists.
+    """
+    province_rows, new_districts, new_communes = current
+    new_district = {d.code: d for d in new_districts}
+    island_names = {name for (_p, name) in ISLAND_DISTRICTS}
+    old_units: dict[int, tuple[str, int, int]] = {}
+    old_kind: dict[int, str] = {}
+    old_districts: list[Unit] = []
+    names = {}
+    for p in divisions:
+        names[p["code"]] = p["name"]
+        for d in p["districts"]:
+            old_districts.append(Unit(d["code"], d["name"], type_from_prefix(d["name"], DISTRICT_PREFIXES), p["code"]))
+            for w in d["wards"]:
+                old_units[w["code"]] = (w["name"], d["code"], p["code"])
+                old_kind[w["code"]] = type_from_prefix(w["name"], COMMUNE_PREFIXES)
+            if not d["wards"] and d["name"] in island_names:
+                old_units[d["code"]] = (d["name"], d["code"], p["code"])
+                old_kind[d["code"]] = ISLAND_UNIT_TYPE
+    new_units = {c.code: (c.name, c.parent_code, new_district[c.parent_code].parent_code) for c in new_communes}
+    succession = match_successors(old_units, new_units)
+
+    # Each later unit's figures are split among the earlier units that fed it
+    # (pieces); an earlier unit is the sum of its pieces.
+    predecessors: dict[int, list[int]] = {}
+    successors: dict[int, list[int]] = {}
+    for s in succession:
+        predecessors.setdefault(s.new_code, []).append(s.old_code)
+        successors.setdefault(s.old_code, []).append(s.new_code)
+    columns = ("population", "population_18plus", "population_65plus", "population_50plus")
+    old_communes = {c: Unit(c, old_units[c][0], old_kind[c], old_units[c][1]) for c in old_units}
+    pieces: dict[tuple[int, int], int] = {}
+    for n in new_communes:
+        preds = sorted(predecessors[n.code])
+        weights = [COMMUNE_WEIGHTS.get(old_kind[c], Fraction(1)) for c in preds]
+        for column in columns:
+            for c, part in zip(preds, largest_remainder(getattr(n, column), weights), strict=True):
+                setattr(old_communes[c], column, getattr(old_communes[c], column) + part)
+                if column == "population":
+                    pieces[(c, n.code)] = part
+    new_by_code = {n.code: n for n in new_communes}
+    for c, unit in old_communes.items():
+        (only,) = successors[c] if len(successors[c]) == 1 else (None,)
+        unchanged = only == c and predecessors[c] == [c]
+        unit.source = new_by_code[c].source if unchanged else SOURCE_SPLIT
+
+    by_district: dict[int, list[Unit]] = {}
+    for c in old_communes.values():
+        by_district.setdefault(c.parent_code, []).append(c)
+    for d in old_districts:
+        own = by_district.get(d.code, [])
+        for column in ("population", "population_18plus", "population_65plus", "population_50plus"):
+            setattr(d, column, sum(getattr(c, column) for c in own))
+        same = new_district.get(d.code)
+        if not own:
+            d.source = SOURCE_UNPOPULATED
+        elif same and all(getattr(same, col) == getattr(d, col) for col in ("population", "population_18plus")):
+            d.source = same.source
+        else:
+            d.source = SOURCE_SUM
+    old_province_rows = []
+    for row in province_rows:
+        name = names[row[0]]
+        old_province_rows.append([row[0], short_province_name(name), name, *row[3:]])
+    communes = sorted(old_communes.values(), key=lambda c: c.code)
+    old_districts.sort(key=lambda d: d.code)
+    check_invariants(old_province_rows, old_districts, communes)
+
+    population = {c.code: c.population for c in communes}
+    new_population = {c.code: c.population for c in new_communes}
+    succession_rows = [
+        [
+            VERSIONS[0].name,
+            VERSIONS[1].name,
+            s.old_code,
+            old_units[s.old_code][0],
+            old_units[s.old_code][1],
+            population[s.old_code],
+            s.new_code,
+            new_units[s.new_code][0],
+            new_units[s.new_code][1],
+            new_population[s.new_code],
+            new_units[s.new_code][2],
+            pieces[(s.old_code, s.new_code)],
+            s.method,
+        ]
+        for s in sorted(succession, key=lambda s: (s.old_code, s.new_code))
+    ]
+    return old_province_rows, old_districts, communes, succession_rows
+
+
+def version_tables(
+    versions: list[tuple[Version, tuple[list[list], list[Unit], list[Unit]]]], succession_rows: list[list]
+) -> dict[str, tuple[list[str], list[list]]]:
+    """`by_version/`: each table of every version, with the version and its validity leading each row."""
+    out: dict[str, tuple[list[str], list[list]]] = {}
+    head = ["version", "valid_from", "valid_to"]
+    for version, (province_rows, districts, communes) in versions:
+        for name, (header, rows) in current_tables(province_rows, districts, communes).items():
+            _header, existing = out.setdefault(f"by_version/{name}", (head + header, []))
+            existing.extend([version.name, version.valid_from, version.valid_to, *row] for row in rows)
+    out["by_version/versions.csv"] = (
+        [
+            "version",
+            "valid_from",
+            "valid_to",
+            "package",
+            "package_version",
+            "provinces",
+            "districts",
+            "communes",
+            "reporting_units",
+        ],
+        [
+            [
+                v.name,
+                v.valid_from,
+                v.valid_to,
+                PACKAGE,
+                v.package_version,
+                len(p),
+                len(d),
+                len([c for c in c_ if c.kind != ISLAND_UNIT_TYPE]),
+                len(c_),
+            ]
+            for v, (p, d, c_) in versions
+        ],
+    )
+    out["by_version/commune_succession.csv"] = (
+        [
+            "from_version",
+            "to_version",
+            "from_code",
+            "from_name",
+            "from_district_code",
+            "from_population",
+            "to_code",
+            "to_name",
+            "to_district_code",
+            "to_population",
+            "province_code",
+            "population",
+            "method",
+        ],
+        succession_rows,
+    )
+    return out
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -571,14 +953,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--real-data", type=Path, default=REAL_DATA_DIR, help="folder of the real data (default: data/real/)"
     )
+    parser.add_argument(
+        "--extract-units",
+        type=Path,
+        metavar="WHEEL",
+        help=f"write reference/sources/units_{VERSIONS[0].name}.csv from the vietnam-provinces "
+        f"{VERSIONS[0].package_version} wheel, then build",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.extract_units:
+            print(f"wrote {extract_units(args.extract_units, SOURCES_DIR)}")
         tables = build(args.real_data)
     except BuildError as exc:
         print(f"build_reference: FAILED: {exc}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     for name, (header, rows) in tables.items():
+        (args.out / name).parent.mkdir(parents=True, exist_ok=True)
         write_csv(args.out / name, header, rows)
         print(f"wrote {args.out / name} ({len(rows)} rows)")
     return 0

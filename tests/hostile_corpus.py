@@ -34,9 +34,16 @@ class Entry:
 
 
 def base_rows(day: date) -> dict[int, list[dict]]:
+    """SOURCE_DAY's figures, dated `day`, on the unit list in force on `day` (a commune merged since is left out)."""
     rows = demo_data.generate_rows(PROVINCE, SOURCE_DAY, SOURCE_DAY)
+    units = {c.code: c for c in reference.communes(province_code=PROVINCE, on=day)}
     return {
-        district: [dict(r, report_date=day) for r in district_rows] for (_, district), district_rows in rows.items()
+        district: [
+            dict(r, report_date=day, commune_name=units[r["commune_code"]].name)
+            for r in district_rows
+            if r["commune_code"] in units
+        ]
+        for (_, district), district_rows in rows.items()
     }
 
 

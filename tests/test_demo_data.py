@@ -76,13 +76,13 @@ def _by_commune(rows_by_key) -> dict[int, list[dict]]:
 def contract_violations(rows_by_key, province_code: int) -> list[str]:
     """Every rule of docs/spec/submission-format.md a row set can break, as messages."""
     problems = []
-    communes = {c.code: c for c in reference.communes(province_code=province_code)}
     for (day, district_code), rows in rows_by_key.items():
+        communes = {c.code: c for c in reference.communes(province_code=province_code, on=day)}  # the list in force
         where = f"{day} district {district_code}"
         codes = [r["commune_code"] for r in rows]
         if len(set(codes)) != len(codes):
             problems.append(f"{where}: duplicate commune codes")
-        expected = {c.code for c in reference.communes(district_code=district_code)}
+        expected = {c.code for c in reference.communes(district_code=district_code, on=day)}
         if set(codes) != expected:
             problems.append(f"{where}: communes {sorted(set(codes) ^ expected)} missing or foreign")
         for r in rows:
@@ -145,10 +145,11 @@ def test_deaths_are_the_real_series(hcm_rows):
 def test_a_death_with_no_one_in_treatment_goes_to_the_biggest_district():
     """The fallback the real series never triggers: a death the demo never admitted."""
     rng = random.Random(1)
-    communes = [demo_data._Commune(c, rng) for c in reference.communes(province_code=QN)]
+    communes = [demo_data._Commune(c, rng) for c in reference.communes(province_code=QN, on=QN_RANGE[1])]
     placed = demo_data._place_deaths(communes, 2, rng)
     biggest = max(
-        reference.districts(QN), key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code)
+        reference.districts(QN, on=QN_RANGE[1]),
+        key=lambda d: sum(c.ref.population for c in communes if c.ref.district_code == d.code),
     )
     in_biggest = [i for i, c in enumerate(communes) if c.ref.district_code == biggest.code]
     assert placed[max(in_biggest, key=lambda i: communes[i].ref.population)] == 2 and sum(placed) == 2
@@ -158,17 +159,43 @@ def test_a_death_with_no_one_in_treatment_goes_to_the_biggest_district():
 def test_national_day_matches_every_province():
     day = date(2021, 10, 19)
     rows, files = 0, set()
-    for province in reference.provinces():
+    for province in reference.provinces(on=day):
         generated = demo_data.generate_rows(province.code, day, day)
         rows += sum(len(r) for r in generated.values())
         files |= set(generated)
         assert _province_totals(generated) == {day: reference.real_daily_cases(province.code).get(day, 0)}
-    assert rows == len(reference.communes()) == 10_051 + 4  # the four island districts send their own row
+    # the 2021 list: 10,603 communes, and the four island districts send their own row
+    assert rows == len(reference.communes(on=day)) == 10_603 + 4
     # every district has a file but Hoàng Sa (no resident population); each island's file is its one row
-    assert {d for _, d in files} == {d.code for d in reference.districts()} - {498}
+    assert {d for _, d in files} == {d.code for d in reference.districts(on=day)} - {498}
     for island in (318, 471, 536, 755):
-        (row,) = demo_data.generate_rows(reference.district(island).province_code, day, day)[(day, island)]
+        (row,) = demo_data.generate_rows(reference.district(island, on=day).province_code, day, day)[(day, island)]
         assert row["commune_code"] == row["district_code"] == island
+
+
+# ---------------------------------------------------------------- the unit list in force
+
+
+def test_quang_ninh_october_2021_is_on_the_2021_list(qn_rows):
+    """The seeds' count: 13 districts and 177 communes, Phường Yết Kiêu (merged by 2025) among them."""
+    day = QN_RANGE[1]
+    files = {key: rows for key, rows in qn_rows.items() if key[0] == day}
+    assert len(files) == 13 and sum(len(rows) for rows in files.values()) == 177
+    (yet_kieu,) = [r for rows in files.values() for r in rows if r["commune_code"] == 6682]
+    assert (yet_kieu["commune_name"], yet_kieu["district_code"]) == ("Phường Yết Kiêu", 193)
+
+
+def test_a_date_on_the_current_list_gets_its_communes():
+    day = date(2023, 3, 1)
+    rows = demo_data.generate_rows(QN, day, day)
+    assert sum(len(r) for r in rows.values()) == 171 and all(
+        r["commune_code"] != 6682 for v in rows.values() for r in v
+    )
+
+
+def test_a_period_across_a_change_of_list_is_refused():
+    with pytest.raises(ValueError, match="spans a change of unit list"):
+        demo_data.generate_rows(QN, date(2022, 12, 30), date(2023, 1, 2))
 
 
 # ---------------------------------------------------------------- contract and plausibility
@@ -203,7 +230,7 @@ def test_quang_ninh_has_no_community_case(qn_rows):
 
 
 def test_quang_ninh_coverage_above_thresholds_in_every_commune(qn_rows):
-    communes = {c.code: c for c in reference.communes(province_code=QN)}
+    communes = {c.code: c for c in reference.communes(province_code=QN, on=QN_RANGE[0])}
     for rows in qn_rows.values():
         for r in rows:
             ref = communes[r["commune_code"]]
@@ -214,7 +241,7 @@ def test_quang_ninh_coverage_above_thresholds_in_every_commune(qn_rows):
 def test_thanh_hoa_first_dose_below_seventy_percent(th_rows):
     day = TH_RANGE[1]
     dose1 = sum(r["vaccinated_18plus_dose1"] for (d, _), rows in th_rows.items() if d == day for r in rows)
-    share = dose1 / sum(c.population_18plus for c in reference.communes(province_code=TH))
+    share = dose1 / sum(c.population_18plus for c in reference.communes(province_code=TH, on=day))
     assert 0.58 <= share < 0.70
 
 
@@ -248,7 +275,7 @@ def _digests(landing: Path) -> dict[str, tuple[str, int]]:
 
 def test_one_file_per_district_per_day_in_its_folder(qn_files, qn_read):
     landing, paths = qn_files
-    districts = {d.code for d in reference.districts(QN)}
+    districts = {d.code for d in reference.districts(QN, on=QN_RANGE[0])}
     assert {int(p.name) for p in landing.iterdir()} == districts
     assert len(paths) == len(set(paths)) == len(districts) * len(_days(*QN_RANGE))
     seen = Counter()
@@ -314,7 +341,7 @@ def test_same_inputs_same_bytes_in_another_process(tmp_path):
     env = os.environ | {"PYTHONHASHSEED": "12345", "TZ": "America/New_York"}
     subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, env=env)
     assert _digests(here) == _digests(there)
-    assert len(_digests(here)) == 3 * len(reference.districts(QN))
+    assert len(_digests(here)) == 3 * len(reference.districts(QN, on=QN_RANGE[0]))
 
 
 def test_the_busy_evening_has_a_missing_a_late_and_a_rejected_then_corrected_district(tmp_path):
@@ -324,7 +351,7 @@ def test_the_busy_evening_has_a_missing_a_late_and_a_rejected_then_corrected_dis
     landing, later = tmp_path / "landing", tmp_path / "evening"
     demo_data.generate(QN, day - timedelta(days=1), day, landing)
     evening = demo_data.busy_evening(QN, day, landing, later)
-    names = {d.code: d.name for d in reference.districts(QN)}
+    names = {d.code: d.name for d in reference.districts(QN, on=QN_RANGE[0])}
     code = {name: c for c, name in names.items()}
 
     def received(path):

@@ -89,14 +89,14 @@ def test_every_unit_is_at_level_1_on_19_october(demo_run):
         "SELECT unit_type, level, count(*) FROM marts.epidemic_level WHERE report_date = ? GROUP BY ALL ORDER BY ALL",
         [DEMO_END],
     )
-    assert rows == [("commune", 1, 171), ("district", 1, 13), ("province", 1, 1)]
+    assert rows == [("commune", 1, 177), ("district", 1, 13), ("province", 1, 1)]
 
 
 def test_delivery_and_analyst_snapshot(demo_run):
     settings, _ = demo_run
     assert (settings.outbox / DEMO_END.isoformat() / "v1.eml").exists()
     with duckdb.connect(str(settings.analytics_path), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0] == 171 * 19
+        assert con.execute("SELECT count(*) FROM marts.commune_daily").fetchone()[0] == 177 * 19  # the 2021 list
 
 
 def test_every_file_was_archived_byte_for_byte_and_accepted(demo_run):

@@ -184,8 +184,9 @@ def test_loader_does_not_import_pandas():
 def test_build_script_reproduces_committed_csvs(tmp_path):
     script = ref.REFERENCE_DIR / "build_reference.py"
     subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
-    names = ["provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    tables = ["provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"]
+    names = [*tables, *(f"by_version/{n}" for n in [*tables, "versions.csv", "commune_succession.csv"])]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.csv")) == sorted(names)
     for name in names:
         assert (tmp_path / name).read_bytes() == (ref.REFERENCE_DIR / name).read_bytes(), name
 
@@ -233,3 +234,137 @@ def test_largest_remainder_sums_exactly():
         assert sum(parts) == total
         assert all(abs(p - total * w / sum(weights)) < 1 for p, w in zip(parts, weights, strict=True))
     assert build.largest_remainder(0, []) == []
+
+
+# ---------------------------------------------------------------- versions: the list in force on the report date
+
+OCT_2021, MAR_2025 = date(2021, 10, 19), date(2025, 3, 1)
+YET_KIEU = 6682  # Phường Yết Kiêu (Hạ Long): on the 2021 list, merged before the 2025-01-04 list
+
+
+def test_versions_follow_each_other():
+    first, current = ref.versions()
+    assert (first.name, first.valid_from, first.valid_to, first.package_version) == (
+        "2021-02-03",
+        date(2020, 1, 1),
+        date(2022, 12, 31),
+        "0.4.0",
+    )
+    assert (current.name, current.valid_from, current.valid_to) == ("2025-01-04", date(2023, 1, 1), None)
+    assert ref.version_on(date(2022, 12, 31)) == first and ref.version_on(date(2023, 1, 1)) == current
+    assert ref.version_on(None) == current
+    with pytest.raises(ref.NoReferenceVersion, match="2020-01-01"):
+        ref.version_on(date(2019, 12, 31))
+
+
+def test_the_2021_list_has_the_published_unit_counts():
+    """The counts of the 2021 bulletins: Quảng Ninh 13/177, Hà Nội 30/579, Thanh Hóa 27/559, 10,603 nationally."""
+    on = OCT_2021
+    assert len(ref.provinces(on=on)) == 63
+    assert len(ref.districts(on=on)) == 705
+    assert len([c for c in ref.communes(on=on) if c.commune_type != "huyen_dao"]) == 10_603
+    for province, n_districts, n_communes in ((QUANG_NINH, 13, 177), (1, 30, 579), (THANH_HOA, 27, 559)):
+        assert len(ref.districts(province, on=on)) == n_districts
+        assert len(ref.communes(province_code=province, on=on)) == n_communes
+    assert ref.province(46, on=on).name == "Thừa Thiên Huế" and ref.province(46).name == "Huế"
+
+
+def test_a_code_merged_later_is_known_in_2021_and_unknown_in_2025():
+    assert ref.commune(YET_KIEU, on=OCT_2021).name == "Phường Yết Kiêu"
+    with pytest.raises(KeyError, match="unknown commune code 6682 on the 2025-01-04 list.*2021-02-03"):
+        ref.commune(YET_KIEU, on=MAR_2025)
+    # and the reverse: a unit only on the current list (a 0.6.0 quirk, see reference/README.md)
+    assert ref.commune(7732, on=MAR_2025).name == "Xã Nham Sơn"
+    with pytest.raises(KeyError, match="on the 2021-02-03 list"):
+        ref.commune(7732, on=OCT_2021)
+
+
+@pytest.mark.parametrize("on", [OCT_2021, MAR_2025])
+def test_every_version_adds_up_to_the_same_census(on):
+    for p in ref.provinces(on=on):
+        for column in POPULATION_COLUMNS:
+            assert sum(getattr(d, column) for d in ref.districts(p.code, on=on)) == getattr(p, column)
+    for d in ref.districts(QUANG_NINH, on=on):
+        for column in POPULATION_COLUMNS:
+            assert sum(getattr(c, column) for c in ref.communes(district_code=d.code, on=on)) == getattr(d, column)
+    assert ref.province(QUANG_NINH, on=on).population == 1_320_324
+
+
+def test_census_districts_keep_their_figure_on_the_2021_list():
+    cam_pha = [d for d in ref.districts(QUANG_NINH, on=OCT_2021) if d.name == "Thành phố Cẩm Phả"][0]
+    assert (cam_pha.population, cam_pha.source) == (190_232, "census2019")  # Cẩm Hải merged within Cẩm Phả
+
+
+def test_the_newest_version_is_the_top_level_tables():
+    """The warehouse's `ref` schema still loads the top-level CSVs: they must be the newest list."""
+    import csv
+
+    for name in ("provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"):
+        with (ref.REFERENCE_DIR / name).open(encoding="utf-8") as f:
+            top = list(csv.reader(f))[1:]
+        with (ref.REFERENCE_DIR / "by_version" / name).open(encoding="utf-8") as f:
+            newest = [row[3:] for row in csv.reader(f) if row[0] == ref.versions()[-1].name]
+        assert top == newest, name
+
+
+def test_succession_pieces_add_up_to_both_lists():
+    pieces = ref.succession("2021-02-03", "2025-01-04")
+    old = {c.code: c.population for c in ref.communes(on=OCT_2021)}
+    new = {c.code: c.population for c in ref.communes(on=MAR_2025)}
+    from_sum, to_sum = defaultdict(int), defaultdict(int)
+    for piece in pieces:
+        from_sum[piece.from_code] += piece.population
+        to_sum[piece.to_code] += piece.population
+    assert dict(from_sum) == old and dict(to_sum) == new
+    cam_hai = [p for p in pieces if p.from_code == 6802]
+    assert [(p.to_code, p.method) for p in cam_hai] == [(6799, "name_syllables")]  # Cẩm Hải + Cộng Hòa → Hải Hòa
+
+
+def test_restating_keeps_province_totals_and_follows_merges():
+    values = {c.code: (c.code % 7) for c in ref.communes(province_code=QUANG_NINH, on=OCT_2021)}
+    values[YET_KIEU] = 5
+    on_2025 = ref.restate(values, "2021-02-03", "2025-01-04")
+    assert set(on_2025) == {c.code for c in ref.communes(province_code=QUANG_NINH, on=MAR_2025)}
+    assert sum(on_2025.values()) == sum(values.values())
+    back = ref.restate(on_2025, "2025-01-04", "2021-02-03")
+    assert set(back) == set(values) and sum(back.values()) == sum(values.values())
+    merged_into = [p.to_code for p in ref.succession("2021-02-03", "2025-01-04") if p.from_code == YET_KIEU][0]
+    assert on_2025[merged_into] == values[YET_KIEU] + values[merged_into]
+
+
+def test_restate_refuses_a_code_not_on_the_list():
+    with pytest.raises(KeyError, match="not on the 2025-01-04 list"):
+        ref.restate({YET_KIEU: 1}, "2025-01-04", "2021-02-03")
+
+
+def test_split_is_whole_and_exact():
+    assert ref._split(7, [1, 1]) == [4, 3]
+    assert ref._split(-3, [1, 1]) == [-2, -1]
+    assert ref._split(5, [0, 0]) == [3, 2]
+    assert sum(ref._split(1_000_003, [4627, 4628, 1])) == 1_000_003
+
+
+def test_a_series_replayed_across_the_change_of_list_has_equal_province_totals_on_both_lists():
+    """Quảng Ninh's last 30 real days, replayed a year later so that they span the change of list
+    (2021-02-03 list until 31/12/2022, 2025-01-04 list from 1/1/2023): each day is reported on the
+    units in force that day, then shown on either list, with the province totals of the real series."""
+    from datetime import timedelta
+
+    real = ref.real_daily_cases(QUANG_NINH)
+    days = sorted(real)[-30:]
+    series = {}
+    for day in days:
+        on = day + timedelta(days=365)
+        units = ref.communes(province_code=QUANG_NINH, on=on)
+        series[on] = dict(
+            zip([c.code for c in units], ref._split(real[day], [c.population for c in units]), strict=True)
+        )
+    assert {len(v) for v in series.values()} == {177, 171}  # the replay really spans both lists
+
+    for onto in ("2021-02-03", "2025-01-04"):
+        shown = ref.restate_series(series, onto)
+        codes = {c.code for c in ref.communes(province_code=QUANG_NINH, on=ref.version(onto).valid_from)}
+        for on, day in zip(sorted(shown), days, strict=True):
+            assert set(shown[on]) == codes
+            assert sum(shown[on].values()) == real[day]
+    assert sum(real[d] for d in days) > 0  # a series of zeros would prove nothing

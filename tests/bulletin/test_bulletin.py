@@ -134,8 +134,8 @@ def test_demo_bulletin_shows_the_marts_figures_in_html_pdf_and_json(bulletin_set
         assert rows[row["district_name"]][FIGURES + 1].startswith("Cấp 1 · xanh")
     assert rows["Toàn tỉnh"][1 : FIGURES + 1] == expected_cells(province)
     level_counts = [rows[row["district_name"]][FIGURES + 2 :] for row in districts]
-    assert sum(int(r[0]) for r in level_counts) == 171 and all(r[1:] == ["0", "0", "0"] for r in level_counts)
-    assert rows["Toàn tỉnh"][FIGURES + 2 :] == ["171", "0", "0", "0"]
+    assert sum(int(r[0]) for r in level_counts) == 177 and all(r[1:] == ["0", "0", "0"] for r in level_counts)
+    assert rows["Toàn tỉnh"][FIGURES + 2 :] == ["177", "0", "0", "0"]
     assert "Số liệu tính đến 17:00 ngày 19/10/2021." in out["html"]
     assert "Tất cả 13 đơn vị đã gửi báo cáo đúng hạn" in out["html"]
     assert "tạm thời" not in out["html"].lower()

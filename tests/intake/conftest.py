@@ -17,7 +17,7 @@ from conftest import receive, smtp_connection
 def district_rows(district_code: int, day: date, **figures_by_commune) -> list[dict]:
     """One row per commune of the district, all counts 0 except `c<commune_code>={column: value}`."""
     rows = []
-    for commune in reference.communes(district_code=district_code):
+    for commune in reference.communes(district_code=district_code, on=day):  # the list in force that day
         row = {
             "report_date": day,
             "district_code": district_code,

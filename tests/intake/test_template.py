@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from openpyxl import load_workbook
 
 from bantin import intake, reference
@@ -12,11 +14,11 @@ from bantin.submission_format import COLUMNS, COUNT_COLUMNS
 def test_template_lists_communes_validates_counts_and_protects_the_header(tmp_path, capsys):
     out = tmp_path / "mau.xlsx"
     assert bantin_main(["template", "--district", "193", "--date", "2021-10-19", "--output", str(out)]) == 0
-    assert "32 xã/communes" in capsys.readouterr().out
+    assert "33 xã/communes" in capsys.readouterr().out  # Hạ Long on the 2021 list, in force that day
     sheet = load_workbook(out).active
     header = 5  # three title rows and a blank row above it
     assert [sheet.cell(header, i + 1).value for i in range(len(COLUMNS))] == [c.header_vi for c in COLUMNS]
-    communes = reference.communes(district_code=193)
+    communes = reference.communes(district_code=193, on=date(2021, 10, 19))
     listed = [(sheet.cell(header + 1 + i, 3).value, sheet.cell(header + 1 + i, 4).value) for i in range(len(communes))]
     assert listed == [(c.code, c.name) for c in communes]
     assert sheet.cell(header + 1 + len(communes), 1).value == "Tổng cộng"

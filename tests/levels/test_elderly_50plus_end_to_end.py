@@ -39,8 +39,8 @@ def province_level(tmp_path_factory):
 
     home = root / "var"
     zone = ZoneInfo("Asia/Ho_Chi_Minh")
-    communes = {c.code: c for c in reference.communes(province_code=PROVINCE)}
-    province_name = reference.province(PROVINCE).name_full
+    communes = {c.code: c for c in reference.communes(province_code=PROVINCE, on=LAST)}  # the 2021 list
+    province_name = reference.province(PROVINCE, on=LAST).name_full
     for (day, district), rows in demo_data.generate_rows(PROVINCE, FIRST, LAST).items():
         rows = [
             {**r, "vaccinated_50plus_full": math.floor(communes[r["commune_code"]].population_50plus * 0.5)}
@@ -58,7 +58,7 @@ def province_level(tmp_path_factory):
             rows,
             folder / f"BaoCao_{district}_{day:%Y%m%d}.xlsx",
             province_name=province_name,
-            district_name=reference.district(district).name,
+            district_name=reference.district(district, on=day).name,
             report_date=day,
         )
         received = datetime.combine(day, time(15, 0), tzinfo=zone)  # the demo channel's receipt time

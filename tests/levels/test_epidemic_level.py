@@ -93,12 +93,14 @@ def _warehouse(rows: list[dict], rule_sets_dir) -> tuple[duckdb.DuckDBPyConnecti
     con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA ref; CREATE SCHEMA marts;")
     con.execute(UNIT_DAILY)
     _insert(con, rows)
-    con.execute(
-        "CREATE TABLE ref.commune AS SELECT DISTINCT unit_code AS commune_code, unit_name AS commune_name "
-        "FROM intermediate.unit_daily WHERE unit_type = 'commune'; "
-        "CREATE TABLE ref.district AS SELECT DISTINCT unit_code AS district_code, unit_name AS district_name "
-        "FROM intermediate.unit_daily WHERE unit_type = 'district'; "
-        "CREATE TABLE ref.province (province_code INTEGER, province_name VARCHAR)"
+    con.execute(  # one unit list, in force on every date
+        "CREATE TABLE ref.reference_version AS SELECT 'all' AS reference_version, DATE '0001-01-01' AS valid_from, "
+        "CAST(NULL AS DATE) AS valid_to; "
+        "CREATE TABLE ref.commune AS SELECT DISTINCT 'all' AS reference_version, unit_code AS commune_code, "
+        "unit_name AS commune_name FROM intermediate.unit_daily WHERE unit_type = 'commune'; "
+        "CREATE TABLE ref.district AS SELECT DISTINCT 'all' AS reference_version, unit_code AS district_code, "
+        "unit_name AS district_name FROM intermediate.unit_daily WHERE unit_type = 'district'; "
+        "CREATE TABLE ref.province (reference_version VARCHAR, province_code INTEGER, province_name VARCHAR)"
     )
     levels.load_rule_sets(con, rule_sets_dir)
     return con, path

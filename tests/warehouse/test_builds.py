@@ -57,9 +57,10 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     after = table_rows(settings.warehouse_path)
 
     # commune_daily: exactly the corrected commune's row that day (new figures, version 2) and the
-    # district's other communes of that day (same figures, new submission id and version)
+    # district's other communes of that day (same figures, new submission id and version); the marts'
+    # rows start (report_date, reference_version, province_code, district_code, …)
     changed = _changed(before["marts.commune_daily"], after["marts.commune_daily"])
-    assert {(r[0], r[2]) for r in changed} == {(day, district)}
+    assert {(r[0], r[3]) for r in changed} == {(day, district)}
     with store.reader(settings.warehouse_path) as con:
         row = con.execute(
             "SELECT new_cases_community, submission_version FROM marts.commune_daily "
@@ -86,7 +87,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
         negative = con.execute("SELECT count(*) FROM marts.district_daily WHERE new_cases < 0").fetchone()[0]
     district_changed = {r[0] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])}
     assert district_changed == {d for d in dates if d >= day}
-    assert {r[2] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])} == {district}
+    assert {r[3] for r in _changed(before["marts.district_daily"], after["marts.district_daily"])} == {district}
     assert {r[0] for r in _changed(before["marts.province_daily"], after["marts.province_daily"])} == {
         d for d in dates if d >= day
     }
@@ -94,7 +95,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     # levels: only the commune, its district and the province, from that date on
     level_changes = _changed(before["marts.epidemic_level"], after["marts.epidemic_level"])
     assert level_changes and min(r[0] for r in level_changes) == day
-    assert {(r[1], r[2]) for r in level_changes} <= {
+    assert {(r[2], r[3]) for r in level_changes} <= {  # (unit_type, unit_code)
         ("commune", commune),
         ("district", district),
         ("province", PROVINCE),
@@ -109,7 +110,7 @@ def test_resubmission_for_an_earlier_date_changes_that_date_and_what_follows_onl
     # nothing else moved
     for table in ("marts.reporting_status",):
         changed = _changed(before[table], after[table])
-        assert {(r[0], r[2]) for r in changed} == {(day, district)}
+        assert {(r[0], r[3]) for r in changed} == {(day, district)}
 
 
 def test_new_report_date_replaces_only_that_date(loaded_settings):
@@ -134,7 +135,7 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
         for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily", "marts.epidemic_level")
     }
     assert before["marts.commune_daily"][-1] == LAST_DAY
-    later = date(2026, 12, 3)
+    later = date(2026, 12, 3)  # on another unit list than the data's (2025-01-04): still one day more, no rebuild
     built = pipeline.build_marts(loaded_settings, later)
     assert built["mode"] == "incremental"
     for table, dates in before.items():
@@ -144,6 +145,12 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
         assert con.execute(
             "SELECT new_cases, new_cases_7d, communes_reported FROM marts.province_daily WHERE report_date = ?", [later]
         ).fetchone() == (None, 0, 0)
+        # each date on the unit list in force on it: 177 communes in October 2021, 171 in 2026
+        assert con.execute(
+            "SELECT report_date, reference_version, communes_expected FROM marts.province_daily "
+            "WHERE report_date IN (?, ?) ORDER BY 1",
+            [LAST_DAY, later],
+        ).fetchall() == [(LAST_DAY, "2021-02-03", 177), (later, "2025-01-04", 171)]
     # and the same rows as a full build from scratch
     incremental = table_rows(loaded_settings.warehouse_path)
     pipeline.build_marts(loaded_settings, later, full_refresh=True)
@@ -157,7 +164,9 @@ def test_a_failing_data_test_fails_the_build_names_the_test_and_is_redone(loaded
     from bantin import models
 
     with store.writer(loaded_settings) as con, store.transaction(con):
-        con.execute("INSERT INTO ref.commune SELECT * FROM ref.commune ORDER BY commune_code LIMIT 1")
+        con.execute(  # a commune of the 2021 list, the data's
+            "INSERT INTO ref.commune SELECT * FROM ref.commune ORDER BY reference_version, commune_code LIMIT 1"
+        )
         con.execute("DELETE FROM ops.build_input WHERE report_date = ?", [LAST_DAY])
         recorded = con.execute("SELECT * FROM ops.build_state ORDER BY key").fetchall()
     with pytest.raises(models.ModelBuildError, match=r"unique_grain_commune_window.*fail"):

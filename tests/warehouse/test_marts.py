@@ -20,7 +20,7 @@ def test_quang_ninh_19_10_2021_is_level_1_everywhere(loaded_settings):
             "SELECT reason FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'province'", [LAST_DAY]
         ).fetchone()[0]
     assert levels == [
-        ("commune", 1, False, "4800/QĐ-BYT", 171),
+        ("commune", 1, False, "4800/QĐ-BYT", 177),
         ("district", 1, False, "4800/QĐ-BYT", 13),
         ("province", 1, False, "4800/QĐ-BYT", 1),
     ]

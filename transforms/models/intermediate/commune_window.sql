@@ -7,6 +7,7 @@ WITH commune_day AS (
         -- the date as a day number: RANGE frames on it share one sort with the ROWS frames (on a DATE
         -- they need an INTERVAL, which orders by a TIMESTAMP cast and sorts the rows a second time)
         CAST(cal.report_date - DATE '2000-01-01' AS INTEGER) AS day_number,
+        cal.reference_version,
         c.province_code,
         c.district_code,
         c.commune_code,
@@ -19,7 +20,8 @@ WITH commune_day AS (
         a.* EXCLUDE (report_date, submission_id, submission_version, is_late, received_at,
                      district_code, commune_code, commune_name)
     FROM {{ ref('calendar') }} AS cal
-    CROSS JOIN {{ source('ref', 'commune') }} AS c
+    -- the communes of the list in force on the date (the calendar carries it: an equi-join)
+    INNER JOIN {{ source('ref', 'commune') }} AS c ON cal.reference_version = c.reference_version
     LEFT JOIN {{ ref('accepted_row') }} AS a
         ON cal.report_date = a.report_date AND c.commune_code = a.commune_code
             {{- since_rebuild('a.report_date', days_before=13) }}
@@ -78,5 +80,6 @@ SELECT
     c.population_65plus,
     c.population_50plus
 FROM filled AS f
-INNER JOIN {{ source('ref', 'commune') }} AS c ON f.commune_code = c.commune_code
+INNER JOIN {{ source('ref', 'commune') }} AS c
+    ON f.reference_version = c.reference_version AND f.commune_code = c.commune_code
 WHERE TRUE {{- since_rebuild('f.report_date') }}

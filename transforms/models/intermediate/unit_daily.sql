@@ -34,6 +34,7 @@ commune AS (
 pooled AS (
     SELECT
         report_date,
+        any_value(reference_version) AS reference_version,  -- one unit list a date
         CASE WHEN grouping(district_code) = 0 THEN 'district' ELSE 'province' END AS unit_type,
         province_code,
         district_code,
@@ -91,7 +92,8 @@ district_gaps AS (
             AS missing_units_{{ days }}d{{ "," if not loop.last }}
         {%- endfor %}
     FROM pooled AS p
-    INNER JOIN {{ source('ref', 'district') }} AS d ON p.district_code = d.district_code
+    INNER JOIN {{ source('ref', 'district') }} AS d
+        ON p.reference_version = d.reference_version AND p.district_code = d.district_code
     WHERE p.unit_type = 'district'
     GROUP BY p.report_date, p.province_code
 ),
@@ -123,9 +125,12 @@ pooled_units AS (
         cap.treatment_beds,
         cap.icu_beds
     FROM pooled AS p
-    LEFT JOIN {{ source('ref', 'district') }} AS d ON p.unit_type = 'district' AND p.district_code = d.district_code
+    -- names and capacity from the unit list the row is on
+    LEFT JOIN {{ source('ref', 'district') }} AS d
+        ON p.unit_type = 'district' AND p.reference_version = d.reference_version AND p.district_code = d.district_code
     LEFT JOIN {{ source('ref', 'province') }} AS pr
-        ON p.unit_type = 'province' AND p.province_code = pr.province_code
+        ON p.unit_type = 'province' AND p.reference_version = pr.reference_version
+            AND p.province_code = pr.province_code
     LEFT JOIN district_count AS dc
         ON p.unit_type = 'province' AND p.report_date = dc.report_date AND p.province_code = dc.province_code
     LEFT JOIN commune_gaps AS cg
@@ -133,7 +138,7 @@ pooled_units AS (
     LEFT JOIN district_gaps AS dg
         ON p.unit_type = 'province' AND p.report_date = dg.report_date AND p.province_code = dg.province_code
     LEFT JOIN {{ source('ref', 'treatment_capacity') }} AS cap
-        ON p.unit_type = cap.unit_type
+        ON p.unit_type = cap.unit_type AND p.reference_version = cap.reference_version
             AND cap.unit_code = CASE p.unit_type WHEN 'district' THEN p.district_code ELSE p.province_code END
 ),
 

@@ -77,10 +77,16 @@ rolled AS (
     GROUP BY
         report_date, district_code, from_submission_id, from_version, to_submission_id, to_version,
         corrected_at, after_cutoff, rollup(commune_code)
+),
+
+in_force AS (
+    -- the unit list in force on each date: the units' names come from it
+    {{ reference_version_on('SELECT DISTINCT report_date FROM rolled') }}
 )
 
 SELECT
     r.report_date,
+    v.reference_version,
     r.unit_type,
     r.unit_code,
     coalesce(c.commune_name, d.district_name) AS unit_name,
@@ -88,7 +94,10 @@ SELECT
     r.district_code,
     r.* EXCLUDE (report_date, unit_type, unit_code, district_code)
 FROM rolled AS r
-INNER JOIN {{ source('ref', 'district') }} AS d ON r.district_code = d.district_code
-LEFT JOIN {{ source('ref', 'commune') }} AS c ON r.unit_type = 'commune' AND r.unit_code = c.commune_code
+INNER JOIN in_force AS v ON r.report_date = v.report_date
+INNER JOIN {{ source('ref', 'district') }} AS d
+    ON v.reference_version = d.reference_version AND r.district_code = d.district_code
+LEFT JOIN {{ source('ref', 'commune') }} AS c
+    ON r.unit_type = 'commune' AND v.reference_version = c.reference_version AND r.unit_code = c.commune_code
 WHERE {{ any_delta('r') }}
     OR r.new_cases_before IS DISTINCT FROM r.new_cases_after

@@ -1,5 +1,6 @@
 SELECT
     report_date,
+    reference_version,
     province_code,
     district_code,
     unit_name AS district_name,
@@ -7,6 +8,6 @@ SELECT
               districts_expected, districts_reported, has_data, treatment_beds, icu_beds,
               new_cases_14d, community_14d,
               commune_days_reported_14d, population_days_7d, population_days_14d, missing_units_7d,
-              missing_units_14d)
+              missing_units_14d, reference_version)
 FROM {{ ref('unit_daily') }}
 WHERE unit_type = 'district' {{- since_rebuild() }}

@@ -9,14 +9,19 @@ rule_day AS (
     {{ rule_set_in_force('SELECT DISTINCT assessed_on AS report_date, province_code FROM carried') }}
 ),
 
+in_force AS (
+    -- the unit list in force on each date: the units' names come from it
+    {{ reference_version_on('SELECT DISTINCT report_date FROM carried') }}
+),
+
 unit_name AS (
-    SELECT commune_code AS unit_code, 'commune' AS unit_type, commune_name AS unit_name
+    SELECT reference_version, commune_code AS unit_code, 'commune' AS unit_type, commune_name AS unit_name
     FROM {{ source('ref', 'commune') }}
     UNION ALL
-    SELECT district_code AS unit_code, 'district' AS unit_type, district_name AS unit_name
+    SELECT reference_version, district_code AS unit_code, 'district' AS unit_type, district_name AS unit_name
     FROM {{ source('ref', 'district') }}
     UNION ALL
-    SELECT province_code AS unit_code, 'province' AS unit_type, province_name AS unit_name
+    SELECT reference_version, province_code AS unit_code, 'province' AS unit_type, province_name AS unit_name
     FROM {{ source('ref', 'province') }}
 ),
 
@@ -64,7 +69,7 @@ worded AS (
 )
 
 SELECT
-    f.report_date, f.unit_type, f.unit_code, n.unit_name, f.province_code, f.district_code,
+    f.report_date, v.reference_version, f.unit_type, f.unit_code, n.unit_name, f.province_code, f.district_code,
     f.level,
     ['green', 'yellow', 'orange', 'red'][f.level] AS colour,
     ['xanh', 'vàng', 'cam', 'đỏ'][f.level] AS colour_vi,
@@ -114,4 +119,5 @@ SELECT
     coalesce(f.level <> f.previous_level, false) AS level_changed,
     f.level_7_days_ago
 FROM worded AS f
-JOIN unit_name AS n USING (unit_type, unit_code)
+JOIN in_force AS v USING (report_date)
+JOIN unit_name AS n USING (reference_version, unit_type, unit_code)

@@ -6,7 +6,7 @@ WITH latest AS (
     QUALIFY row_number() OVER (PARTITION BY report_date, unit_type, unit_code ORDER BY decided_at DESC) = 1
 )
 SELECT
-    l.report_date, l.unit_type, l.unit_code, l.unit_name, l.district_code,
+    l.report_date, l.reference_version, l.unit_type, l.unit_code, l.unit_name, l.district_code,
     l.level AS computed_level,
     d.declared_level,
     -- the one reading of the level announced: the Director's declared level, else the computed one

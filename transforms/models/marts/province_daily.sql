@@ -1,5 +1,6 @@
 SELECT
     report_date,
+    reference_version,
     province_code,
     unit_name AS province_name,
     districts_expected,
@@ -9,6 +10,6 @@ SELECT
               new_cases_14d, community_14d,
               commune_days_reported_14d, population_days_7d, population_days_14d, missing_units_7d,
               missing_units_14d,
-              submission_id, submission_version)
+              submission_id, submission_version, reference_version)
 FROM {{ ref('unit_daily') }}
 WHERE unit_type = 'province' {{- since_rebuild() }}

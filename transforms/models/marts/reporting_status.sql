@@ -24,6 +24,7 @@ in_force AS (
 
 SELECT
     cal.report_date,
+    cal.reference_version,
     d.province_code,
     d.district_code,
     d.district_name,
@@ -39,10 +40,13 @@ SELECT
     coalesce(r.versions_received, 0) AS versions_received,
     coalesce(r.versions_rejected, 0) AS versions_rejected
 FROM {{ ref('calendar') }} AS cal
-CROSS JOIN {{ source('ref', 'district') }} AS d
+-- the districts of the list in force on the date
+INNER JOIN {{ source('ref', 'district') }} AS d ON cal.reference_version = d.reference_version
 LEFT JOIN received AS r ON r.district_code = d.district_code AND r.report_date = cal.report_date
 LEFT JOIN in_force AS f ON f.district_code = d.district_code AND f.report_date = cal.report_date
 -- a district with no reporting unit in the reference list (Hoàng Sa: no resident population) has nothing to report;
 -- an island district without communes is its own unit (commune code = district code) and reports like the others
-WHERE d.district_code IN (SELECT district_code FROM {{ source('ref', 'commune') }})
+WHERE (d.reference_version, d.district_code) IN (
+    SELECT (reference_version, district_code) FROM {{ source('ref', 'commune') }}
+)
     {{- since_rebuild('cal.report_date') }}

@@ -12,14 +12,26 @@ asked AS (
     UNION
     SELECT DATE '{{ var("calendar_end") }}' AS report_date
     {%- endif %}
+),
+
+report_days AS (
+    SELECT DISTINCT report_date FROM (
+        SELECT CAST(days.day AS DATE) AS report_date
+        FROM data_days,
+            range(data_days.first_date, data_days.last_date + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days (day)
+        WHERE data_days.first_date IS NOT NULL
+        UNION ALL
+        SELECT report_date FROM asked
+    ) AS report_days
+),
+
+-- each date with the unit list in force on it: the models take its units from that list
+in_force AS (
+    {{ reference_version_on('SELECT report_date FROM report_days') }}
 )
 
-SELECT DISTINCT report_date FROM (
-    SELECT CAST(days.day AS DATE) AS report_date
-    FROM data_days,
-        range(data_days.first_date, data_days.last_date + INTERVAL 1 DAY, INTERVAL 1 DAY) AS days (day)
-    WHERE data_days.first_date IS NOT NULL
-    UNION ALL
-    SELECT report_date FROM asked
-) AS report_days
+SELECT
+    report_date,
+    reference_version
+FROM in_force
 ORDER BY report_date
