@@ -157,7 +157,8 @@ def to_png(chart: Chart, *, scale: float = 2.0) -> bytes:
             _, x, y, w, h, fill, _title, hatch, stroke = shape
             if w <= 0 or h <= 0:
                 continue
-            box = [x * scale, y * scale, (x + w) * scale - 1, (y + h) * scale - 1]
+            # a bar thinner than a pixel (a day of 1 case beside a day of 3,000) is one pixel, not an error
+            box = [x * scale, y * scale, max(x * scale, (x + w) * scale - 1), max(y * scale, (y + h) * scale - 1)]
             draw.rectangle(box, fill=fill, outline=stroke)
             if hatch:
                 step = 4 * scale
