@@ -750,11 +750,21 @@ def render_html(document: dict, *, mail: bool = False, drawn: dict | None = None
 
 
 def mail_images(document: dict, drawn: dict | None = None) -> dict[str, bytes]:
-    """The mail body's charts as PNG, by content id."""
+    """The mail body's charts as PNG, by content id.
+
+    A chart that cannot be drawn as a PNG is left out and logged: the mail then shows its alt text, and the
+    bulletin (page, PDF, mail) still goes out on time — a drawing bug must not hold the day's bulletin back.
+    """
     from bantin import charts
 
     drawn = drawn or charts.bulletin_charts(document["figures"])
-    return {name: charts.to_png(drawn[name]) for name in MAIL_CHARTS}
+    images = {}
+    for name in MAIL_CHARTS:
+        try:
+            images[name] = charts.to_png(drawn[name])
+        except Exception:
+            log.exception("chart %r could not be drawn as PNG: the mail goes out without it (alt text shown)", name)
+    return images
 
 
 def plain_text(document: dict) -> str:

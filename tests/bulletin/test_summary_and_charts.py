@@ -144,3 +144,27 @@ def test_a_bar_thinner_than_a_pixel_is_drawn_not_an_error():
     with Image.open(io.BytesIO(charts.to_png(chart))) as image:
         colours = {colour for _, colour in image.convert("RGB").getcolors(maxcolors=1 << 20)}
     assert (0x15, 0x65, 0xC0) in colours
+
+
+def test_a_chart_that_cannot_be_drawn_leaves_the_mail_without_it_not_the_day_without_a_bulletin(monkeypatch, caplog):
+    from bantin import bulletin
+
+    drawn = charts.bulletin_charts(
+        {
+            "districts": [{"district_code": 1, "district_name": "Huyện Một"}],
+            "district_trends": {"1": [{"report_date": "2022-01-01", "new_cases": 3}]},
+            "trend": trend_days(),
+            "level_history": {"days": ["2022-01-01"], "rows": []},
+        }
+    )
+    real_to_png = charts.to_png
+
+    def to_png(chart, **options):
+        if chart is drawn["districts"]:
+            raise ValueError("a drawing bug")
+        return real_to_png(chart, **options)
+
+    monkeypatch.setattr(charts, "to_png", to_png)
+    images = bulletin.mail_images({"figures": {}}, drawn)
+    assert set(images) == {"trend", "levels"} and all(png.startswith(b"\x89PNG") for png in images.values())
+    assert "'districts' could not be drawn" in caplog.text
