@@ -567,8 +567,9 @@ def _warnings(con, report_date: date) -> list[dict]:
         "SELECT s.district_code, d.district_name, s.file_name, f.source_row AS row, f.header, f.column_name AS column, "
         "f.value, f.rule, f.message_vi, r.commune_name "
         "FROM ops.finding f JOIN ops.submission_in_force s USING (submission_id) "
-        "LEFT JOIN ref.district d ON d.district_code = s.district_code "
-        "AND s.report_date BETWEEN d.valid_from AND coalesce(d.valid_to, DATE '9999-12-31') "
+        # the district's name on the unit list of the date: the calendar says which (one reading of the periods)
+        "LEFT JOIN staging.calendar c ON c.report_date = s.report_date "
+        "LEFT JOIN ref.district d ON d.district_code = s.district_code AND d.reference_version = c.reference_version "
         "LEFT JOIN raw.submission_row r ON r.submission_id = f.submission_id AND r.source_row = f.source_row "
         "WHERE s.report_date = ? AND f.severity = 'warning' "
         "ORDER BY s.district_code, f.source_row, f.rule",
