@@ -179,7 +179,7 @@ def read_rule_set(path: Path) -> RuleSet:
         r.fail("effective_from", f"must be a date written YYYY-MM-DD, not {json.dumps(spec['effective_from'])}")
     provinces = r.take(spec, "provinces", "", list, default=None)
     if provinces is not None:
-        known = {p.code for p in reference.provinces()}
+        known = {p.code for v in reference.versions() for p in reference.provinces(on=v.valid_from)}
         if not provinces or any(isinstance(c, bool) or not isinstance(c, int) or c not in known for c in provinces):
             r.fail(
                 "provinces", f"must be a non-empty list of GSO province codes (e.g. [38]), not {json.dumps(provinces)}"

@@ -39,12 +39,22 @@ class Province:
     source: str
 
 
+AREA_TYPE = "khu_vuc"  # a reporting area: the middle tier of a two-tier list (after July 2025)
+
+
 @dataclass(frozen=True)
 class District:
+    """A district (quận, huyện, thị xã, thành phố), or on a two-tier list a reporting area (khu vực).
+
+    A reporting area is a group of communes the province defines that sends one
+    file a day (reference/sources/reporting_areas_2025-07-01.csv); it is not an
+    administrative unit, so no level is announced for it.
+    """
+
     code: int
-    name: str  # full, e.g. "Thành phố Hạ Long"
+    name: str  # full, e.g. "Thành phố Hạ Long", "Khu vực Hạ Long"
     province_code: int
-    district_type: str  # quan, thanh_pho, thi_xa, huyen
+    district_type: str  # quan, thanh_pho, thi_xa, huyen; khu_vuc (a reporting area)
     population: int
     population_18plus: int
     population_65plus: int
@@ -56,7 +66,9 @@ class District:
 class Commune:
     code: int
     name: str  # full, e.g. "Phường Hà Khánh"
-    commune_type: str  # phuong, thi_tran, xa; huyen_dao: an island district that is its own unit (code = district code)
+    # phuong, thi_tran, xa; dac_khu (a special zone, after July 2025);
+    # huyen_dao: an island district that is its own unit (code = district code)
+    commune_type: str
     district_code: int
     province_code: int
     population: int
@@ -219,6 +231,11 @@ def _districts(version_name: str, province_code: int | None) -> tuple[District, 
 def districts(province_code: int | None = None, on: date | None = None) -> tuple[District, ...]:
     """All districts, or those of one province, sorted by code, on the list in force `on`."""
     return _districts(_name(on), province_code)
+
+
+def has_district_tier(province_code: int, on: date | None = None) -> bool:
+    """False on a two-tier list (after July 2025): the units between commune and province are reporting areas."""
+    return any(d.district_type != AREA_TYPE for d in districts(province_code, on=on))
 
 
 def district(code: int, on: date | None = None) -> District:
@@ -400,8 +417,9 @@ def _wide_series(file_name: str) -> tuple[tuple[date, ...], dict[int, tuple[str,
 
 
 def _series(file_name: str, province_code: int) -> dict[date, int]:
-    portal_id = province(province_code).ncsc_portal_id  # the same on every list
     dates, cells = _wide_series(file_name)
+    # the province as it was when the portal published (63 provinces; several merged in July 2025)
+    portal_id = province(province_code, on=dates[0]).ncsc_portal_id
     out = {}
     for day, text in zip(dates, cells[portal_id], strict=False):
         if text == "":

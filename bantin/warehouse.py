@@ -64,11 +64,13 @@ TABLE_COMMENTS = {
     "the marts say which list each row is on (reference_version).",
     "ref.province": "Provinces in scope (GSO codes) on every unit list, from reference/by_version/provinces.csv.",
     "ref.district": "Districts in scope on every unit list, from reference/by_version/districts.csv; island "
-    "districts without communes included.",
+    "districts without communes included. On the two-tier list (2025-07-01, no district tier) the rows are the "
+    "province's reporting areas (district_type khu_vuc): groups of communes that send one file, not "
+    "administrative units.",
     "ref.commune": "Commune-level reporting units in scope on every unit list (Quảng Ninh: 177 on the list of "
-    "2021-02-03, 171 on that of 2025-01-04), with population (total, 18+, 65+, 50+), from "
-    "reference/by_version/communes.csv; an island district without communes is its own unit (commune_code = "
-    "district_code, commune_type huyen_dao).",
+    "2021-02-03, 171 on that of 2025-01-04, 54 on the two-tier list of 2025-07-01), with population (total, "
+    "18+, 65+, 50+), from reference/by_version/communes.csv; an island district without communes is its own "
+    "unit (commune_code = district_code, commune_type huyen_dao).",
     "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province on every unit list "
     "(criterion 3 of the levels).",
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; "
@@ -215,14 +217,15 @@ COLUMN_COMMENTS = {
         "district_code": "GSO district code",
         "district_name": "District name",
         "province_code": "Province (GSO code)",
-        "district_type": "quan, huyen, thi_xa or thanh_pho",
+        "district_type": "quan, huyen, thi_xa or thanh_pho; khu_vuc: a reporting area of a two-tier list",
         **_POPULATION,
     },
     "ref.commune": {
         **_UNIT_LIST,
         "commune_code": "GSO commune code",
         "commune_name": "Commune name",
-        "commune_type": "phuong, xa, thi_tran, or huyen_dao (an island district that is its own unit)",
+        "commune_type": "phuong, xa, thi_tran, dac_khu (a special zone, after July 2025), or huyen_dao (an island "
+        "district that is its own unit)",
         "district_code": "District (GSO code)",
         "province_code": "Province (GSO code)",
         **_POPULATION,

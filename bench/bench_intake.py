@@ -33,7 +33,7 @@ def generate_national_day(landing: str) -> None:
     """The demo generator's files of DAY for every province (setup, not timed)."""
     from bantin import demo_data, reference
 
-    for province in reference.provinces():
+    for province in reference.provinces(on=DAY):
         demo_data.generate(province.code, DAY, DAY, Path(landing))
 
 

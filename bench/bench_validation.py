@@ -65,7 +65,7 @@ def seed_national(home: str) -> None:
     settings = load_settings()
     assert str(settings.home) == str(Path(home).resolve())
     submissions, rows = [], []
-    for province in reference.provinces():
+    for province in reference.provinces(on=DAY):
         by_key = demo_data.generate_rows(province.code, DAY - timedelta(days=HISTORY_DAYS), DAY)
         for (day, district), file_rows in by_key.items():
             sid = f"{district}-{day:%Y%m%d}"

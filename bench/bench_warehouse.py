@@ -124,7 +124,7 @@ def _open(path: str):
 def _provinces() -> list[int]:
     from bantin import reference
 
-    return [p.code for p in reference.provinces()]
+    return [p.code for p in reference.provinces(on=FIRST)]
 
 
 def insert_files(path: str, first: str, last: str, status: str, con=None) -> None:

@@ -316,10 +316,16 @@ def build(real_dir: Path = REAL_DATA_DIR, sources_dir: Path | None = None) -> di
     The top-level files are the current list (the last of VERSIONS); `by_version/` holds every
     version with its validity and the succession of communes from one list to the next.
     """
+    sources_dir = sources_dir or SOURCES_DIR
     current = build_current(real_dir)
-    earlier = build_2021(current, load_source_units(sources_dir or SOURCES_DIR, VERSIONS[0]))
+    earlier = build_2021(current, load_source_units(sources_dir, VERSIONS[0]))
+    later = build_two_tier(current, load_two_tier_units(sources_dir), load_reporting_areas(sources_dir))
     tables = {name: (header, rows) for name, (header, rows) in current_tables(*current).items()}
-    tables.update(version_tables([(VERSIONS[0], earlier[:3]), (VERSIONS[1], current)], earlier[3]))
+    tables.update(
+        version_tables(
+            [(VERSIONS[0], earlier[:3]), (VERSIONS[1], current), (TWO_TIER, later[:3])], earlier[3] + later[3]
+        )
+    )
     return tables
 
 
@@ -606,8 +612,22 @@ VERSIONS = (
     # GSO list downloaded 2025-01-04: after the 2023–2025 round of commune merges,
     # before the July 2025 reform (no district tier). Its valid_from is the day after
     # the 2021 list ends; see reference/README.md for what it describes exactly.
-    Version("2025-01-04", "2023-01-01", "", PACKAGE_VERSION, "", (63, 696, 10_051)),
+    Version("2025-01-04", "2023-01-01", "2025-06-30", PACKAGE_VERSION, "", (63, 696, 10_051)),
+    # The list after the reform of 1 July 2025 (Resolution 202/2025/QH15 and the
+    # Standing Committee's resolutions on communes): 34 provinces, communes directly
+    # under the province, no district tier. vietnam-provinces 2025.10.1 (GSO's list
+    # of new units). Its middle tier here is the province's reporting areas
+    # (reference/sources/reporting_areas_2025-07-01.csv), not an administrative level.
+    Version(
+        "2025-07-01",
+        "2025-07-01",
+        "",
+        "2025.10.1",
+        "1693dece496b1e04e2b637a3dd79a87a22666e13c91c51cf06dc27e482987f57",
+        (34, 0, 3_321),  # no districts; 3,321 communes including Hoàng Sa (left out, below)
+    ),
 )
+TWO_TIER = VERSIONS[2]
 SOURCES_DIR = REFERENCE_DIR / "sources"
 SOURCE_HEADER = ["province_code", "province_name", "district_code", "district_name", "commune_code", "commune_name"]
 SOURCE_SPLIT = "estimate(successor's figures split by commune-type weights)"
@@ -618,25 +638,40 @@ def source_units_path(sources_dir: Path, version: Version) -> Path:
     return sources_dir / f"units_{version.name}.csv"
 
 
-def extract_units(wheel: Path, sources_dir: Path, version: Version = VERSIONS[0]) -> Path:
-    """Write the unit list of a vietnam-provinces wheel as a flat CSV (one row per commune).
-
-    The earlier list cannot be installed beside the current package, so its
-    units are committed as extracted, and the wheel is checked by its digest.
-    """
+def wheel_version(wheel: Path) -> Version:
+    """The entry of VERSIONS a vietnam-provinces wheel carries, checked by its digest."""
     import hashlib
-    import zipfile
 
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != version.wheel_sha256:
-        raise BuildError(
-            f"{wheel.name}: sha256 {digest}, expected {version.wheel_sha256} "
-            f"(vietnam-provinces {version.package_version})"
-        )
+    for version in VERSIONS:
+        if version.wheel_sha256 == digest:
+            return version
+    raise BuildError(
+        f"{wheel.name}: sha256 {digest} is none of the wheels the reference is built from "
+        f"({', '.join(f'vietnam-provinces {v.package_version}' for v in VERSIONS if v.wheel_sha256)})"
+    )
+
+
+def extract_units(wheel: Path, sources_dir: Path) -> Path:
+    """Write the unit list of a vietnam-provinces wheel as a flat CSV (one row per commune).
+
+    The other lists cannot be installed beside the current package, so their
+    units are committed as extracted, and the wheel is checked by its digest.
+    A two-tier list (no district tier) leaves the district columns empty.
+    """
+    import zipfile
+
+    version = wheel_version(wheel)
     with zipfile.ZipFile(wheel) as z:
         divisions = json.loads(z.read("vietnam_provinces/data/nested-divisions.json").decode("utf-8"))
     rows = []
     for p in sorted(divisions, key=lambda p: p["code"]):
+        if "districts" not in p:  # two-tier: communes (wards) directly under the province
+            rows.extend(
+                [p["code"], p["name"], "", "", w["code"], w["name"]]
+                for w in sorted(p["wards"], key=lambda w: w["code"])
+            )
+            continue
         for d in sorted(p["districts"], key=lambda d: d["code"]):
             wards = sorted(d["wards"], key=lambda w: w["code"]) or [{"code": "", "name": ""}]
             rows.extend([p["code"], p["name"], d["code"], d["name"], w["code"], w["name"]] for w in wards)
@@ -879,6 +914,242 @@ def build_2021(
     return old_province_rows, old_districts, communes, succession_rows
 
 
+# ---------------------------------------------------------------- the two-tier list (July 2025)
+#
+# After the reform communes sit directly under the province. bantin's intake,
+# ledger and roll-ups still want a unit between commune and province that sends
+# one file a day: the province's reporting areas. By default one per former
+# district (the regional health centres, Trung tâm Y tế khu vực, took over the
+# former district centres), named "Khu vực <former district>"; a province that
+# groups its communes otherwise edits sources/reporting_areas_2025-07-01.csv and
+# rebuilds. An area is not an administrative unit: no level is announced for it.
+
+TWO_TIER_COMMUNE_PREFIXES = (*COMMUNE_PREFIXES, ("Đặc khu ", "dac_khu"))
+AREA_TYPE = "khu_vuc"
+AREA_HEADER = ["province_code", "area_code", "area_name", "commune_code", "commune_name", "method"]
+# Đặc khu Hoàng Sa is on the list with no resident population under Vietnamese
+# administration (as Huyện Hoàng Sa before it): no reporting unit.
+UNPOPULATED_UNITS = {(48, "Đặc khu Hoàng Sa")}
+SOURCE_MERGED = "estimate(sum of the 2025-01-04 units that became it)"
+SOURCE_PROVINCE_MERGED = (
+    "census2019(total,18+: sum of the provinces merged into it);estimate(65+ at 7.7%, 50+ at 23% national shares)"
+)
+
+
+def areas_path(sources_dir: Path) -> Path:
+    return sources_dir / f"reporting_areas_{TWO_TIER.name}.csv"
+
+
+def load_two_tier_units(sources_dir: Path) -> list[dict]:
+    """The extracted two-tier list: provinces with their communes (no district tier)."""
+    path = source_units_path(sources_dir, TWO_TIER)
+    if not path.exists():
+        raise BuildError(
+            f"{path} is missing: run build_reference.py --extract-units "
+            f"vietnam_provinces-{TWO_TIER.package_version}-py3-none-any.whl"
+        )
+    provinces: dict[int, dict] = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        if next(reader) != SOURCE_HEADER:
+            raise BuildError(f"{path}: unexpected header")
+        for p_code, p_name, d_code, _d_name, c_code, c_name in reader:
+            if d_code:
+                raise BuildError(f"{path}: commune {c_code} has a district on a two-tier list")
+            p = provinces.setdefault(int(p_code), {"code": int(p_code), "name": p_name, "wards": []})
+            p["wards"].append({"code": int(c_code), "name": c_name})
+    counts = (len(provinces), 0, sum(len(p["wards"]) for p in provinces.values()))
+    if counts != TWO_TIER.counts:
+        raise BuildError(f"{path}: unit counts {counts}, expected {TWO_TIER.counts}")
+    return list(provinces.values())
+
+
+def unit_key(name: str) -> str:
+    """A unit's name without any type prefix (district or commune): "Huyện Cô Tô", "Đặc khu Cô Tô" → "co to"."""
+    for prefix in ("Đặc khu ", *(p for p, _k in DISTRICT_PREFIXES)):
+        if name.casefold().startswith(prefix.casefold()):
+            return name_key(name[len(prefix) :])
+    return name_key(name)
+
+
+def province_map(current: tuple[list[list], list[Unit], list[Unit]], units: list[dict]) -> dict[int, int]:
+    """Each province of the 2025-01-04 list → the province it is part of after the reform (by kept codes)."""
+    _rows, districts, communes = current
+    province_of_district = {d.code: d.parent_code for d in districts}
+    new_province = {w["code"]: p["code"] for p in units for w in p["wards"]}
+    seen: dict[int, set[int]] = {}
+    for c in communes:
+        if c.code in new_province and c.kind != ISLAND_UNIT_TYPE:
+            seen.setdefault(province_of_district[c.parent_code], set()).add(new_province[c.code])
+    split = {old: new for old, new in seen.items() if len(new) != 1}
+    if split or len(seen) != len({d.parent_code for d in districts}):
+        raise BuildError(f"provinces not mapped to exactly one province after the reform: {split or 'some unmatched'}")
+    return {old: new.pop() for old, new in seen.items()}
+
+
+def default_areas(current: tuple[list[list], list[Unit], list[Unit]], units: list[dict]) -> list[list]:
+    """One reporting area per former district: a commune goes to the district of the unit whose code it
+    kept; else of the unit of its name in the province; else of the nearest code (flagged in `method`)."""
+    _rows, districts, communes = current
+    district = {d.code: d for d in districts}
+    old_province = province_map(current, units)
+    rows = []
+    for p in sorted(units, key=lambda p: p["code"]):
+        here = [c for c in communes if old_province[district[c.parent_code].parent_code] == p["code"]]
+        by_code = {c.code: c for c in here}
+        for w in sorted(p["wards"], key=lambda w: w["code"]):
+            if (p["code"], w["name"]) in UNPOPULATED_UNITS:
+                continue
+            # an island district that was its own unit became a special zone of its name (Huyện → Đặc khu);
+            # a new ward's name may repeat a ward of another former province (HCMC's Phú Thọ), so
+            # otherwise the nearest code decides (GSO numbers units in geographic order)
+            same = [c for c in here if c.kind == ISLAND_UNIT_TYPE and unit_key(c.name) == unit_key(w["name"])]
+            if w["code"] in by_code:
+                source, method = by_code[w["code"]], "code"
+            elif same:
+                source, method = min(same, key=lambda c: (abs(c.code - w["code"]), c.code)), "name"
+            else:
+                source, method = min(here, key=lambda c: (abs(c.code - w["code"]), c.code)), "nearest_code"
+            area = district[source.parent_code]
+            rows.append([p["code"], area.code, f"Khu vực {unit_key_name(area.name)}", w["code"], w["name"], method])
+    return rows
+
+
+def unit_key_name(name: str) -> str:
+    """A district's name without its type prefix, as written: "Thành phố Hạ Long" → "Hạ Long" ("Quận 11" stays)."""
+    for prefix, _kind in DISTRICT_PREFIXES:
+        if name.casefold().startswith(prefix.casefold()) and not name[len(prefix) :].isdigit():
+            return name[len(prefix) :]
+    return name
+
+
+def write_default_areas(sources_dir: Path) -> Path:
+    path = areas_path(sources_dir)
+    write_csv(path, AREA_HEADER, default_areas(build_current(REAL_DATA_DIR), load_two_tier_units(sources_dir)))
+    return path
+
+
+def load_reporting_areas(sources_dir: Path) -> dict[int, tuple[int, str, int, str]]:
+    """Commune code → (area code, area name, province code, commune name), as the province grouped them."""
+    path = areas_path(sources_dir)
+    if not path.exists():
+        raise BuildError(f"{path} is missing: run build_reference.py --default-areas")
+    out: dict[int, tuple[int, str, int, str]] = {}
+    names: dict[int, tuple[str, int]] = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        if next(reader) != AREA_HEADER:
+            raise BuildError(f"{path}: unexpected header, expected {','.join(AREA_HEADER)}")
+        for line, (p_code, a_code, a_name, c_code, c_name, _method) in enumerate(reader, start=2):
+            area = (a_name, int(p_code))
+            if names.setdefault(int(a_code), area) != area:
+                raise BuildError(f"{path}:{line}: area {a_code} is {names[int(a_code)]} on an earlier line")
+            if int(c_code) in out:
+                raise BuildError(f"{path}:{line}: commune {c_code} is in two areas")
+            out[int(c_code)] = (int(a_code), a_name, int(p_code), c_name)
+    return out
+
+
+def build_two_tier(
+    current: tuple[list[list], list[Unit], list[Unit]],
+    units: list[dict],
+    areas: dict[int, tuple[int, str, int, str]],
+) -> tuple[list[list], list[Unit], list[Unit], list[list]]:
+    """The two-tier list with figures carried forward from the 2025-01-04 list, and its succession rows.
+
+    Each earlier unit's figures go to the later unit(s) it became (split by
+    commune-type weights when it went to several), so every later unit is the
+    sum of its pieces and a merged province the sum of its parts; a reporting
+    area is the sum of its communes.
+    """
+    province_rows, districts, communes = current
+    old_province = province_map(current, units)
+    district_province = {d.code: d.parent_code for d in districts}
+    areas = dict(areas)
+    new_units: dict[int, tuple[str, int, int]] = {}
+    area_units: dict[int, Unit] = {}
+    for p in sorted(units, key=lambda p: p["code"]):
+        for w in p["wards"]:
+            if (p["code"], w["name"]) in UNPOPULATED_UNITS:
+                continue
+            if w["code"] not in areas:
+                raise BuildError(f"commune {w['code']} {w['name']!r} is in no reporting area")
+            area_code, area_name, area_province, name = areas.pop(w["code"])
+            if (area_province, name) != (p["code"], w["name"]):
+                raise BuildError(f"reporting areas: commune {w['code']} is {w['name']!r} of province {p['code']}")
+            new_units[w["code"]] = (w["name"], area_code, p["code"])
+            area_units.setdefault(area_code, Unit(area_code, area_name, AREA_TYPE, p["code"], source=SOURCE_SUM))
+    if areas:
+        raise BuildError(f"reporting areas list communes not on the list: {sorted(areas)[:10]}")
+    old_units = {c.code: (c.name, c.parent_code, old_province[district_province[c.parent_code]]) for c in communes}
+    succession = match_successors(old_units, new_units)
+
+    kind = {code: type_from_prefix(name, TWO_TIER_COMMUNE_PREFIXES) for code, (name, _a, _p) in new_units.items()}
+    later = {code: Unit(code, name, kind[code], area) for code, (name, area, _p) in new_units.items()}
+    earlier = {c.code: c for c in communes}
+    successors: dict[int, list[int]] = {}
+    predecessors: dict[int, list[int]] = {}
+    for s in succession:
+        successors.setdefault(s.old_code, []).append(s.new_code)
+        predecessors.setdefault(s.new_code, []).append(s.old_code)
+    pieces: dict[tuple[int, int], int] = {}
+    for code in sorted(successors):
+        targets = sorted(successors[code])
+        weights = [COMMUNE_WEIGHTS.get(kind[t], Fraction(1)) for t in targets]
+        for column in POPULATION_COLUMNS:
+            for t, part in zip(targets, largest_remainder(getattr(earlier[code], column), weights), strict=True):
+                setattr(later[t], column, getattr(later[t], column) + part)
+                if column == "population":
+                    pieces[(code, t)] = part
+    for unit in later.values():
+        unchanged = predecessors[unit.code] == [unit.code] and successors.get(unit.code) == [unit.code]
+        unit.source = earlier[unit.code].source if unchanged else SOURCE_MERGED
+        area = area_units[unit.parent_code]
+        for column in POPULATION_COLUMNS:
+            setattr(area, column, getattr(area, column) + getattr(unit, column))
+
+    old_rows = {row[0]: row for row in province_rows}
+    new_rows = []
+    for p in sorted(units, key=lambda p: p["code"]):
+        parts = [row for code, row in sorted(old_rows.items()) if old_province[code] == p["code"]]
+        same = old_rows.get(p["code"])
+        if same is None:
+            raise BuildError(f"province {p['code']} {p['name']!r} kept no earlier province's code")
+        city = p["name"].startswith("Thành phố ")
+        short, full = (short_province_name(p["name"]), p["name"]) if city else (p["name"], f"Tỉnh {p['name']}")
+        figures = [sum(row[i] for row in parts) for i in range(4, 8)]
+        source = same[8] if len(parts) == 1 else SOURCE_PROVINCE_MERGED
+        # ncsc_portal_id: the 2021 portal's id of the province that kept the code (the portal predates the reform)
+        new_rows.append([p["code"], short, full, same[3], *figures, source])
+
+    provinces_left = {row[0] for row in new_rows}
+    areas_sorted = sorted(area_units.values(), key=lambda a: a.code)
+    if any(a.parent_code not in provinces_left for a in areas_sorted):
+        raise BuildError("a reporting area outside the list's provinces")
+    communes_sorted = sorted(later.values(), key=lambda c: c.code)
+    check_invariants(new_rows, areas_sorted, communes_sorted)
+    old_population = {c.code: c.population for c in communes}
+    succession_rows = [
+        [
+            VERSIONS[1].name,
+            TWO_TIER.name,
+            s.old_code,
+            old_units[s.old_code][0],
+            old_units[s.old_code][1],
+            old_population[s.old_code],
+            s.new_code,
+            new_units[s.new_code][0],
+            new_units[s.new_code][1],
+            later[s.new_code].population,
+            new_units[s.new_code][2],
+            pieces[(s.old_code, s.new_code)],
+            s.method,
+        ]
+        for s in sorted(succession, key=lambda s: (s.old_code, s.new_code))
+    ]
+    return new_rows, areas_sorted, communes_sorted, succession_rows
+
+
 def version_tables(
     versions: list[tuple[Version, tuple[list[list], list[Unit], list[Unit]]]], succession_rows: list[list]
 ) -> dict[str, tuple[list[str], list[list]]]:
@@ -957,13 +1228,21 @@ def main(argv: list[str] | None = None) -> int:
         "--extract-units",
         type=Path,
         metavar="WHEEL",
-        help=f"write reference/sources/units_{VERSIONS[0].name}.csv from the vietnam-provinces "
-        f"{VERSIONS[0].package_version} wheel, then build",
+        help="write reference/sources/units_<list>.csv from a vietnam-provinces wheel "
+        f"({', '.join(v.package_version for v in VERSIONS if v.wheel_sha256)}), then build",
+    )
+    parser.add_argument(
+        "--default-areas",
+        action="store_true",
+        help=f"(re)write reference/sources/reporting_areas_{TWO_TIER.name}.csv with one reporting area per "
+        "former district (overwrites a province's own grouping), then build",
     )
     args = parser.parse_args(argv)
     try:
         if args.extract_units:
             print(f"wrote {extract_units(args.extract_units, SOURCES_DIR)}")
+        if args.default_areas:
+            print(f"wrote {write_default_areas(SOURCES_DIR)}")
         tables = build(args.real_data)
     except BuildError as exc:
         print(f"build_reference: FAILED: {exc}", file=sys.stderr)

@@ -18,29 +18,31 @@ QUANG_NINH, THANH_HOA = 22, 38
 
 
 def test_unit_counts():
-    assert len(ref.provinces()) == 63
-    assert len(ref.districts()) == 696
+    assert len(ref.provinces(on=MAR_2025)) == 63
+    assert len(ref.districts(on=MAR_2025)) == 696
     # the package's 10,051 communes, plus four island districts that are their own reporting unit
-    assert len(ref.communes()) == 10_051 + 4
-    assert len([c for c in ref.communes() if c.commune_type != "huyen_dao"]) == 10_051
+    assert len(ref.communes(on=MAR_2025)) == 10_051 + 4
+    assert len([c for c in ref.communes(on=MAR_2025) if c.commune_type != "huyen_dao"]) == 10_051
 
 
 def test_codes_are_unique_and_sorted():
-    for units in (ref.provinces(), ref.districts(), ref.communes()):
+    for units in (ref.provinces(on=MAR_2025), ref.districts(on=MAR_2025), ref.communes(on=MAR_2025)):
         codes = [u.code for u in units]
         assert codes == sorted(set(codes))
 
 
 def test_quang_ninh_units():
-    assert ref.province(QUANG_NINH).name == "Quảng Ninh"
-    assert ref.province(QUANG_NINH).name_full == "Tỉnh Quảng Ninh"
-    assert len(ref.districts(QUANG_NINH)) == 13
-    assert len(ref.communes(province_code=QUANG_NINH)) == 171
-    assert sum(len(ref.communes(district_code=d.code)) for d in ref.districts(QUANG_NINH)) == 171
+    assert ref.province(QUANG_NINH, on=MAR_2025).name == "Quảng Ninh"
+    assert ref.province(QUANG_NINH, on=MAR_2025).name_full == "Tỉnh Quảng Ninh"
+    assert len(ref.districts(QUANG_NINH, on=MAR_2025)) == 13
+    assert len(ref.communes(province_code=QUANG_NINH, on=MAR_2025)) == 171
+    assert (
+        sum(len(ref.communes(district_code=d.code, on=MAR_2025)) for d in ref.districts(QUANG_NINH, on=MAR_2025)) == 171
+    )
 
 
 def test_province_census_figures():
-    qn, th = ref.province(QUANG_NINH), ref.province(THANH_HOA)
+    qn, th = ref.province(QUANG_NINH, on=MAR_2025), ref.province(THANH_HOA, on=MAR_2025)
     assert (qn.population, qn.population_18plus) == (1_320_324, 935_854)
     assert (th.population, th.population_18plus) == (3_640_128, 2_605_729)
     # 65+ is the national share, rounded half up.
@@ -59,7 +61,7 @@ def test_province_census_figures():
     ],
 )
 def test_census_districts_are_exact(name, population):
-    (district,) = [d for d in ref.districts(QUANG_NINH) if d.name == name]
+    (district,) = [d for d in ref.districts(QUANG_NINH, on=MAR_2025) if d.name == name]
     assert district.population == population
     assert district.source == "census2019"
 
@@ -74,59 +76,59 @@ def test_census_districts_are_exact(name, population):
     ],
 )
 def test_island_district_is_its_own_reporting_unit(code, population, source):
-    district = ref.district(code)
-    (unit,) = ref.communes(district_code=code)
+    district = ref.district(code, on=MAR_2025)
+    (unit,) = ref.communes(district_code=code, on=MAR_2025)
     assert (unit.code, unit.name, unit.commune_type) == (code, district.name, "huyen_dao")
     assert (district.population, district.source, unit.source) == (population, source, source)
     for column in POPULATION_COLUMNS:
         assert getattr(unit, column) == getattr(district, column) > 0
     # the age groups follow the province's ratios, as for every other district
-    province = ref.province(district.province_code)
+    province = ref.province(district.province_code, on=MAR_2025)
     assert abs(district.population_18plus / population - province.population_18plus / province.population) < 0.001
 
 
 def test_hoang_sa_has_no_one_to_report():
-    hoang_sa = ref.district(498)
-    assert hoang_sa.population == 0 and ref.communes(district_code=498) == ()
+    hoang_sa = ref.district(498, on=MAR_2025)
+    assert hoang_sa.population == 0 and ref.communes(district_code=498, on=MAR_2025) == ()
     assert hoang_sa.source == "none(no communes, no resident population)"
 
 
 def test_types_come_from_name_prefixes():
-    assert {d.district_type for d in ref.districts()} == {"quan", "thanh_pho", "thi_xa", "huyen"}
-    assert {c.commune_type for c in ref.communes()} == {"phuong", "thi_tran", "xa", "huyen_dao"}
-    assert ref.district(193).name == "Thành phố Hạ Long"
-    assert ref.district(193).district_type == "thanh_pho"
-    hk = [c for c in ref.communes(district_code=193) if c.name == "Phường Hà Khánh"]
+    assert {d.district_type for d in ref.districts(on=MAR_2025)} == {"quan", "thanh_pho", "thi_xa", "huyen"}
+    assert {c.commune_type for c in ref.communes(on=MAR_2025)} == {"phuong", "thi_tran", "xa", "huyen_dao"}
+    assert ref.district(193, on=MAR_2025).name == "Thành phố Hạ Long"
+    assert ref.district(193, on=MAR_2025).district_type == "thanh_pho"
+    hk = [c for c in ref.communes(district_code=193, on=MAR_2025) if c.name == "Phường Hà Khánh"]
     assert len(hk) == 1 and hk[0].commune_type == "phuong"
 
 
 @pytest.mark.parametrize("column", POPULATION_COLUMNS)
 def test_communes_sum_to_districts_sum_to_provinces(column):
     by_district, by_province = defaultdict(int), defaultdict(int)
-    for c in ref.communes():
+    for c in ref.communes(on=MAR_2025):
         by_district[c.district_code] += getattr(c, column)
-        assert ref.district(c.district_code).province_code == c.province_code
-    for d in ref.districts():
+        assert ref.district(c.district_code, on=MAR_2025).province_code == c.province_code
+    for d in ref.districts(on=MAR_2025):
         # An island district without communes is its own unit (same code, same figures); Hoàng Sa has 0.
         assert by_district[d.code] == getattr(d, column), (d.code, d.name)
         by_province[d.province_code] += getattr(d, column)
-    for p in ref.provinces():
+    for p in ref.provinces(on=MAR_2025):
         assert by_province[p.code] == getattr(p, column), (p.code, p.name)
 
 
 def test_age_groups_are_nested_everywhere():
-    for unit in (*ref.provinces(), *ref.districts(), *ref.communes()):
+    for unit in (*ref.provinces(on=MAR_2025), *ref.districts(on=MAR_2025), *ref.communes(on=MAR_2025)):
         assert 0 <= unit.population_65plus <= unit.population_50plus <= unit.population_18plus <= unit.population, unit
-    assert all(c.population >= 1 for c in ref.communes())
+    assert all(c.population >= 1 for c in ref.communes(on=MAR_2025))
 
 
 def test_portal_ids_are_complete_and_unique():
-    ids = [p.ncsc_portal_id for p in ref.provinces()]
+    ids = [p.ncsc_portal_id for p in ref.provinces(on=MAR_2025)]
     assert len(set(ids)) == 63
     assert set(ids) == set(range(1, 65)) - {20}
-    assert ref.province(93).ncsc_portal_id == 64  # Hậu Giang, by elimination
-    assert ref.province(QUANG_NINH).ncsc_portal_id == 17
-    assert ref.province(THANH_HOA).ncsc_portal_id == 28
+    assert ref.province(93, on=MAR_2025).ncsc_portal_id == 64  # Hậu Giang, by elimination
+    assert ref.province(QUANG_NINH, on=MAR_2025).ncsc_portal_id == 17
+    assert ref.province(THANH_HOA, on=MAR_2025).ncsc_portal_id == 28
 
 
 def test_real_daily_cases_spot_checks():
@@ -154,15 +156,15 @@ def test_real_series_shape():
 
 
 def test_treatment_capacity_is_complete_and_meets_criterion_3():
-    capacity = ref.treatment_capacity()
+    capacity = ref.treatment_capacity(on=MAR_2025)
     assert len(capacity) == 696 + 63
-    for d in ref.districts():
+    for d in ref.districts(on=MAR_2025):
         beds, icu = capacity[("district", d.code)]
         assert beds > 0 and icu > 0
-    for p in ref.provinces():
+    for p in ref.provinces(on=MAR_2025):
         beds, icu = capacity[("province", p.code)]
         assert icu * 100_000 >= 4 * p.population
-        district_beds = sum(capacity[("district", d.code)][0] for d in ref.districts(p.code))
+        district_beds = sum(capacity[("district", d.code)][0] for d in ref.districts(p.code, on=MAR_2025))
         assert beds == district_beds + round(p.population * 40 / 100_000)
 
 
@@ -238,21 +240,32 @@ def test_largest_remainder_sums_exactly():
 
 # ---------------------------------------------------------------- versions: the list in force on the report date
 
-OCT_2021, MAR_2025 = date(2021, 10, 19), date(2025, 3, 1)
+OCT_2021, MAR_2025, AUG_2025 = date(2021, 10, 19), date(2025, 3, 1), date(2025, 8, 1)
 YET_KIEU = 6682  # Phường Yết Kiêu (Hạ Long): on the 2021 list, merged before the 2025-01-04 list
 
 
 def test_versions_follow_each_other():
-    first, current = ref.versions()
+    first, districts_last, two_tier = ref.versions()
     assert (first.name, first.valid_from, first.valid_to, first.package_version) == (
         "2021-02-03",
         date(2020, 1, 1),
         date(2022, 12, 31),
         "0.4.0",
     )
-    assert (current.name, current.valid_from, current.valid_to) == ("2025-01-04", date(2023, 1, 1), None)
-    assert ref.version_on(date(2022, 12, 31)) == first and ref.version_on(date(2023, 1, 1)) == current
-    assert ref.version_on(None) == current
+    assert (districts_last.name, districts_last.valid_from, districts_last.valid_to) == (
+        "2025-01-04",
+        date(2023, 1, 1),
+        date(2025, 6, 30),
+    )
+    assert (two_tier.name, two_tier.valid_from, two_tier.valid_to, two_tier.package_version) == (
+        "2025-07-01",
+        date(2025, 7, 1),
+        None,
+        "2025.10.1",
+    )
+    assert ref.version_on(date(2022, 12, 31)) == first and ref.version_on(date(2023, 1, 1)) == districts_last
+    assert ref.version_on(date(2025, 6, 30)) == districts_last and ref.version_on(date(2025, 7, 1)) == two_tier
+    assert ref.version_on(None) == two_tier
     with pytest.raises(ref.NoReferenceVersion, match="2020-01-01"):
         ref.version_on(date(2019, 12, 31))
 
@@ -266,7 +279,7 @@ def test_the_2021_list_has_the_published_unit_counts():
     for province, n_districts, n_communes in ((QUANG_NINH, 13, 177), (1, 30, 579), (THANH_HOA, 27, 559)):
         assert len(ref.districts(province, on=on)) == n_districts
         assert len(ref.communes(province_code=province, on=on)) == n_communes
-    assert ref.province(46, on=on).name == "Thừa Thiên Huế" and ref.province(46).name == "Huế"
+    assert ref.province(46, on=on).name == "Thừa Thiên Huế" and ref.province(46, on=MAR_2025).name == "Huế"
 
 
 def test_a_code_merged_later_is_known_in_2021_and_unknown_in_2025():
@@ -279,7 +292,7 @@ def test_a_code_merged_later_is_known_in_2021_and_unknown_in_2025():
         ref.commune(7732, on=OCT_2021)
 
 
-@pytest.mark.parametrize("on", [OCT_2021, MAR_2025])
+@pytest.mark.parametrize("on", [OCT_2021, MAR_2025, AUG_2025])
 def test_every_version_adds_up_to_the_same_census(on):
     for p in ref.provinces(on=on):
         for column in POPULATION_COLUMNS:
@@ -295,15 +308,15 @@ def test_census_districts_keep_their_figure_on_the_2021_list():
     assert (cam_pha.population, cam_pha.source) == (190_232, "census2019")  # Cẩm Hải merged within Cẩm Phả
 
 
-def test_the_newest_version_is_the_top_level_tables():
-    """The warehouse's `ref` schema still loads the top-level CSVs: they must be the newest list."""
+def test_the_top_level_tables_are_the_installed_packages_list():
+    """The top-level CSVs are the list of the installed vietnam-provinces (0.6.0), the last with districts."""
     import csv
 
     for name in ("provinces.csv", "districts.csv", "communes.csv", "treatment_capacity.csv"):
         with (ref.REFERENCE_DIR / name).open(encoding="utf-8") as f:
             top = list(csv.reader(f))[1:]
         with (ref.REFERENCE_DIR / "by_version" / name).open(encoding="utf-8") as f:
-            newest = [row[3:] for row in csv.reader(f) if row[0] == ref.versions()[-1].name]
+            newest = [row[3:] for row in csv.reader(f) if row[0] == "2025-01-04"]
         assert top == newest, name
 
 
@@ -368,3 +381,36 @@ def test_a_series_replayed_across_the_change_of_list_has_equal_province_totals_o
             assert set(shown[on]) == codes
             assert sum(shown[on].values()) == real[day]
     assert sum(real[d] for d in days) > 0  # a series of zeros would prove nothing
+
+
+# ---------------------------------------------------------------- the two-tier list (July 2025)
+
+
+def test_the_two_tier_list_has_no_district_tier_but_reporting_areas():
+    """34 provinces, communes under the province; the middle tier is the province's reporting areas."""
+    assert len(ref.provinces(on=AUG_2025)) == 34
+    assert {d.district_type for d in ref.districts(on=AUG_2025)} == {"khu_vuc"}
+    assert {c.commune_type for c in ref.communes(on=AUG_2025)} == {"phuong", "xa", "dac_khu"}
+    assert len(ref.communes(on=AUG_2025)) == 3_321 - 1  # Đặc khu Hoàng Sa: no one to report
+    assert len(ref.communes(province_code=QUANG_NINH, on=AUG_2025)) == 54
+    areas = ref.districts(QUANG_NINH, on=AUG_2025)
+    assert len(areas) == 13 and ref.district(193, on=AUG_2025).name == "Khu vực Hạ Long"
+    assert ref.commune(26732, on=AUG_2025).name == "Đặc khu Côn Đảo"
+    assert ref.commune(26732, on=AUG_2025).population == 8_827  # the island's census figure, carried over
+
+
+def test_merged_provinces_are_the_sum_of_their_parts():
+    before = {p.code: p for p in ref.provinces(on=MAR_2025)}
+    after = ref.province(24, on=AUG_2025)  # Bắc Ninh now: Bắc Giang (24) and Bắc Ninh (27)
+    assert after.name_full == "Tỉnh Bắc Ninh"
+    assert after.population == before[24].population + before[27].population
+    assert sum(p.population for p in ref.provinces(on=AUG_2025)) == sum(p.population for p in before.values())
+    assert ref.province(1, on=AUG_2025).name_full == "Thành phố Hà Nội"
+
+
+def test_restating_2021_onto_the_two_tier_list_keeps_province_totals():
+    values = {c.code: (c.code % 5) for c in ref.communes(province_code=QUANG_NINH, on=OCT_2021)}
+    on_two_tier = ref.restate(values, "2021-02-03", "2025-07-01")
+    assert set(on_two_tier) <= {c.code for c in ref.communes(province_code=QUANG_NINH, on=AUG_2025)}
+    assert sum(on_two_tier.values()) == sum(values.values())
+    assert sum(ref.restate(on_two_tier, "2025-07-01", "2021-02-03").values()) == sum(values.values())
