@@ -82,11 +82,11 @@ def compose(settings: Settings, found: list[dict]) -> tuple[str, str]:
     shown = ", ".join(places[:3]) + (f" và {len(places) - 3} nơi khác" if len(places) > 3 else "")
     subject = f"[KHẨN] Ca F0 mới trong cộng đồng tại {shown} – tỉnh {province}"
     body = (
-        "Báo cáo khẩn: xuất hiện ca mắc mới trong cộng đồng tại xã/phường/thị trấn không có ca "
+        "Báo cáo khẩn: xuất hiện ca mắc mới trong cộng đồng tại xã, phường không có ca "
         f"cộng đồng nào trong {QUIET_DAYS} ngày trước đó.\n"
         f"URGENT: new community cases in communes that had none in the previous {QUIET_DAYS} days.\n\n"
         + "\n".join(lines)
-        + "\n\nSố liệu theo báo cáo của huyện đã được tiếp nhận; chi tiết trong bản tin ngày.\n"
+        + "\n\nSố liệu theo báo cáo đã được tiếp nhận của đơn vị; chi tiết trong bản tin ngày.\n"
         "Figures as reported in the district's accepted file; details follow in the daily bulletin.\n"
     )
     return subject, body

@@ -363,6 +363,7 @@ def _as_of(report_date: date, settings: Settings, data_as_of) -> dict:
 
 
 DISTRICT_KINDS = ("quận", "huyện", "thị xã", "thành phố")
+COMMUNE_KINDS = (("xa", "xã"), ("phuong", "phường"), ("thi_tran", "thị trấn"), ("dac_khu", "đặc khu"))
 
 
 def document_form(settings: Settings, province: dict, report_date: date) -> dict:
@@ -376,13 +377,22 @@ def document_form(settings: Settings, province: dict, report_date: date) -> dict
     full = reference.province(code, on=report_date).name_full
     unit = "thành phố" if full.lower().startswith("thành phố") else "tỉnh"
     # the kinds of district the province has, in the usual order: "huyện, thị xã, thành phố" (Quảng Ninh),
-    # "quận, huyện, thị xã" (Hà Nội)
+    # "quận, huyện, thị xã" (Hà Nội); after July 2025 no district tier: the province's reporting areas
     names = [d.name.lower() for d in reference.districts(code, on=report_date)]
-    kinds = ", ".join(k for k in DISTRICT_KINDS if any(n.startswith(k + " ") for n in names)) or "huyện"
+    communes = [c.commune_type for c in reference.communes(province_code=code, on=report_date)]
+    commune_kinds = ", ".join(name for kind, name in COMMUNE_KINDS if kind in communes)
+    two_tier = not reference.has_district_tier(code, on=report_date)
+    if two_tier:
+        kinds, addressees = "khu vực", commune_kinds
+    else:
+        kinds = ", ".join(k for k in DISTRICT_KINDS if any(n.startswith(k + " ") for n in names)) or "huyện"
+        addressees = kinds
     return {
         "parent_body": form.parent_body or f"UBND {full.upper()}",
         "scope": f"toàn {unit}",
+        "two_tier": two_tier,
         "district_kinds": kinds,
+        "commune_kinds": commune_kinds or "xã, phường, thị trấn",
         "issuer": form.issuer or "SỞ Y TẾ",
         "number": f"{report_date.timetuple().tm_yday}/{form.symbol}",
         "place": form.place or short,
@@ -390,7 +400,7 @@ def document_form(settings: Settings, province: dict, report_date: date) -> dict
         or [
             f"Ban Chỉ đạo phòng, chống dịch COVID-19 {unit}",
             f"UBND {unit} (b/c)",
-            f"UBND các {kinds}",
+            f"UBND các {addressees}",
             "Lưu: VT, NVY",
         ],
         "signer_authority": form.signer_authority,

@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", type=_date, required=True)
     demo.add_argument("--seed", type=int, default=2021)
     demo.add_argument(
+        "--series-from",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="replay the province's real series from DATE onto --start (for dates after the portal's 2022 end)",
+    )
+    demo.add_argument(
         "--busy-evening",
         type=Path,
         default=None,
@@ -276,6 +283,7 @@ def _demo_data(args) -> int:
         seed=args.seed,
         receipts_dir=settings.receipts,
         timezone=str(settings.timezone),
+        series_from=args.series_from,
     )
     # `make airflow` reads this: on demo data the DAGs run only when triggered (deploy/airflow-local.sh)
     (settings.home / DEMO_MARKER).write_text(

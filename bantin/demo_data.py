@@ -372,7 +372,9 @@ def _unit_list(start: date, end: date) -> reference.ReferenceVersion:
     return first
 
 
-def generate_rows(province_code: int, start: date, end: date, seed: int = 2021) -> dict[tuple[date, int], list[dict]]:
+def generate_rows(
+    province_code: int, start: date, end: date, seed: int = 2021, series_from: date | None = None
+) -> dict[tuple[date, int], list[dict]]:
     """The demo figures: (report date, district code) → one row per commune, by commune code.
 
     Inclusive of `start` and `end`. Deterministic for (province, start, end,
@@ -380,6 +382,8 @@ def generate_rows(province_code: int, start: date, end: date, seed: int = 2021) 
     depend on which other provinces are generated. The communes are those of the
     unit list in force on the report dates (Quảng Ninh's 177 in October 2021); a
     period across a change of list is refused: generate each side on its own.
+    `series_from`: replay the real series from that date onto `start` (the
+    portal stopped in 2022, so a demo on a later list has no cases otherwise).
     """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
@@ -389,12 +393,12 @@ def generate_rows(province_code: int, start: date, end: date, seed: int = 2021) 
     assumed = assumptions_for(province_code, start)
     real_cases = reference.real_daily_cases(province_code)
     real_deaths = reference.real_daily_deaths(province_code)
+    shift = (start - series_from) if series_from else timedelta(0)
 
     out: dict[tuple[date, int], list[dict]] = {}
     for day in _days(start - timedelta(days=WARMUP_DAYS), end):
-        rows = _simulate_day(
-            communes, day, real_cases.get(day, 0), real_deaths.get(day, 0), assumed, rng, emit=day >= start
-        )
+        cases, deaths = real_cases.get(day - shift, 0), real_deaths.get(day - shift, 0)
+        rows = _simulate_day(communes, day, cases, deaths, assumed, rng, emit=day >= start)
         for row in rows or ():
             out.setdefault((day, row["district_code"]), []).append(row)
     return out
@@ -459,7 +463,7 @@ _NAME_PATTERNS = (
     "{code}_{camel}_{day:%d%m%Y}",
     "COVID_{lower}_{day:%Y-%m-%d}",
 )
-_UNIT_PREFIXES = ("thành phố ", "thị xã ", "huyện ", "quận ")
+_UNIT_PREFIXES = ("thành phố ", "thị xã ", "huyện ", "quận ", "khu vực ")
 
 
 def ascii_name(name: str) -> str:
@@ -551,6 +555,7 @@ def generate(
     seed: int = 2021,
     timezone: str = "Asia/Ho_Chi_Minh",
     receipts_dir: Path | None = None,
+    series_from: date | None = None,
 ) -> list[Path]:
     """Write one submission file per district per day into `landing_dir/<district_code>/`.
 
@@ -565,7 +570,7 @@ def generate(
     province = reference.province(province_code, on=on)
     districts = {d.code: d for d in reference.districts(province_code, on=on)}
     written = []
-    for (day, district_code), rows in generate_rows(province_code, start, end, seed).items():
+    for (day, district_code), rows in generate_rows(province_code, start, end, seed, series_from).items():
         district = districts[district_code]
         plan = _plan(seed, district, day, zone)
         folder = Path(landing_dir) / str(district_code)

@@ -38,7 +38,7 @@ ANSWER_WINDOW_DAYS = 3  # files recorded longer ago than this were answered (or 
 
 REASONS = {
     "unknown_sender": (
-        "địa chỉ thư {detail} chưa được đăng ký gửi báo cáo cho huyện nào.",
+        "địa chỉ thư {detail} chưa được đăng ký gửi báo cáo cho đơn vị nào.",
         "Đề nghị gửi từ địa chỉ đã đăng ký của đơn vị, hoặc liên hệ bộ phận vận hành của Sở Y tế để đăng ký "
         "địa chỉ này.",
         "the address {detail} is not registered to send reports for any district.",

@@ -298,7 +298,7 @@ def operators_message(
         settings,
         list(settings.alert_to),
         f"[bantin] Nhắc báo cáo {when:%H:%M} {report_date:%d/%m/%Y}: "
-        f"{len(reminded) + len(no_address)} huyện chưa có báo cáo đạt / "
+        f"{len(reminded) + len(no_address)} đơn vị chưa có báo cáo đạt / "
         f"{len(reminded) + len(no_address)} district(s) without an accepted report",
         body,
     )

@@ -197,6 +197,20 @@ def wait_for(settings: Settings, report_date: date, now: datetime, wait_minutes:
     return min(signoff_by, warned_at) - now.astimezone(settings.timezone)
 
 
+def _unit_label(unit_type: str, code: int, report_date: date) -> str:
+    """How the Director's table names a unit: "tỉnh", "huyện 193"; "khu vực 193, tham khảo" for a reporting area
+    of a two-tier list (after July 2025), which is not an administrative unit and has no level to announce."""
+    from bantin import reference
+
+    if unit_type == "province":
+        return "tỉnh"
+    try:
+        area = reference.district(code, on=report_date).district_type == reference.AREA_TYPE
+    except LookupError:
+        area = False
+    return f"khu vực {code}, tham khảo" if area else f"huyện {code}"
+
+
 def request_body(con, report_date: date) -> str:
     """What the Director reads in Airflow before deciding: the province and districts, level and reason (Markdown)."""
     rows = con.execute(
@@ -219,8 +233,7 @@ def request_body(con, report_date: date) -> str:
     for unit_type, code, name, level, reason, complete in rows:
         flag = "" if complete else " ⚠ số liệu chưa đủ"
         lines.append(
-            f"| {name} | {'tỉnh' if unit_type == 'province' else f'huyện {code}'} | {level}{flag} | "
-            f"{reason.replace('|', '/')} |"
+            f"| {name} | {_unit_label(unit_type, code, report_date)} | {level}{flag} | {reason.replace('|', '/')} |"
         )
     lines += [
         "",

@@ -180,7 +180,7 @@ _COUNT_FORMAT = "#,##0"
 def _unit_title(name: str, default_type: str) -> str:
     """'Tỉnh Quảng Ninh' stays; a bare 'Quảng Ninh' gets the default unit type."""
     lowered = name.strip().lower()
-    if lowered.startswith(("tỉnh ", "thành phố ", "huyện ", "quận ", "thị xã ")):
+    if lowered.startswith(("tỉnh ", "thành phố ", "huyện ", "quận ", "thị xã ", "khu vực ")):
         return name.strip()
     return f"{default_type} {name.strip()}"
 
