@@ -71,6 +71,10 @@ TABLE_COMMENTS = {
     "2021-02-03, 171 on that of 2025-01-04, 54 on the two-tier list of 2025-07-01), with population (total, "
     "18+, 65+, 50+), from reference/by_version/communes.csv; an island district without communes is its own "
     "unit (commune_code = district_code, commune_type huyen_dao).",
+    "ref.commune_succession": "From each unit list to the next, the piece of each earlier commune-level unit in "
+    "each later one (reference/by_version/commune_succession.csv; matching methods in reference/README.md): how a "
+    "series is restated on another list, and which unit carries on the trailing days of a commune whose code the "
+    "next list no longer has.",
     "ref.treatment_capacity": "Treatment beds and ICU beds ready per district and province on every unit list "
     "(criterion 3 of the levels).",
     "raw.submission_row": "Every parsed row of every received file, typed by the contract; "
@@ -230,6 +234,21 @@ COLUMN_COMMENTS = {
         "province_code": "Province (GSO code)",
         **_POPULATION,
     },
+    "ref.commune_succession": {
+        "from_version": "The earlier unit list",
+        "to_version": "The next unit list",
+        "from_code": "Commune-level unit on the earlier list",
+        "from_name": "Its name there",
+        "from_district_code": "Its district there",
+        "from_population": "Its population there",
+        "to_code": "Commune-level unit on the next list that (part of) it became",
+        "to_name": "Its name there",
+        "to_district_code": "Its district (or reporting area) there",
+        "to_population": "Its population there",
+        "province_code": "Province of the later unit (GSO code)",
+        "population": "The piece: people of the earlier unit now in the later one",
+        "method": "How the pair was matched: code, name, name_syllables, nearest_code, split_name, split_nearest_code",
+    },
     "ref.treatment_capacity": {
         **_UNIT_LIST,
         "unit_type": "district or province",
@@ -310,6 +329,7 @@ REFERENCE_FILES = {
     "district": "by_version/districts.csv",
     "commune": "by_version/communes.csv",
     "treatment_capacity": "by_version/treatment_capacity.csv",
+    "commune_succession": "by_version/commune_succession.csv",  # from one list to the next, not per list
 }
 
 
@@ -321,6 +341,13 @@ def load_reference(con, province_codes: list[int], rule_sets_dir: Path = levels.
     for table, file_name in REFERENCE_FILES.items():
         where = "TRUE" if table in ("reference_version", "treatment_capacity") else f"province_code IN ({scope})"
         path = reference.REFERENCE_DIR / file_name
+        if table == "commune_succession":  # province_code: the later unit's province
+            con.execute(
+                f"CREATE OR REPLACE TABLE ref.{table} AS SELECT * FROM read_csv(?, header = true, "
+                f"auto_detect = true, types = {{'from_version': 'VARCHAR', 'to_version': 'VARCHAR'}}) WHERE {where}",
+                [str(path)],
+            )
+            continue
         con.execute(
             f"CREATE OR REPLACE TABLE ref.{table} AS "
             "SELECT CAST(version AS VARCHAR) AS reference_version, CAST(valid_from AS DATE) AS valid_from, "

@@ -95,22 +95,30 @@ def test_province_totals_are_the_replayed_series_on_both_sides_of_the_reform(two
     for day, new_cases, new_cases_7d, version in rows:
         assert new_cases == _replayed(day), day
         assert version == ("2025-01-04" if day < REFORM else "2025-07-01")
-        if START + timedelta(days=6) <= day < REFORM or day >= REFORM + timedelta(days=6):  # windows on one list
+        if day >= START + timedelta(days=6):  # the 7-day window runs across the change of list
             assert new_cases_7d == sum(_replayed(day - timedelta(days=k)) for k in range(7)), day
     assert _replayed(REFORM) == 43 and _replayed(END) == 13
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the trailing windows are partitioned by commune code, so for 13 days after a change of "
-    "list they leave out the earlier days of communes whose code vanished in a merge (their cases are not carried "
-    "into the unit they became); the daily figures are right. Fix: carry them through ref's commune succession.",
-)
-def test_the_7_day_window_runs_on_across_the_reform(two_tier_run):
+def test_the_trailing_windows_run_on_across_the_reform(two_tier_run):
+    """The days before 1/7 count in the windows after it, also those of communes whose code vanished."""
     settings, _ = two_tier_run
     day = REFORM + timedelta(days=2)
     ((new_cases_7d,),) = _query(settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [day])
-    assert new_cases_7d == sum(_replayed(day - timedelta(days=k)) for k in range(7))
+    assert new_cases_7d == sum(_replayed(day - timedelta(days=k)) for k in range(7)) == 101
+    # the week before: on 07/07 it is 24–30/06, all on the earlier list (27 cases from the 27th)
+    week_after = REFORM + timedelta(days=6)
+    ((previous_7d,),) = _query(
+        settings, "SELECT new_cases_prev_7d FROM marts.province_daily WHERE report_date = ?", [week_after]
+    )
+    assert previous_7d == sum(_replayed(START + timedelta(days=k)) for k in range(4)) == 27
+    # the areas too: every area's window holds the cases its communes (on either list) reported
+    by_area = _query(
+        settings,
+        "SELECT sum(new_cases_7d) FROM marts.district_daily WHERE report_date = ?",
+        [day],
+    )
+    assert by_area == [(101,)]
 
 
 def test_levels_are_on_the_list_in_force_each_day(two_tier_run):

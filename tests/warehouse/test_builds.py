@@ -135,7 +135,7 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
         for table in ("staging.calendar", "marts.commune_daily", "marts.province_daily", "marts.epidemic_level")
     }
     assert before["marts.commune_daily"][-1] == LAST_DAY
-    later = date(2026, 12, 3)  # on another unit list than the data's (2025-01-04): still one day more, no rebuild
+    later = date(2026, 12, 3)  # on another unit list than the data's (the two-tier one): one day more, no rebuild
     built = pipeline.build_marts(loaded_settings, later)
     assert built["mode"] == "incremental"
     for table, dates in before.items():
@@ -145,12 +145,12 @@ def test_a_run_for_a_date_after_the_last_data_adds_one_calendar_day(loaded_setti
         assert con.execute(
             "SELECT new_cases, new_cases_7d, communes_reported FROM marts.province_daily WHERE report_date = ?", [later]
         ).fetchone() == (None, 0, 0)
-        # each date on the unit list in force on it: 177 communes in October 2021, 171 in 2026
+        # each date on the unit list in force on it: 177 communes in October 2021, 54 in 2026
         assert con.execute(
             "SELECT report_date, reference_version, communes_expected FROM marts.province_daily "
             "WHERE report_date IN (?, ?) ORDER BY 1",
             [LAST_DAY, later],
-        ).fetchall() == [(LAST_DAY, "2021-02-03", 177), (later, "2025-01-04", 171)]
+        ).fetchall() == [(LAST_DAY, "2021-02-03", 177), (later, "2025-07-01", 54)]
     # and the same rows as a full build from scratch
     incremental = table_rows(loaded_settings.warehouse_path)
     pipeline.build_marts(loaded_settings, later, full_refresh=True)

@@ -71,10 +71,62 @@ filled AS (
         last_7 AS (PARTITION BY d.commune_code ORDER BY d.day_number RANGE 6 PRECEDING),
         last_14 AS (PARTITION BY d.commune_code ORDER BY d.day_number RANGE 13 PRECEDING),
         previous_7 AS (PARTITION BY d.commune_code ORDER BY d.day_number RANGE BETWEEN 13 PRECEDING AND 7 PRECEDING)
+),
+
+-- The windows above follow a commune code. A commune whose code the next list no longer has (merged
+-- into another unit) carries its last 13 days into the unit it became (its largest piece), so the
+-- windows run on across a change of list: the 7-day count on the day after a reform holds the cases
+-- of the six days before it, wherever they were reported. Reported days stay each unit's own.
+vanished AS (
+    SELECT
+        s.from_version,
+        s.to_version,
+        s.from_code,
+        arg_max(s.to_code, s.population) AS to_code
+    FROM {{ source('ref', 'commune_succession') }} AS s
+    GROUP BY s.from_version, s.to_version, s.from_code
+    HAVING NOT bool_or(s.to_code = s.from_code)
+),
+
+calendar_day AS (
+    SELECT
+        report_date,
+        reference_version,
+        CAST(report_date - DATE '2000-01-01' AS INTEGER) AS day_number
+    FROM {{ ref('calendar') }}
+),
+
+carried_in AS (
+    SELECT
+        cal.report_date,
+        v.to_code AS commune_code,
+        sum(coalesce(o.new_cases, 0)) FILTER (
+            WHERE o.day_number > cal.day_number - 7
+        ) AS new_cases_7d,
+        sum(coalesce(o.new_cases_community, 0)) FILTER (
+            WHERE o.day_number > cal.day_number - 7
+        ) AS community_7d,
+        sum(coalesce(o.new_cases, 0)) AS new_cases_14d,
+        sum(coalesce(o.new_cases_community, 0)) AS community_14d,
+        sum(coalesce(o.new_cases, 0)) FILTER (
+            WHERE o.day_number <= cal.day_number - 7
+        ) AS new_cases_prev_7d
+    FROM vanished AS v
+    INNER JOIN commune_day AS o
+        ON v.from_version = o.reference_version AND v.from_code = o.commune_code
+    INNER JOIN calendar_day AS cal
+        ON
+            v.to_version = cal.reference_version
+            AND o.day_number BETWEEN cal.day_number - 13 AND cal.day_number
+    GROUP BY cal.report_date, v.to_code
 )
 
 SELECT
-    f.* EXCLUDE (day_number),
+    f.* EXCLUDE (day_number) REPLACE (
+        {%- for name in ['new_cases_7d', 'community_7d', 'new_cases_14d', 'community_14d', 'new_cases_prev_7d'] %}
+        CAST(f.{{ name }} + coalesce(ci.{{ name }}, 0) AS BIGINT) AS {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ),
     c.population,
     c.population_18plus,
     c.population_65plus,
@@ -82,4 +134,6 @@ SELECT
 FROM filled AS f
 INNER JOIN {{ source('ref', 'commune') }} AS c
     ON f.reference_version = c.reference_version AND f.commune_code = c.commune_code
+LEFT JOIN carried_in AS ci
+    ON f.report_date = ci.report_date AND f.commune_code = ci.commune_code
 WHERE TRUE {{- since_rebuild('f.report_date') }}
