@@ -414,3 +414,30 @@ def test_restating_2021_onto_the_two_tier_list_keeps_province_totals():
     assert set(on_two_tier) <= {c.code for c in ref.communes(province_code=QUANG_NINH, on=AUG_2025)}
     assert sum(on_two_tier.values()) == sum(values.values())
     assert sum(ref.restate(on_two_tier, "2025-07-01", "2021-02-03").values()) == sum(values.values())
+
+
+def test_a_province_regroups_its_communes_into_reporting_areas_of_its_own(tmp_path):
+    """The areas are the province's: edit sources/reporting_areas_2025-07-01.csv and rebuild."""
+    import shutil
+
+    build = _build_module()
+    sources = tmp_path / "sources"
+    shutil.copytree(build.SOURCES_DIR, sources)
+    path = build.areas_path(sources)
+    header, *rows = path.read_text(encoding="utf-8").splitlines()
+    ha_long = [i for i, row in enumerate(rows) if row.startswith("22,193,")]
+    for i in ha_long[:3]:  # three of Hạ Long's eleven communes report as "Khu vực Vịnh Hạ Long", 9001
+        rows[i] = rows[i].replace("22,193,Khu vực Hạ Long,", "22,9001,Khu vực Vịnh Hạ Long,")
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    tables = build.build(sources_dir=sources)
+    _header, districts = tables["by_version/districts.csv"]
+    areas = {row[3]: row for row in districts if row[0] == "2025-07-01" and row[5] == QUANG_NINH}
+    assert len(areas) == 14 and areas[9001][4] == "Khu vực Vịnh Hạ Long" and areas[9001][6] == "khu_vuc"
+    assert sum(row[7] for row in areas.values()) == 1_320_324  # the areas still add up to the province
+
+    path.write_text("\n".join([header, *rows, rows[ha_long[0]]]) + "\n", encoding="utf-8")
+    with pytest.raises(build.BuildError, match="in two areas"):
+        build.load_reporting_areas(sources)
+    path.write_text("\n".join([header, *rows[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(build.BuildError, match="is in no reporting area"):
+        build.build(sources_dir=sources)
