@@ -681,24 +681,30 @@ def extract_units(wheel: Path, sources_dir: Path) -> Path:
     return path
 
 
-def load_source_units(sources_dir: Path, version: Version) -> list[dict]:
-    """The extracted list, back in the package's nested shape (provinces → districts → wards)."""
+def source_unit_rows(sources_dir: Path, version: Version) -> tuple[Path, list[list[str]]]:
+    """The rows of an extracted list (SOURCE_HEADER checked), and its path for messages."""
     path = source_units_path(sources_dir, version)
     if not path.exists():
         raise BuildError(
             f"{path} is missing: run build_reference.py --extract-units "
             f"vietnam_provinces-{version.package_version}-py3-none-any.whl"
         )
-    provinces: dict[int, dict] = {}
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         if next(reader) != SOURCE_HEADER:
             raise BuildError(f"{path}: unexpected header")
-        for p_code, p_name, d_code, d_name, c_code, c_name in reader:
-            p = provinces.setdefault(int(p_code), {"code": int(p_code), "name": p_name, "districts": {}})
-            d = p["districts"].setdefault(int(d_code), {"code": int(d_code), "name": d_name, "wards": []})
-            if c_code:
-                d["wards"].append({"code": int(c_code), "name": c_name})
+        return path, list(reader)
+
+
+def load_source_units(sources_dir: Path, version: Version) -> list[dict]:
+    """The extracted list, back in the package's nested shape (provinces → districts → wards)."""
+    path, rows = source_unit_rows(sources_dir, version)
+    provinces: dict[int, dict] = {}
+    for p_code, p_name, d_code, d_name, c_code, c_name in rows:
+        p = provinces.setdefault(int(p_code), {"code": int(p_code), "name": p_name, "districts": {}})
+        d = p["districts"].setdefault(int(d_code), {"code": int(d_code), "name": d_name, "wards": []})
+        if c_code:
+            d["wards"].append({"code": int(c_code), "name": c_name})
     divisions = [{**p, "districts": list(p["districts"].values())} for p in provinces.values()]
     counts = (
         len(divisions),
@@ -813,6 +819,38 @@ def match_successors(old: dict[int, tuple[str, int, int]], new: dict[int, tuple[
     return out
 
 
+def succession_rows(
+    lists: tuple[Version, Version],
+    succession: list[Succession],
+    earlier: tuple[dict[int, tuple[str, int, int]], list[Unit]],
+    later: tuple[dict[int, tuple[str, int, int]], list[Unit]],
+    pieces: dict[tuple[int, int], int],
+) -> list[list]:
+    """commune_succession.csv's rows from one list to the next: both units (name, district, population),
+    the later unit's province, the piece's population and how the pair was matched."""
+    (old_units, old_communes), (new_units, new_communes) = earlier, later
+    old_population = {c.code: c.population for c in old_communes}
+    new_population = {c.code: c.population for c in new_communes}
+    return [
+        [
+            lists[0].name,
+            lists[1].name,
+            s.old_code,
+            old_units[s.old_code][0],
+            old_units[s.old_code][1],
+            old_population[s.old_code],
+            s.new_code,
+            new_units[s.new_code][0],
+            new_units[s.new_code][1],
+            new_population[s.new_code],
+            new_units[s.new_code][2],
+            pieces[(s.old_code, s.new_code)],
+            s.method,
+        ]
+        for s in sorted(succession, key=lambda s: (s.old_code, s.new_code))
+    ]
+
+
 def build_2021(
     current: tuple[list[list], list[Unit], list[Unit]], divisions: list[dict]
 ) -> tuple[list[list], list[Unit], list[Unit], list[list]]:
@@ -891,27 +929,10 @@ def build_2021(
     old_districts.sort(key=lambda d: d.code)
     check_invariants(old_province_rows, old_districts, communes)
 
-    population = {c.code: c.population for c in communes}
-    new_population = {c.code: c.population for c in new_communes}
-    succession_rows = [
-        [
-            VERSIONS[0].name,
-            VERSIONS[1].name,
-            s.old_code,
-            old_units[s.old_code][0],
-            old_units[s.old_code][1],
-            population[s.old_code],
-            s.new_code,
-            new_units[s.new_code][0],
-            new_units[s.new_code][1],
-            new_population[s.new_code],
-            new_units[s.new_code][2],
-            pieces[(s.old_code, s.new_code)],
-            s.method,
-        ]
-        for s in sorted(succession, key=lambda s: (s.old_code, s.new_code))
-    ]
-    return old_province_rows, old_districts, communes, succession_rows
+    rows = succession_rows(
+        (VERSIONS[0], VERSIONS[1]), succession, (old_units, communes), (new_units, new_communes), pieces
+    )
+    return old_province_rows, old_districts, communes, rows
 
 
 # ---------------------------------------------------------------- the two-tier list (July 2025)
@@ -942,22 +963,13 @@ def areas_path(sources_dir: Path) -> Path:
 
 def load_two_tier_units(sources_dir: Path) -> list[dict]:
     """The extracted two-tier list: provinces with their communes (no district tier)."""
-    path = source_units_path(sources_dir, TWO_TIER)
-    if not path.exists():
-        raise BuildError(
-            f"{path} is missing: run build_reference.py --extract-units "
-            f"vietnam_provinces-{TWO_TIER.package_version}-py3-none-any.whl"
-        )
+    path, rows = source_unit_rows(sources_dir, TWO_TIER)
     provinces: dict[int, dict] = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        if next(reader) != SOURCE_HEADER:
-            raise BuildError(f"{path}: unexpected header")
-        for p_code, p_name, d_code, _d_name, c_code, c_name in reader:
-            if d_code:
-                raise BuildError(f"{path}: commune {c_code} has a district on a two-tier list")
-            p = provinces.setdefault(int(p_code), {"code": int(p_code), "name": p_name, "wards": []})
-            p["wards"].append({"code": int(c_code), "name": c_name})
+    for p_code, p_name, d_code, _d_name, c_code, c_name in rows:
+        if d_code:
+            raise BuildError(f"{path}: commune {c_code} has a district on a two-tier list")
+        p = provinces.setdefault(int(p_code), {"code": int(p_code), "name": p_name, "wards": []})
+        p["wards"].append({"code": int(c_code), "name": c_name})
     counts = (len(provinces), 0, sum(len(p["wards"]) for p in provinces.values()))
     if counts != TWO_TIER.counts:
         raise BuildError(f"{path}: unit counts {counts}, expected {TWO_TIER.counts}")
@@ -1128,26 +1140,10 @@ def build_two_tier(
         raise BuildError("a reporting area outside the list's provinces")
     communes_sorted = sorted(later.values(), key=lambda c: c.code)
     check_invariants(new_rows, areas_sorted, communes_sorted)
-    old_population = {c.code: c.population for c in communes}
-    succession_rows = [
-        [
-            VERSIONS[1].name,
-            TWO_TIER.name,
-            s.old_code,
-            old_units[s.old_code][0],
-            old_units[s.old_code][1],
-            old_population[s.old_code],
-            s.new_code,
-            new_units[s.new_code][0],
-            new_units[s.new_code][1],
-            later[s.new_code].population,
-            new_units[s.new_code][2],
-            pieces[(s.old_code, s.new_code)],
-            s.method,
-        ]
-        for s in sorted(succession, key=lambda s: (s.old_code, s.new_code))
-    ]
-    return new_rows, areas_sorted, communes_sorted, succession_rows
+    rows = succession_rows(
+        (VERSIONS[1], TWO_TIER), succession, (old_units, communes), (new_units, communes_sorted), pieces
+    )
+    return new_rows, areas_sorted, communes_sorted, rows
 
 
 def version_tables(

@@ -164,6 +164,21 @@ def run_airflow(env: dict, *args: str, timeout: int = 600) -> subprocess.Complet
     return subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def assert_dag_run_succeeded(result: subprocess.CompletedProcess) -> None:
+    """`airflow dags test` exited cleanly and its DagRun finished in success (every task succeeded)."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert "state=success" in output.split("DagRun Finished")[-1][:2000], output[-5000:]
+
+
+def warehouse_rows(settings, sql: str, params=()) -> list[tuple]:
+    """The rows of a query on the pipeline's warehouse (read-only)."""
+    from bantin import store
+
+    with store.reader(settings.warehouse_path) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
 # --------------------------------------------------------------------------- a real SMTP server
 
 

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from bantin import pipeline, reference, store
+from bantin import pipeline, reference
 
-from conftest import DEMO_END, DEMO_PROVINCE, DEMO_START, run_airflow
+from conftest import DEMO_END, DEMO_PROVINCE, DEMO_START, assert_dag_run_succeeded, run_airflow, warehouse_rows
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +42,15 @@ def demo_run(tmp_path_factory, demo_landing_template, airflow_home):
     return settings, result
 
 
-def _query(settings, sql, params=()):
-    with store.reader(settings.warehouse_path) as con:
-        return con.execute(sql, list(params)).fetchall()
-
-
 def test_every_task_succeeded(demo_run):
     _, result = demo_run
-    output = result.stdout + result.stderr
-    assert "state=success" in output.split("DagRun Finished")[-1][:2000]
+    assert_dag_run_succeeded(result)
 
 
 def test_province_totals_equal_the_real_series(demo_run):
     settings, _ = demo_run
     real = reference.real_daily_cases(DEMO_PROVINCE)
-    rows = dict(_query(settings, "SELECT report_date, new_cases FROM marts.province_daily ORDER BY 1"))
+    rows = dict(warehouse_rows(settings, "SELECT report_date, new_cases FROM marts.province_daily ORDER BY 1"))
     days = [DEMO_START + timedelta(days=i) for i in range((DEMO_END - DEMO_START).days + 1)]
     assert sorted(rows) == days
     assert {d: rows[d] for d in days} == {d: real.get(d, 0) for d in days}
@@ -71,7 +65,9 @@ def test_bulletin_shows_the_published_figures_and_level_1(demo_run):
     assert province["new_cases"] == reference.real_daily_cases(DEMO_PROVINCE)[DEMO_END] == 0
     assert (
         province["new_cases_7d"]
-        == _query(settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [DEMO_END])[0][0]
+        == warehouse_rows(settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [DEMO_END])[
+            0
+        ][0]
     )
     assert province["level"]["level"] == 1
     assert document["figures"]["reporting"]["missing_or_rejected"] == []
@@ -84,7 +80,7 @@ def test_bulletin_shows_the_published_figures_and_level_1(demo_run):
 
 def test_every_unit_is_at_level_1_on_19_october(demo_run):
     settings, _ = demo_run
-    rows = _query(
+    rows = warehouse_rows(
         settings,
         "SELECT unit_type, level, count(*) FROM marts.epidemic_level WHERE report_date = ? GROUP BY ALL ORDER BY ALL",
         [DEMO_END],
@@ -101,9 +97,9 @@ def test_delivery_and_analyst_snapshot(demo_run):
 
 def test_every_file_was_archived_byte_for_byte_and_accepted(demo_run):
     settings, _ = demo_run
-    rows = _query(settings, "SELECT status, count(*) FROM ops.submission GROUP BY 1")
+    rows = warehouse_rows(settings, "SELECT status, count(*) FROM ops.submission GROUP BY 1")
     assert rows == [("accepted", 13 * 19)]
     from bantin.intake import sha256_of
 
-    for archive_path, sha in _query(settings, "SELECT archive_path, sha256 FROM ops.submission"):
+    for archive_path, sha in warehouse_rows(settings, "SELECT archive_path, sha256 FROM ops.submission"):
         assert sha256_of(settings.home / archive_path) == sha

@@ -17,9 +17,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from bantin import demo_data, reference, store
+from bantin import demo_data, reference
 
-from conftest import DEMO_PROVINCE, run_airflow
+from conftest import DEMO_PROVINCE, assert_dag_run_succeeded, run_airflow, warehouse_rows
 
 START, REFORM, END = date(2025, 6, 27), date(2025, 7, 1), date(2025, 7, 8)
 SERIES_FROM = date(2021, 11, 2)  # replayed onto START: 16 cases on the 30th, 43 on the 1st, 13 on the 8th
@@ -63,33 +63,22 @@ def two_tier_run(tmp_path_factory, airflow_home):
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     from bantin.config import load_settings
 
-    saved = {k: os.environ.get(k) for k in ("BANTIN_HOME", "BANTIN_PROVINCE")}
-    os.environ.update({"BANTIN_HOME": str(home), "BANTIN_PROVINCE": str(DEMO_PROVINCE)})
-    try:
-        settings = load_settings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return settings, result
-
-
-def _query(settings, sql, params=()):
-    with store.reader(settings.warehouse_path) as con:
-        return con.execute(sql, list(params)).fetchall()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BANTIN_HOME", str(home))
+        patch.setenv("BANTIN_PROVINCE", str(DEMO_PROVINCE))
+        return load_settings(), result
 
 
 def test_every_task_of_the_dag_succeeded(two_tier_run):
     _, result = two_tier_run
-    output = result.stdout + result.stderr
-    assert "state=success" in output.split("DagRun Finished")[-1][:2000]
+    assert_dag_run_succeeded(result)
 
 
 def test_province_totals_are_the_replayed_series_on_both_sides_of_the_reform(two_tier_run):
     settings, _ = two_tier_run
-    rows = _query(settings, "SELECT report_date, new_cases, new_cases_7d, reference_version FROM marts.province_daily")
+    rows = warehouse_rows(
+        settings, "SELECT report_date, new_cases, new_cases_7d, reference_version FROM marts.province_daily"
+    )
     days = [START + timedelta(days=i) for i in range((END - START).days + 1)]
     assert sorted(r[0] for r in rows) == days
     for day, new_cases, new_cases_7d, version in rows:
@@ -104,16 +93,18 @@ def test_the_trailing_windows_run_on_across_the_reform(two_tier_run):
     """The days before 1/7 count in the windows after it, also those of communes whose code vanished."""
     settings, _ = two_tier_run
     day = REFORM + timedelta(days=2)
-    ((new_cases_7d,),) = _query(settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [day])
+    ((new_cases_7d,),) = warehouse_rows(
+        settings, "SELECT new_cases_7d FROM marts.province_daily WHERE report_date = ?", [day]
+    )
     assert new_cases_7d == sum(_replayed(day - timedelta(days=k)) for k in range(7)) == 101
     # the week before: on 07/07 it is 24–30/06, all on the earlier list (27 cases from the 27th)
     week_after = REFORM + timedelta(days=6)
-    ((previous_7d,),) = _query(
+    ((previous_7d,),) = warehouse_rows(
         settings, "SELECT new_cases_prev_7d FROM marts.province_daily WHERE report_date = ?", [week_after]
     )
     assert previous_7d == sum(_replayed(START + timedelta(days=k)) for k in range(4)) == 27
     # the areas too: every area's window holds the cases its communes (on either list) reported
-    by_area = _query(
+    by_area = warehouse_rows(
         settings,
         "SELECT sum(new_cases_7d) FROM marts.district_daily WHERE report_date = ?",
         [day],
@@ -123,7 +114,7 @@ def test_the_trailing_windows_run_on_across_the_reform(two_tier_run):
 
 def test_levels_are_on_the_list_in_force_each_day(two_tier_run):
     settings, _ = two_tier_run
-    rows = _query(
+    rows = warehouse_rows(
         settings,
         "SELECT report_date, unit_type, count(*), any_value(reference_version) FROM marts.epidemic_level "
         "WHERE report_date IN (?, ?) GROUP BY ALL ORDER BY ALL",
@@ -137,14 +128,14 @@ def test_levels_are_on_the_list_in_force_each_day(two_tier_run):
         (END, "district", 13, "2025-07-01"),  # the reporting areas
         (END, "province", 1, "2025-07-01"),
     ]
-    areas = _query(
+    areas = warehouse_rows(
         settings,
         "SELECT unit_code, unit_name FROM marts.epidemic_level WHERE report_date = ? AND unit_type = 'district'",
         [END],
     )
     assert all(name.startswith("Khu vực ") for _code, name in areas)
     # every one of the 54 communes reported through its area's file
-    complete = _query(
+    complete = warehouse_rows(
         settings,
         "SELECT count(*) FROM marts.commune_daily WHERE report_date = ? AND reported",
         [END],

@@ -20,7 +20,15 @@ from bantin import store
 
 from .conftest import write_senders
 from .servers import Dovecot, Sshd
-from conftest import DEMO_END, DEMO_PROVINCE, _report_date_of, copy_receipts, run_airflow, smtp_connection
+from conftest import (
+    DEMO_END,
+    DEMO_PROVINCE,
+    _report_date_of,
+    assert_dag_run_succeeded,
+    copy_receipts,
+    run_airflow,
+    smtp_connection,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +61,6 @@ def _figures(home: Path) -> dict:
     return json.loads((home / "bulletins" / DEMO_END.isoformat() / "v1" / "bulletin.json").read_text())["figures"]
 
 
-def _succeeded(result) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    assert "state=success" in output.split("DagRun Finished")[-1][:2000], output[-5000:]
-
-
 def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_inboxes(
     demo_landing_template, own_airflow_home, smtp_server, tmp_path, monkeypatch
 ):
@@ -74,7 +76,7 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     copy_receipts(demo_landing_template, local / "landing")
-    _succeeded(run_airflow(_env(base, local), "dags", "test", "daily_bulletin", DEMO_END.isoformat()))
+    assert_dag_run_succeeded(run_airflow(_env(base, local), "dags", "test", "daily_bulletin", DEMO_END.isoformat()))
 
     # the channel world: e-mails in Dovecot (INTERNALDATE = receipt time), uploads on sshd (mtime = receipt time)
     remote = tmp_path / "remote"
@@ -125,8 +127,10 @@ def test_files_by_email_and_sftp_give_the_same_warehouse_and_bulletin_as_local_i
             BANTIN_SFTP_ROOT=str(remote),
             BANTIN_SFTP_SETTLE_SECONDS="1",
         )
-        _succeeded(run_airflow(channel_env, "dags", "test", "collect_submissions", f"{DEMO_END}T16:30:00+07:00"))
-        _succeeded(run_airflow(channel_env, "dags", "test", "daily_bulletin", DEMO_END.isoformat()))
+        assert_dag_run_succeeded(
+            run_airflow(channel_env, "dags", "test", "collect_submissions", f"{DEMO_END}T16:30:00+07:00")
+        )
+        assert_dag_run_succeeded(run_airflow(channel_env, "dags", "test", "daily_bulletin", DEMO_END.isoformat()))
         assert dovecot.count("INBOX") == 0 and dovecot.count("bantin-received") == mailed
     finally:
         dovecot.cleanup()
