@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 
+from bantin import reference
 from bantin.config import Settings
 from bantin.render import environment, html_to_pdf, signed, vn_date, vn_dec, vn_int, vn_pct, vn_time
 from bantin.submission_format import COLUMN_BY_NAME, COUNT_COLUMNS
@@ -105,6 +106,8 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "cutoff": settings.cutoff.strftime("%H:%M"),
         "province": province,
         "districts": districts,
+        # on a two-tier list (after July 2025) the districts are reporting areas: their level is for reference
+        "districts_are_areas": not reference.has_district_tier(settings.province_code, on=report_date),
         "level_summary": _level_summary(districts, commune_levels),
         "communes_watch": _communes_watch(commune_levels, names),
         "communes_at_level_2_or_above": _communes_above_level_1(commune_levels),
@@ -368,8 +371,6 @@ COMMUNE_KINDS = (("xa", "xã"), ("phuong", "phường"), ("thi_tran", "thị tr�
 
 def document_form(settings: Settings, province: dict, report_date: date) -> dict:
     """The official report's heading, number, date line, recipients and signature (BANTIN_* settings)."""
-    from bantin import reference
-
     form = settings.document
     code = int(province["province_code"])
     short = str(province["province_name"])  # "Quảng Ninh", "Hà Nội"
@@ -434,8 +435,11 @@ def level_view(unit: dict) -> dict:
 
 
 def attention(figures: dict) -> list[dict]:
-    """Districts the Steering Committee should look at today, each with its reasons, most urgent first."""
+    """Districts the Steering Committee should look at today, each with its reasons, most urgent first.
+
+    A reporting area's level (two-tier list) is only for reference: the reasons say so."""
     out = []
+    for_reference = " (tham khảo)" if figures.get("districts_are_areas") else ""
     for d in figures["districts"]:
         reasons, rank = [], 0
         if d["reporting_status"] in ("missing", "rejected"):
@@ -443,10 +447,10 @@ def attention(figures: dict) -> list[dict]:
             rank += 100
         level = d.get("level") or {}
         if level.get("level") and level["level"] >= 3:
-            reasons.append(f"cấp {level['level']} ({level['colour_vi']})")
+            reasons.append(f"cấp {level['level']} ({level['colour_vi']}){for_reference}")
             rank += 10 * level["level"]
         if level.get("level_changed") and level.get("previous_level") and level["level"] > level["previous_level"]:
-            reasons.append(f"tăng từ cấp {level['previous_level']} lên cấp {level['level']}")
+            reasons.append(f"tăng từ cấp {level['previous_level']} lên cấp {level['level']}{for_reference}")
             rank += 30
         now, before = d.get("new_cases_7d"), d.get("new_cases_prev_7d")
         if (

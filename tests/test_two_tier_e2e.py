@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -149,6 +150,7 @@ def test_the_bulletin_speaks_of_areas_and_communes_not_districts(two_tier_run):
     document = json.loads((folder / "bulletin.json").read_text(encoding="utf-8"))
     assert document["figures"]["province"]["new_cases"] == 13
     assert document["figures"]["reporting"]["missing_or_rejected"] == []
+    assert document["figures"]["districts_are_areas"] is True
     html = (folder / "bulletin.html").read_text(encoding="utf-8")
     assert "1. Số liệu theo khu vực" in html
     assert "54/54 xã, phường, đặc khu" in html
@@ -165,3 +167,17 @@ def test_an_older_commune_code_is_refused_after_the_reform(two_tier_run):
     assert reference.commune(6649, on=on_before).name == "Phường Hà Khánh"
     with pytest.raises(KeyError, match="unknown commune code 6649 on the 2025-07-01 list"):
         reference.commune(6649, on=on_after)
+
+
+def test_the_analysts_restatement_recipe_keeps_the_province_total(two_tier_run):
+    """docs/models.md's SQL, run on the warehouse: 30/06's cases on the two-tier list, same total."""
+    settings, _ = two_tier_run
+    text = (Path(__file__).parent.parent / "docs" / "models.md").read_text(encoding="utf-8")
+    recipe = text.split("### A series on another list, in SQL")[1].split("```sql")[1].split("```")[0]
+    restated = dict(warehouse_rows(settings, recipe))
+    new_codes = {c.code for c in reference.communes(province_code=DEMO_PROVINCE, on=REFORM)}
+    assert set(restated) <= new_codes
+    assert (
+        sum(restated.values()) == pytest.approx(_replayed(REFORM - timedelta(days=1)))
+        and _replayed(REFORM - timedelta(days=1)) == 16
+    )

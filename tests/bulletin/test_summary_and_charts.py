@@ -80,6 +80,11 @@ def test_districts_needing_attention_come_most_urgent_first():
     assert [a["district_name"] for a in found] == ["Silent", "Orange", "Up", "Rising"]
     assert found[3]["reasons"] == ["ca mắc 7 ngày tăng 100% (20 → 40)"]
     assert found[2]["reasons"] == ["tăng từ cấp 1 lên cấp 2"]
+    # on a two-tier list the rows are reporting areas, whose level is only for reference
+    areas = bulletin.attention(
+        {"districts_are_areas": True, "districts": [district("Up", level=3, changed=True, previous=1)]}
+    )
+    assert areas[0]["reasons"] == ["cấp 3 (x) (tham khảo)", "tăng từ cấp 1 lên cấp 3 (tham khảo)"]
 
 
 def trend_days(n=56):
