@@ -214,7 +214,7 @@ def write_corpus(landing: Path, day: date, *, max_bytes: int, secret: Path) -> l
     rng = random.Random(f"hostile:{day}")
     rows_of = base_rows(day)
     districts = sorted(rows_of)
-    province = reference.province(PROVINCE)
+    province = reference.province(PROVINCE, on=SOURCE_DAY)
     written: list[Entry] = []
     counter = 0
 

@@ -8,7 +8,7 @@ from bantin import bulletin, config, reference
 
 
 def _form(code: int) -> dict:
-    province = reference.province(code)
+    province = reference.province(code, on=date(2022, 1, 14))
     return bulletin.document_form(
         config.load_settings(), {"province_code": code, "province_name": province.name}, date(2022, 1, 14)
     )

@@ -7,7 +7,7 @@ import pytest
 from bantin import channels, intake, pipeline, replies, store
 from bantin.channels import mailbox
 
-from .conftest import CLERKS, HA_LONG, MONG_CAI, at, mail, report_csv
+from .conftest import CLERKS, DAY, HA_LONG, MONG_CAI, at, mail, report_csv
 
 
 def collection_run(settings) -> dict:
@@ -59,7 +59,7 @@ def test_a_bad_file_is_answered_with_each_finding_row_and_column(channel_env, do
     settings = channel_env(dovecot=dovecot)
     from bantin import reference
 
-    second = reference.communes(district_code=MONG_CAI)[1].code
+    second = reference.communes(district_code=MONG_CAI, on=DAY)[1].code
     data = report_csv(tmp_path / "b.csv", MONG_CAI, **{f"c{second}": {"new_cases": -4}})
     dovecot.deliver(mail(CLERKS[MONG_CAI], {"mongcai.csv": data}, message_id="<bad@mongcai>"), received_at=at(15))
 
@@ -185,8 +185,6 @@ def test_an_operator_releases_a_quarantined_message_after_registering_its_sender
 
 def test_the_ledger_keeps_the_name_the_clerk_gave_when_two_days_send_the_same_name(channel_env, dovecot, tmp_path):
     from datetime import timedelta
-
-    from .conftest import DAY
 
     settings = channel_env(dovecot=dovecot)
     for day in (DAY - timedelta(days=1), DAY):

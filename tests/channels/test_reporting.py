@@ -24,7 +24,7 @@ def _day_so_far(settings):
     from bantin import reference
 
     _drop(settings, HA_LONG, "hl.csv", at(9))
-    first = reference.communes(district_code=MONG_CAI)[0].code
+    first = reference.communes(district_code=MONG_CAI, on=DAY)[0].code
     _drop(settings, MONG_CAI, "mc.csv", at(10), **{f"c{first}": {"new_cases": -1}})
     _drop(settings, CAM_PHA, "cp1.csv", at(11))
     _drop(
@@ -32,7 +32,7 @@ def _day_so_far(settings):
         CAM_PHA,
         "cp2.csv",
         at(12),
-        **{f"c{reference.communes(district_code=CAM_PHA)[0].code}": {"new_cases": 1}},
+        **{f"c{reference.communes(district_code=CAM_PHA, on=DAY)[0].code}": {"new_cases": 1}},
     )
     pipeline.collect(settings)
     pipeline.validate(settings)

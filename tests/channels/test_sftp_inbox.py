@@ -12,7 +12,7 @@ import pytest
 from bantin import channels, pipeline, replies, store
 from bantin.channels import sftp_inbox
 
-from .conftest import CLERKS, CO_TO, HA_LONG, MONG_CAI, at, report_csv
+from .conftest import CLERKS, CO_TO, DAY, HA_LONG, MONG_CAI, at, report_csv
 
 
 class Clerk:
@@ -89,7 +89,7 @@ def test_a_bad_file_gets_its_findings_in_feedback_and_no_mail_without_an_address
     from bantin import reference
 
     settings = channel_env(sshd=sshd)
-    first = reference.communes(district_code=CO_TO)[0].code
+    first = reference.communes(district_code=CO_TO, on=DAY)[0].code
     clerk.upload(
         CO_TO, "coto.csv", report_csv(tmp_path / "b.csv", CO_TO, **{f"c{first}": {"deaths": -1}}), modified=at(11)
     )

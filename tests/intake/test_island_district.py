@@ -55,7 +55,7 @@ def test_a_commune_code_in_the_islands_file_is_refused(settings, tmp_path):
     from bantin.pipeline import check_file
     from bantin.submission_files import write_csv
 
-    mainland = reference.communes(district_code=BINH_SON)[0]
+    mainland = reference.communes(district_code=BINH_SON, on=DAY)[0]
     rows = _island_rows()
     rows[0].update(commune_code=mainland.code, commune_name=mainland.name)
     path = write_csv(rows, tmp_path / "ly_son.csv")

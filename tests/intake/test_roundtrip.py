@@ -13,7 +13,7 @@ from bantin.submission_files import DATE_STYLES, ENCODINGS, HEADER_STYLES, SEPAR
 from bantin.submission_format import COUNT_COLUMNS
 
 DISTRICT = 193  # Thành phố Hạ Long: 32 communes, names with every Vietnamese tone
-COMMUNES = reference.communes(district_code=DISTRICT)
+COMMUNES = reference.communes(district_code=DISTRICT, on=date(2021, 10, 19))
 AS_OF = date(2021, 10, 19)
 
 # Vietnamese text a clerk may type in notes: letters cp1258 must compose, punctuation, separators

@@ -120,7 +120,7 @@ def test_the_province_totals_include_the_island(marts):
             == sum(d["new_cases"] for d in districts)
             == sum(r["new_cases"] for (d, _), rows in sent.items() if d == day for r in rows)
         )
-        expected = len(reference.districts(QUANG_NGAI))  # 13, Lý Sơn included
+        expected = len(reference.districts(QUANG_NGAI, on=day))  # 13, Lý Sơn included
         assert province["districts_expected"] == province["districts_reported"] == expected == len(districts)
         assert province["population"] == sum(d["population"] for d in districts)
         (ly_son,) = [d for d in districts if d["district_code"] == LY_SON]

@@ -28,7 +28,8 @@ def _relative(index: int, column: str, other: str, delta: int):
 
     def change(rows):
         row = rows[index]
-        base = getattr(reference.commune(row["commune_code"]), other) if other.startswith("population") else row[other]
+        unit = reference.commune(row["commune_code"], on=DAY)
+        base = getattr(unit, other) if other.startswith("population") else row[other]
         if column == "vaccinated_18plus_dose1":  # keep full <= dose1 so only the rule under test breaks
             row["vaccinated_18plus_full"] = min(row["vaccinated_18plus_full"], base + delta)
         row[column] = base + delta
@@ -52,7 +53,7 @@ def _drop(index: int):
 
 
 def _foreign_commune(rows):
-    rows[0]["commune_code"] = reference.communes(district_code=OTHER_DISTRICT)[0].code
+    rows[0]["commune_code"] = reference.communes(district_code=OTHER_DISTRICT, on=DAY)[0].code
 
 
 def _duplicate(rows):
