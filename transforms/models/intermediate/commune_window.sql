@@ -88,36 +88,34 @@ vanished AS (
     HAVING NOT bool_or(s.to_code = s.from_code)
 ),
 
-calendar_day AS (
-    SELECT
-        report_date,
-        reference_version,
-        CAST(report_date - DATE '2000-01-01' AS INTEGER) AS day_number
-    FROM {{ ref('calendar') }}
-),
-
 carried_in AS (
+    -- reads the accepted rows again rather than commune_day: a CTE read twice is materialised whole
     SELECT
         cal.report_date,
         v.to_code AS commune_code,
         sum(coalesce(o.new_cases, 0)) FILTER (
-            WHERE o.day_number > cal.day_number - 7
+            WHERE o.report_date > cal.report_date - 7
         ) AS new_cases_7d,
         sum(coalesce(o.new_cases_community, 0)) FILTER (
-            WHERE o.day_number > cal.day_number - 7
+            WHERE o.report_date > cal.report_date - 7
         ) AS community_7d,
         sum(coalesce(o.new_cases, 0)) AS new_cases_14d,
         sum(coalesce(o.new_cases_community, 0)) AS community_14d,
         sum(coalesce(o.new_cases, 0)) FILTER (
-            WHERE o.day_number <= cal.day_number - 7
+            WHERE o.report_date <= cal.report_date - 7
         ) AS new_cases_prev_7d
     FROM vanished AS v
-    INNER JOIN commune_day AS o
-        ON v.from_version = o.reference_version AND v.from_code = o.commune_code
-    INNER JOIN calendar_day AS cal
+    INNER JOIN {{ source('ref', 'reference_version') }} AS rv
+        ON v.to_version = rv.reference_version
+    -- the 13 days before the next list starts, all on the list before it (the lists follow each other)
+    INNER JOIN {{ ref('accepted_row') }} AS o
+        ON
+            v.from_code = o.commune_code
+            AND o.report_date BETWEEN rv.valid_from - 13 AND rv.valid_from - 1
+    INNER JOIN {{ ref('calendar') }} AS cal
         ON
             v.to_version = cal.reference_version
-            AND o.day_number BETWEEN cal.day_number - 13 AND cal.day_number
+            AND o.report_date BETWEEN cal.report_date - 13 AND cal.report_date
     GROUP BY cal.report_date, v.to_code
 )
 
