@@ -392,6 +392,9 @@ def document_form(settings: Settings, province: dict, report_date: date) -> dict
         "parent_body": form.parent_body or f"UBND {full.upper()}",
         "scope": f"toàn {unit}",
         "two_tier": two_tier,
+        "unit": unit,  # tỉnh, thành phố: who defines the reporting areas
+        # the day the list in force (two-tier) began, for the note under the areas' table
+        "list_since": reference.version_on(report_date).valid_from.strftime("%d/%m/%Y"),
         "district_kinds": kinds,
         "commune_kinds": commune_kinds or "xã, phường, thị trấn",
         "issuer": form.issuer or "SỞ Y TẾ",
