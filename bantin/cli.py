@@ -358,13 +358,23 @@ def _levels(args) -> int:
     if not settings.warehouse_path.is_file():
         raise UsageError(f"Chưa có kho dữ liệu / no warehouse yet: {settings.warehouse_path}")
     if args.action == "show":
-        with store.writer(settings) as con:
-            rows = con.execute(
-                "SELECT unit_type, unit_code, unit_name, computed_level, declared_level, status, decided_by "
-                "FROM marts.level_signoff WHERE report_date = ? AND unit_type <> 'commune' "
-                "ORDER BY unit_type = 'district', unit_code",
-                [args.date],
-            ).fetchall()
+        try:
+            with store.current_reader(settings) as (con, published):
+                rows = con.execute(
+                    "SELECT unit_type, unit_code, unit_name, computed_level, declared_level, status, decided_by "
+                    "FROM marts.level_signoff WHERE report_date = ? AND unit_type <> 'commune' "
+                    "ORDER BY unit_type = 'district', unit_code",
+                    [args.date],
+                ).fetchall()
+        except store.WarehouseBusy as problem:
+            raise UsageError(f"Kho dữ liệu đang được ghi, chưa có bản sao; thử lại sau ít phút / {problem}") from None
+        if published is not None:
+            print(
+                f"(Kho dữ liệu đang được ghi: số liệu theo bản sao lúc {published:%H:%M %d/%m/%Y} / "
+                f"the warehouse is being written: as of the snapshot published {published:%Y-%m-%d %H:%M})"
+            )
+        if not rows:
+            print(f"Chưa có cấp độ ngày {args.date:%d/%m/%Y} / no levels for {args.date}")
         for unit_type, code, name, computed, declared, state, who in rows:
             print(
                 f"{name} ({unit_type} {code}): đề xuất/computed {computed}, công bố/declared "

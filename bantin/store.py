@@ -159,6 +159,35 @@ def reader(path: Path, settings=None, *, extra_config: dict | None = None):
         con.close()
 
 
+@contextmanager
+def current_reader(settings):
+    """A look at the pipeline's state that never waits for the writer (`bantin levels show`).
+
+    Yields (connection, None) on the live file, read-only, when no process has it open for
+    writing; while one has (a DAG run is loading), (connection, time) on the analysts' snapshot
+    and the time it was published, which is what the caller must tell its reader.
+    """
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True, config=engine_config(settings))
+        published = None
+    except duckdb.IOException as problem:
+        snapshot: Path = settings.analytics_path
+        if "lock" not in str(problem).lower():
+            raise
+        if not snapshot.is_file():
+            raise WarehouseBusy(
+                f"{settings.warehouse_path} is being written and no snapshot is published yet"
+            ) from None
+        con = duckdb.connect(str(snapshot), read_only=True, config=engine_config(settings))
+        published = datetime.fromtimestamp(snapshot.stat().st_mtime, settings.timezone).replace(tzinfo=None)
+    try:
+        yield con, published
+    finally:
+        con.close()
+
+
 def scratch(settings=None, path: Path | None = None):
     """A DuckDB of no consequence, never the pipeline's file (no lock): in memory for work copied out of the
     warehouse, or a throwaway file for a schema-only build (dbt needs a file to connect to)."""

@@ -7,8 +7,11 @@ task (tested on a running Airflow in tests/operations/test_signoff_distributed.p
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-from bantin import cli, signoff, store
+from bantin import cli, pipeline, signoff, store
 
 from .conftest import REPORT_DATE
 from .test_bulletin import render
@@ -98,6 +101,47 @@ def test_provisional_then_an_override_then_an_approval_each_make_a_version(bulle
             "SELECT declared_level, status FROM marts.level_signoff WHERE unit_type = 'province' AND report_date = ?",
             [REPORT_DATE],
         ).fetchone() == (1, "approved")
+
+
+def test_levels_show_never_waits_for_the_writer(bulletin_settings, capsys):
+    """`bantin levels show` reads the live file when it is free, and the snapshot (saying so) while a run
+    holds the writer, instead of queueing behind the run for up to BANTIN_LOCK_WAIT_S."""
+    assert cli.main(["levels", "show", "--date", DAY]) == 0
+    live = capsys.readouterr().out
+    assert "Quảng Ninh (province 22): đề xuất/computed 1, công bố/declared – [provisional]" in live
+    assert "bản sao" not in live
+
+    def loading(command: list[str]):
+        """Runs `command` while another process has the warehouse open for writing (a DAG run loading)."""
+        holding = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys\nfrom bantin import config, store\n"
+                "with store.writer(config.load_settings()):\n    print('held', flush=True); sys.stdin.read()",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        try:
+            assert holding.stdout.readline().strip() == "held"
+            return cli.main(command)
+        finally:
+            holding.communicate("")
+
+    assert not bulletin_settings.analytics_path.exists()
+    assert loading(["levels", "show", "--date", DAY]) == 2
+    assert "Kho dữ liệu đang được ghi, chưa có bản sao" in capsys.readouterr().err
+
+    pipeline.publish(bulletin_settings, run_id="test")
+    assert loading(["levels", "show", "--date", DAY]) == 0
+    from_snapshot = capsys.readouterr().out
+    assert from_snapshot.startswith("(Kho dữ liệu đang được ghi: số liệu theo bản sao lúc ")
+    assert "Quảng Ninh (province 22): đề xuất/computed 1" in from_snapshot
+    assert cli.main(["levels", "show", "--date", "2021-10-01"]) == 0
+    assert "Chưa có cấp độ ngày 01/10/2021" in capsys.readouterr().out
 
 
 def test_a_bad_decision_is_refused_in_both_languages_and_records_nothing(bulletin_settings, capsys):
