@@ -106,8 +106,6 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
         "cutoff": settings.cutoff.strftime("%H:%M"),
         "province": province,
         "districts": districts,
-        # on a two-tier list (after July 2025) the districts are reporting areas: their level is for reference
-        "districts_are_areas": not reference.has_district_tier(settings.province_code, on=report_date),
         "level_summary": _level_summary(districts, commune_levels),
         "communes_watch": _communes_watch(commune_levels, names),
         "communes_at_level_2_or_above": _communes_above_level_1(commune_levels),
@@ -139,6 +137,8 @@ def build_summary(con, settings: Settings, report_date: date) -> dict:
     }
     summary["data_quality_summary"] = _warnings_summary(summary["data_quality"])
     summary["form"] = document_form(settings, province, report_date)
+    # on a two-tier list (after July 2025) the districts are reporting areas: their level is for reference
+    summary["districts_are_areas"] = summary["form"]["two_tier"]
     summary["provisional"] = bool(summary["reporting"]["missing_or_rejected"])
     summary["as_of"] = _as_of(report_date, settings, summary["data_as_of"])
     return with_decision(_plain(summary))

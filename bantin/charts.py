@@ -391,16 +391,18 @@ def level_strip(rows: list[dict], days: list[str], width: float = 640) -> Chart:
             start = i
         for i in range(7 - (len(days) % 7 or 7), len(days), 7):  # week ticks over the runs
             chart.line(label_width + i * step, y + 1, label_width + i * step, y + row_h - 1, "#ffffff", 0.5)
+    # the legend from the left edge, not under the grid: on a phone the wide chart scrolls sideways and only
+    # its first ~400 units show (bulletin.html.j2: min-width 560 px in 390), the whole legend among them
     y = height - 6
-    x = label_width
+    x = 4
     for level, word in ((1, "cấp 1"), (2, "cấp 2"), (3, "cấp 3"), (4, "cấp 4")):
         chart.rect(x, y - 7, 8, 7, LEVEL_COLOURS[level][0])
         chart.text(x + 11, y, word, 7.5)
-        x += 50
+        x += 45
     chart.rect(x, y - 7, 8, 7, NO_DATA)
     chart.text(x + 11, y, "chưa đánh giá", 7.5)
-    chart.rect(x + 85, y - 7, 8, 7, LEVEL_COLOURS[2][0], hatch=True)
-    chart.text(x + 96, y, "giữ cấp cũ (thiếu số liệu)", 7.5)
+    chart.rect(x + 80, y - 7, 8, 7, LEVEL_COLOURS[2][0], hatch=True)
+    chart.text(x + 91, y, "giữ cấp cũ (thiếu số liệu)", 7.5)
     return chart
 
 

@@ -197,24 +197,18 @@ def wait_for(settings: Settings, report_date: date, now: datetime, wait_minutes:
     return min(signoff_by, warned_at) - now.astimezone(settings.timezone)
 
 
-def _unit_label(unit_type: str, code: int, report_date: date) -> str:
-    """How the Director's table names a unit: "tỉnh", "huyện 193"; "khu vực 193, tham khảo" for a reporting area
-    of a two-tier list (after July 2025), which is not an administrative unit and has no level to announce."""
-    from bantin import reference
-
+def _unit_label(unit_type: str, code: int, areas: bool) -> str:
+    """How the Director's table names a unit: "tỉnh", "huyện 193"; "khu vực 193, tham khảo" when the districts are
+    reporting areas (a two-tier list, after July 2025): not administrative units, no level to announce."""
     if unit_type == "province":
         return "tỉnh"
-    try:
-        area = reference.district(code, on=report_date).district_type == reference.AREA_TYPE
-    except LookupError:
-        area = False
-    return f"khu vực {code}, tham khảo" if area else f"huyện {code}"
+    return f"khu vực {code}, tham khảo" if areas else f"huyện {code}"
 
 
 def request_body(con, report_date: date) -> str:
     """What the Director reads in Airflow before deciding: the province and districts, level and reason (Markdown)."""
     rows = con.execute(
-        "SELECT unit_type, unit_code, unit_name, level, reason, is_complete FROM marts.epidemic_level "
+        "SELECT unit_type, unit_code, unit_name, level, reason, is_complete, province_code FROM marts.epidemic_level "
         "WHERE report_date = ? AND unit_type IN ('province', 'district') "
         "ORDER BY unit_type = 'district', unit_code",
         [report_date],
@@ -230,11 +224,12 @@ def request_body(con, report_date: date) -> str:
         "| Đơn vị | Mã | Cấp đề xuất | Lý do |",
         "|---|---|---|---|",
     ]
-    for unit_type, code, name, level, reason, complete in rows:
+    from bantin import reference
+
+    areas = bool(rows) and not reference.has_district_tier(rows[0][6], on=report_date)
+    for unit_type, code, name, level, reason, complete, _ in rows:
         flag = "" if complete else " ⚠ số liệu chưa đủ"
-        lines.append(
-            f"| {name} | {_unit_label(unit_type, code, report_date)} | {level}{flag} | {reason.replace('|', '/')} |"
-        )
+        lines.append(f"| {name} | {_unit_label(unit_type, code, areas)} | {level}{flag} | {reason.replace('|', '/')} |")
     lines += [
         "",
         "Xã theo cấp: " + ", ".join(f"cấp {level}: {n}" for level, n in communes),

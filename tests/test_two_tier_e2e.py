@@ -155,10 +155,23 @@ def test_the_bulletin_speaks_of_areas_and_communes_not_districts(two_tier_run):
     assert "1. Số liệu theo khu vực" in html
     assert "54/54 xã, phường, đặc khu" in html
     assert "không còn cấp huyện" in html and "cấp độ của khu vực chỉ để tham khảo" in html
+    assert "Mỗi hàng một khu vực (cấp độ chỉ để tham khảo)" in html  # the 8-week level chart's caption
     assert "UBND các xã, phường, đặc khu" in html
     assert "Khu vực Hạ Long" in html
     for district_word in ("theo huyện", "Thành phố Hạ Long", "các huyện"):
         assert district_word not in html
+
+
+def test_the_directors_table_names_areas_for_reference_after_the_reform(two_tier_run):
+    """What the Director reads before signing (bantin.signoff.request_body): districts before, areas after."""
+    from bantin import signoff, store
+
+    settings, _ = two_tier_run
+    with store.reader(settings.warehouse_path) as con:
+        before, after = (signoff.request_body(con, day) for day in (REFORM - timedelta(days=1), END))
+    assert "| Thành phố Hạ Long | huyện 193 |" in before and "tham khảo" not in before
+    assert "| Khu vực Hạ Long | khu vực 193, tham khảo |" in after and "| huyện " not in after
+    assert "| tỉnh |" in before and "| tỉnh |" in after
 
 
 def test_an_older_commune_code_is_refused_after_the_reform(two_tier_run):

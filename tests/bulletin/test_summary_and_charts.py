@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 from PIL import Image
 
@@ -173,3 +174,18 @@ def test_a_chart_that_cannot_be_drawn_leaves_the_mail_without_it_not_the_day_wit
     images = bulletin.mail_images({"figures": {}}, drawn)
     assert set(images) == {"trend", "levels"} and all(png.startswith(b"\x89PNG") for png in images.values())
     assert "'districts' could not be drawn" in caplog.text
+
+
+def test_the_level_strip_legend_shows_on_a_phone_without_scrolling():
+    """On a 390 px phone the 8-week level chart is drawn 560 px wide and scrolls sideways (min-width in the
+    template); about 360 px of it show (the page's margins), and the legend must be among them."""
+    template = (Path(__file__).parents[2] / "report_templates" / "bulletin.html.j2").read_text(encoding="utf-8")
+    drawn = int(re.search(r"figure\.chart-box\.wide svg\.chart \{ min-width: (\d+)px", template).group(1))
+    days = [f"2021-10-{d:02d}" for d in range(1, 29)] + [f"2021-11-{d:02d}" for d in range(1, 29)]
+    rows = [{"name": "Thành phố Hạ Long", "levels": [1] * len(days), "stale": [False] * len(days)}]
+    chart = charts.level_strip(rows, days)
+    legend = [s for s in chart.shapes if s[0] == "text" and s[2] > chart.height - 10]
+    assert [s[3] for s in legend][-1] == "giữ cấp cũ (thiếu số liệu)"
+    # a generous width for Noto Sans: 0.6 em a character
+    right = max(x + len(words) * size * 0.6 for _, x, _, words, size, *_ in legend)
+    assert right * drawn / chart.width <= 360
