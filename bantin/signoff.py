@@ -19,11 +19,15 @@ Two channels record decisions, with the same code:
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bantin.config import Settings
+
+log = logging.getLogger(__name__)
 
 APPROVED, OVERRIDDEN, PROVISIONAL = "approved", "overridden", "provisional"
 PROVISIONAL_LABEL = "cấp độ đề xuất, chưa phê duyệt"
@@ -88,6 +92,93 @@ def parse_overrides(text: str | None, province_code: int) -> dict[tuple[str, int
             )
         overrides[(kind, code)] = level
     return overrides
+
+
+def record_answer(
+    settings: Settings,
+    report_date: date,
+    *,
+    chosen: str,
+    params: dict,
+    user: dict,
+    responded_at: datetime | None,
+) -> dict:
+    """The Director's answer in Airflow (the `director_signoff` task), recorded; the task's result.
+
+    `chosen`: one of OPTIONS; `params`: the form (dieu_chinh, ly_do, nguoi_quyet_dinh); `user`: who
+    answered (empty when the sign-off time passed and the scheduler chose LATER_OPTION). An answer that
+    cannot be recorded (an override with no level, a unit not on the list, no reason) leaves the date
+    provisional, so the bulletin still goes out on time, and is mailed to the operators (BANTIN_ALERT_TO)
+    with the words to record it from a terminal: the Director is told, not only the task's log.
+    """
+    from bantin import delivery, store
+
+    outcome = {"report_date": report_date.isoformat(), "waited": True, "chosen": chosen}
+    if chosen == LATER_OPTION:
+        outcome["status"] = PROVISIONAL
+        outcome["why"] = "timed out" if not user else "the Director chose to decide later"
+        log.info("sign-off of %s: %s; the bulletin goes out provisional", report_date, outcome["why"])
+        return outcome
+    decided_at = responded_at or datetime.now(settings.timezone)
+    if decided_at.tzinfo is not None:
+        decided_at = decided_at.astimezone(settings.timezone).replace(tzinfo=None)
+    decision = Decision(
+        report_date=report_date,
+        decided_by=(params.get("nguoi_quyet_dinh") or "").strip() or user.get("name") or user.get("id") or "?",
+        decided_at=decided_at,
+        reason=params.get("ly_do") or "",
+        overrides={},
+        channel="airflow_hitl",
+    )
+    try:
+        if chosen == OVERRIDE_OPTION:
+            overrides = parse_overrides(params.get("dieu_chinh"), settings.province_code)
+            if not overrides:
+                raise SignoffError(
+                    "Chọn công bố cấp khác nhưng ô Điều chỉnh để trống.", "Override chosen but no unit level given."
+                )
+            decision = dataclasses.replace(decision, overrides=overrides)
+        with store.writer(settings) as con:
+            outcome.update(record(con, decision, engine_config=store.engine_config(settings)))
+    except SignoffError as problem:
+        # the bulletin must still go out: provisional; the log, the run summary and the operators say why
+        log.error("sign-off of %s not recorded: %s / %s", report_date, problem.message_vi, problem)
+        outcome.update(status=PROVISIONAL, error_vi=problem.message_vi, error_en=str(problem))
+        subject, body = unrecorded_answer_mail(decision, chosen, params, problem)
+        try:
+            outcome["operators_told"] = delivery.alert(settings, subject, body)
+        except Exception as undelivered:  # the mail server is down: the run goes on, the log has it
+            log.error("sign-off of %s: the operators could not be told: %s", report_date, undelivered)
+            outcome["operators_told"] = False
+    return outcome
+
+
+def unrecorded_answer_mail(decision: Decision, chosen: str, params: dict, problem: SignoffError) -> tuple[str, str]:
+    """The operators' mail about an answer that could not be recorded: what was answered, why it was not
+    recorded, what the bulletin says meanwhile, and the command that records the decision (Vietnamese, English)."""
+    day = decision.report_date
+    command = (
+        f'bantin levels override --date {day.isoformat()} --by "{decision.decided_by}" --reason "…" --set "tỉnh=…"'
+        if chosen == OVERRIDE_OPTION
+        else f'bantin levels approve --date {day.isoformat()} --by "{decision.decided_by}"'
+    )
+    subject = f"[bantin] Quyết định cấp độ ngày {day:%d/%m/%Y} chưa được ghi / sign-off of {day} not recorded"
+    body = "\n".join(
+        [
+            f"Câu trả lời của {decision.decided_by} lúc {decision.decided_at:%H:%M %d/%m/%Y} ({chosen}) chưa được ghi:",
+            f"  {problem.message_vi}",
+            f"  Điều chỉnh: {params.get('dieu_chinh') or '(trống)'}; lý do: {params.get('ly_do') or '(trống)'}",
+            f"Bản tin ngày {day:%d/%m/%Y} phát hành với {PROVISIONAL_LABEL}.",
+            "Ghi lại quyết định (bản tin sẽ có phiên bản mới):",
+            f"  {command}",
+            "",
+            f"The answer of {decision.decided_by} at {decision.decided_at:%Y-%m-%d %H:%M} ({chosen}) was not recorded:",
+            f"  {problem}",
+            f"The bulletin of {day} goes out with the computed levels, marked provisional.",
+            f"Record the decision (a new version of the bulletin follows): {command}",
+        ]
+    )
+    return subject, body
 
 
 def record(con, decision: Decision, *, engine_config: dict | None = None) -> dict:

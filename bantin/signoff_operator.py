@@ -20,7 +20,6 @@ The decision is recorded by bantin.signoff, the same code `bantin levels` uses.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -93,46 +92,21 @@ class DirectorSignoff(HITLOperator):
     # ------------------------------------------------------------------ the answer
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
-        from bantin import store
         from bantin.config import load_settings
 
         answer = super().execute_complete(context, event)  # checks options and params; raises on errors
         settings = load_settings()
-        report_date = _report_date(context, settings)
-        chosen = answer["chosen_options"][0]
-        user = answer.get("responded_by_user") or {}
-        outcome = {"report_date": report_date.isoformat(), "waited": True, "chosen": chosen}
-        if chosen == signoff.LATER_OPTION:
-            outcome["status"] = signoff.PROVISIONAL
-            outcome["why"] = "timed out" if not user else "the Director chose to decide later"
-            log.info("sign-off of %s: %s; the bulletin goes out provisional", report_date, outcome["why"])
-            return outcome
-        params = answer.get("params_input") or {}
-        responded_at = answer["responded_at"]
-        decided_at = responded_at if isinstance(responded_at, datetime) else datetime.fromisoformat(str(responded_at))
-        decision = signoff.Decision(
-            report_date=report_date,
-            decided_by=(params.get("nguoi_quyet_dinh") or "").strip() or user.get("name") or user.get("id") or "?",
-            decided_at=decided_at.astimezone(settings.timezone).replace(tzinfo=None),
-            reason=params.get("ly_do") or "",
-            overrides={},
-            channel="airflow_hitl",
+        responded_at = answer.get("responded_at")
+        if responded_at is not None and not isinstance(responded_at, datetime):
+            responded_at = datetime.fromisoformat(str(responded_at))
+        return signoff.record_answer(
+            settings,
+            _report_date(context, settings),
+            chosen=answer["chosen_options"][0],
+            params=answer.get("params_input") or {},
+            user=answer.get("responded_by_user") or {},
+            responded_at=responded_at,
         )
-        try:
-            if chosen == signoff.OVERRIDE_OPTION:
-                overrides = signoff.parse_overrides(params.get("dieu_chinh"), settings.province_code)
-                if not overrides:
-                    raise signoff.SignoffError(
-                        "Chọn công bố cấp khác nhưng ô Điều chỉnh để trống.", "Override chosen but no unit level given."
-                    )
-                decision = dataclasses.replace(decision, overrides=overrides)
-            with store.writer(settings) as con:
-                outcome.update(signoff.record(con, decision, engine_config=store.engine_config(settings)))
-        except signoff.SignoffError as problem:
-            # the bulletin must still go out: provisional, and the run's log and summary say why
-            log.error("sign-off of %s not recorded: %s / %s", report_date, problem.message_vi, problem)
-            outcome.update(status=signoff.PROVISIONAL, error_vi=problem.message_vi, error_en=str(problem))
-        return outcome
 
 
 def _report_date(context, settings):

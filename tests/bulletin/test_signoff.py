@@ -144,6 +144,72 @@ def test_levels_show_never_waits_for_the_writer(bulletin_settings, capsys):
     assert "Chưa có cấp độ ngày 01/10/2021" in capsys.readouterr().out
 
 
+def test_an_answer_in_airflow_that_cannot_be_recorded_is_mailed_to_the_operators(
+    bulletin_settings, smtp_server, monkeypatch
+):
+    """The director_signoff task's answer (signoff.record_answer, what DirectorSignoff.execute_complete calls):
+    an override with the levels box left empty cannot be recorded; the bulletin goes out provisional, and the
+    operators get a mail saying so, with the command that records the decision."""
+    from datetime import UTC, datetime
+
+    from bantin.config import load_settings
+
+    monkeypatch.setenv("BANTIN_ALERT_TO", "truc-ban@soyte.quangninh.example")
+    settings = load_settings()
+    answered = datetime(2021, 10, 19, 11, 30, tzinfo=UTC)  # 18:30 local
+    outcome = signoff.record_answer(
+        settings,
+        REPORT_DATE,
+        chosen=signoff.OVERRIDE_OPTION,
+        params={"dieu_chinh": "", "ly_do": "Ổ dịch mới", "nguoi_quyet_dinh": "Giám đốc Sở Y tế"},
+        user={"id": "director", "name": "director"},
+        responded_at=answered,
+    )
+    assert outcome["status"] == signoff.PROVISIONAL and outcome["operators_told"] is True
+    assert outcome["error_vi"] == "Chọn công bố cấp khác nhưng ô Điều chỉnh để trống."
+    assert all(v[2] == "provisional" for v in _declared(settings).values())  # nothing recorded
+    [mail] = smtp_server.messages
+    assert mail["to"] == ["truc-ban@soyte.quangninh.example"]
+    assert mail["message"]["Subject"] == (
+        "[bantin] Quyết định cấp độ ngày 19/10/2021 chưa được ghi / sign-off of 2021-10-19 not recorded"
+    )
+    body = mail["body"]
+    assert "Câu trả lời của Giám đốc Sở Y tế lúc 18:30 19/10/2021" in body
+    assert "Chọn công bố cấp khác nhưng ô Điều chỉnh để trống." in body and "Override chosen but no unit level" in body
+    assert 'bantin levels override --date 2021-10-19 --by "Giám đốc Sở Y tế"' in body
+
+    # the same answer with the levels filled in is recorded, through the Airflow channel, and mails no one
+    outcome = signoff.record_answer(
+        settings,
+        REPORT_DATE,
+        chosen=signoff.OVERRIDE_OPTION,
+        params={"dieu_chinh": "tỉnh=2", "ly_do": "Ổ dịch mới", "nguoi_quyet_dinh": "Giám đốc Sở Y tế"},
+        user={"id": "director"},
+        responded_at=answered,
+    )
+    assert outcome["status"] == signoff.OVERRIDDEN and "operators_told" not in outcome
+    assert _declared(settings)[("province", 22)] == (
+        1,
+        2,
+        "overridden",
+        "Giám đốc Sở Y tế",
+        "Ổ dịch mới",
+        "airflow_hitl",
+    )
+    assert len(smtp_server.messages) == 1
+    # no answer by the sign-off time: the scheduler's default, nothing to record or tell
+    late = signoff.record_answer(
+        settings, REPORT_DATE, chosen=signoff.LATER_OPTION, params={}, user={}, responded_at=None
+    )
+    assert late == {
+        "report_date": DAY,
+        "waited": True,
+        "chosen": signoff.LATER_OPTION,
+        "status": "provisional",
+        "why": "timed out",
+    }
+
+
 def test_a_bad_decision_is_refused_in_both_languages_and_records_nothing(bulletin_settings, capsys):
     assert cli.main(["levels", "override", "--date", DAY, "--by", "GĐ", "--set", "tỉnh=3"]) == 2
     assert "phải ghi lý do" in capsys.readouterr().err
