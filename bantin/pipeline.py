@@ -238,22 +238,20 @@ def _refusal_entry(item, refusal: intake.RefusedFile, settings: Settings, known_
         return None
     known_ids.add(submission_id)
     log.warning("collect: %s refused: %s", item.path, refusal.message_en)
-    entry = {
-        "submission_id": submission_id,
-        "district_code": item.district_code,
-        "report_date": None,
-        "file_name": intake.display_name(item.path.name),
-        "landing_path": _landing_path(item.path, settings),
-        "archive_path": "",
-        "sha256": "",
-        "size_bytes": item.size,
-        "received_at": _local(item.first_seen, settings),
-        "recorded_at": _local(datetime.now(settings.timezone), settings),
-        "is_late": False,
-        "headers_json": "{}",
-        "channel": "inbox",
-        "provenance_json": json.dumps({"refused": refusal.rule}, ensure_ascii=False),
-    }
+    entry = _ledger_entry(
+        item,
+        settings,
+        submission_id=submission_id,
+        report_date=None,
+        file_name=intake.display_name(item.path.name),
+        archive_path="",
+        sha="",
+        received=item.first_seen,
+        is_late=False,
+        headers={},
+        channel="inbox",
+        provenance={"refused": refusal.rule},
+    )
     return ("refused", item, entry, [Finding("error", refusal.rule, refusal.message_vi, refusal.message_en)])
 
 
@@ -261,25 +259,56 @@ def _record(
     con, item, sha: str, stored: Path, parsed: intake.ParsedSubmission, settings: Settings, receipt: intake.Receipt
 ) -> None:
     received = receipt.received_at
-    late = parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings)
-    entry = {
-        "submission_id": ledger.submission_id_for(item.district_code, sha),
+    entry = _ledger_entry(
+        item,
+        settings,
+        submission_id=ledger.submission_id_for(item.district_code, sha),
+        report_date=parsed.report_date,
+        file_name=parsed.file_name,
+        archive_path=str(stored.relative_to(settings.home)),
+        sha=sha,
+        received=received,
+        is_late=parsed.report_date is not None and received > cutoff_of(parsed.report_date, settings),
+        headers=parsed.headers,
+        channel=receipt.channel,
+        provenance=receipt.provenance,
+    )
+    rows = [(n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows, strict=True)]
+    ledger.record_submission(con, entry, parsed.findings, rows, row_columns=COLUMN_NAMES)
+
+
+def _ledger_entry(
+    item,
+    settings: Settings,
+    *,
+    submission_id: str,
+    report_date,
+    file_name: str,
+    archive_path: str,
+    sha: str,
+    received: datetime,
+    is_late: bool,
+    headers: dict,
+    channel: str,
+    provenance: dict,
+) -> dict:
+    """One ops.submission row (ledger.record_submission) for a file of the inbox, read or refused."""
+    return {
+        "submission_id": submission_id,
         "district_code": item.district_code,
-        "report_date": parsed.report_date,
-        "file_name": parsed.file_name,
+        "report_date": report_date,
+        "file_name": file_name,
         "landing_path": _landing_path(item.path, settings),
-        "archive_path": str(stored.relative_to(settings.home)),
+        "archive_path": archive_path,
         "sha256": sha,
         "size_bytes": item.size,
         "received_at": _local(received, settings),
         "recorded_at": _local(datetime.now(settings.timezone), settings),
-        "is_late": late,
-        "headers_json": json.dumps(parsed.headers, ensure_ascii=False),
-        "channel": receipt.channel,
-        "provenance_json": json.dumps(receipt.provenance, ensure_ascii=False, default=str),
+        "is_late": is_late,
+        "headers_json": json.dumps(headers, ensure_ascii=False, default=str),
+        "channel": channel,
+        "provenance_json": json.dumps(provenance, ensure_ascii=False, default=str),
     }
-    rows = [(n, *(r[c] for c in COLUMN_NAMES)) for r, n in zip(parsed.rows, parsed.source_rows, strict=True)]
-    ledger.record_submission(con, entry, parsed.findings, rows, row_columns=COLUMN_NAMES)
 
 
 def _local(moment: datetime, settings: Settings) -> datetime:
