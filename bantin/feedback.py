@@ -25,7 +25,7 @@ def _submission_rows(con, submission_ids: list[str]) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _findings(con, submission_ids: list[str]) -> dict[str, list[dict]]:
+def findings_of_files(con, submission_ids: list[str]) -> dict[str, list[dict]]:
     """Findings of many files in one query, grouped by file, in the order a clerk reads them."""
     cursor = con.execute(
         "SELECT submission_id, severity, source_row AS row, column_name AS column, header, value, rule, "
@@ -70,7 +70,7 @@ def write_reports(con, settings, submission_ids: list[str]) -> list[Path]:
     template = environment().get_template("feedback.html.j2")
     written = []
     ids = _with_other_versions(con, submission_ids)
-    findings_of = _findings(con, ids)
+    findings_of = findings_of_files(con, ids)
     for submission in _submission_rows(con, ids):
         findings = findings_of[submission["submission_id"]]
         folder = report_folder(settings, submission)
@@ -80,7 +80,7 @@ def write_reports(con, settings, submission_ids: list[str]) -> list[Path]:
             "submission": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in submission.items()},
             "findings": findings,
         }
-        district = _district_name(submission["district_code"], submission["report_date"])
+        district = district_name(submission["district_code"], submission["report_date"])
         replaced_by = _newest_version(con, submission) if submission["status"] == "superseded" else None
         document["replaced_by"] = replaced_by and {k: str(v) for k, v in replaced_by.items()}
         _write_atomic(folder / f"{stem}.json", json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
@@ -99,7 +99,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def _district_name(code: int, on: date | None = None) -> str:
+def district_name(code: int, on: date | None = None) -> str:
     """The district's name on the list in force on `on` (the report date; None or unusable: the newest list)."""
     try:
         return reference.district(code, on=on).name

@@ -177,7 +177,7 @@ def answer_senders(settings: Settings) -> dict:
             receipt = channels.read_receipt(settings, submission["district_code"], submission["sha256"])
             if receipt and receipt.get("channel") in ("imap", "sftp"):
                 todo.append((submission, receipt))
-        findings = feedback._findings(con, [s["submission_id"] for s, _ in todo]) if todo else {}
+        findings = feedback.findings_of_files(con, [s["submission_id"] for s, _ in todo]) if todo else {}
     for submission, receipt in todo:
         report = _report_html(settings, submission)
         done = {"answered_at": channels.iso(datetime.now(settings.timezone)), "channel": receipt["channel"]}
@@ -232,7 +232,7 @@ def verdict_text(settings: Settings, submission: dict, findings: list[dict], rec
     """The reply's subject and body: verdict, then each finding with row, column, value, what to do."""
     from bantin import feedback
 
-    district = feedback._district_name(submission["district_code"], submission["report_date"])
+    district = feedback.district_name(submission["district_code"], submission["report_date"])
     accepted = submission["status"] in ("accepted", "superseded")
     day = submission["report_date"]
     day_vi = f"ngày {day:%d/%m/%Y}" if day else "không rõ ngày"
