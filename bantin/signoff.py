@@ -109,7 +109,7 @@ def record_answer(
     answered (empty when the sign-off time passed and the scheduler chose LATER_OPTION). An answer that
     cannot be recorded (an override with no level, a unit not on the list, no reason) leaves the date
     provisional, so the bulletin still goes out on time, and is mailed to the operators (BANTIN_ALERT_TO)
-    with the words to record it from a terminal: the Director is told, not only the task's log.
+    with the command that records it from a terminal: someone is told, not only the task's log.
     """
     from bantin import delivery, store
 
