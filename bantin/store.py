@@ -125,6 +125,11 @@ def writer(settings):
             con.close()
 
 
+def _held_by_another_process(problem: Exception) -> bool:
+    """Whether DuckDB refused a connection because another process has the file open (its file lock)."""
+    return "lock" in str(problem).lower()
+
+
 def _connect_when_free(path: Path, config: dict, deadline: float):
     import duckdb
 
@@ -133,7 +138,7 @@ def _connect_when_free(path: Path, config: dict, deadline: float):
         try:
             return duckdb.connect(str(path), config=config)
         except duckdb.IOException as problem:
-            if "lock" not in str(problem).lower():
+            if not _held_by_another_process(problem):
                 raise
             if time.monotonic() > deadline:
                 raise WarehouseBusy(
@@ -174,7 +179,7 @@ def current_reader(settings):
         published = None
     except duckdb.IOException as problem:
         snapshot: Path = settings.analytics_path
-        if "lock" not in str(problem).lower():
+        if not _held_by_another_process(problem):
             raise
         if not snapshot.is_file():
             raise WarehouseBusy(
